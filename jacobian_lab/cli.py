@@ -1,0 +1,145 @@
+"""The ``jlab`` command line.
+
+Only argparse and the error classes are imported at start-up: ``jlab --help`` must stay fast
+and must not import SymPy, so every command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import JlabError
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _add_calculus_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wrt", nargs="+", required=True, metavar="VAR",
+                   help="variables to differentiate with respect to, in column order")
+    p.add_argument("--layout", default="numerator", choices=["numerator", "denominator"],
+                   help="numerator (default): one row per output; denominator: the transpose")
+    p.add_argument("--at", metavar="POINT",
+                   help="also evaluate exactly at a point, e.g. --at x=1,y=2")
+    p.add_argument("--format", default="rich", choices=["rich", "latex", "json"],
+                   help="output format (default: rich terminal output)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="jlab",
+        description="Derive, show, check and run the matrix calculus of neural networks.",
+        formatter_class=fmt,
+        epilog=_examples(
+            'jlab jacobian "2*x + y^3" "exp(y) - 13*x" --wrt x y',
+            'jlab chain --outer "sin(g1), log(g2)" --inner "g1=x^2+y, g2=y^3" --wrt x y',
+            'jlab verify "x^2 + cos(y)" --wrt x y --claim "[[2*x, sin(y)]]"',
+            "jlab demo",
+        ),
+    )
+    parser.add_argument("--version", action="version", version="%(prog)s 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "jacobian", help="Jacobian of your own functions (numerator layout)",
+        description="The Jacobian of one or more expressions. Rows are outputs, columns the "
+        "variables given to --wrt (numerator layout).",
+        formatter_class=fmt,
+        epilog=_examples(
+            'jlab jacobian "2*x + y^3" "exp(y) - 13*x" --wrt x y',
+            'jlab jacobian "sin(x^2 + y), log(y^3)" --wrt x y --at x=1,y=2 --format json',
+        ),
+    )
+    p.add_argument("exprs", nargs="+", metavar="EXPR",
+                   help="expressions (several arguments, or comma-separated in one)")
+    _add_calculus_options(p)
+    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_jacobian"))
+
+    p = sub.add_parser(
+        "gradient", help="gradient of a scalar expression (a 1×n row)",
+        description="The gradient of one scalar expression: a 1×n row in numerator layout, "
+        "an n×1 column in denominator layout.",
+        formatter_class=fmt,
+        epilog=_examples('jlab gradient "x^2 + cos(y)" --wrt x y --at x=2,y=0'),
+    )
+    p.add_argument("expr", metavar="EXPR", help="one scalar expression")
+    _add_calculus_options(p)
+    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_gradient"))
+
+    p = sub.add_parser(
+        "chain", help="the vector chain rule, every factor shown and checked",
+        description="Differentiate f(g(x)) as ∂f/∂g · ∂g/∂x, and check the product against "
+        "differentiating the composition directly.",
+        formatter_class=fmt,
+        epilog=_examples(
+            'jlab chain --outer "sin(g1), log(g2)" --inner "g1=x^2+y, g2=y^3" --wrt x y'
+        ),
+    )
+    p.add_argument("--outer", required=True, metavar="EXPRS",
+                   help="f in terms of the inner variables, comma-separated")
+    p.add_argument("--inner", required=True, metavar="DEFS",
+                   help='the inner functions as "g1=..., g2=..."')
+    p.add_argument("--wrt", nargs="+", required=True, metavar="VAR")
+    p.add_argument("--format", default="rich", choices=["rich", "latex", "json"])
+    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_chain"))
+
+    p = sub.add_parser(
+        "verify", help="is a hand-derived Jacobian right? (exit 0 yes, 1 no, 2 bad input)",
+        description="Check a claimed Jacobian or gradient. Exit code 0 if correct, 1 if "
+        "incorrect or undecided, 2 on a usage or parse error. An incorrect claim is shown with "
+        "the entries that differ, a counterexample point and a diagnosis.",
+        formatter_class=fmt,
+        epilog=_examples(
+            'jlab verify "x^2 + cos(y)" --wrt x y --claim "[[2*x, -sin(y)]]"',
+            'jlab verify "2*x + y^3" "exp(y) - 13*x" --wrt x y --claim "[[2, -13], [3*y^2, exp(y)]]"',
+        ),
+    )
+    p.add_argument("exprs", nargs="+", metavar="EXPR")
+    p.add_argument("--claim", required=True, metavar="MATRIX",
+                   help='the claimed Jacobian as "[[row 1], [row 2], ...]"')
+    _add_calculus_options(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sampled points")
+    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_verify"))
+
+    p = sub.add_parser(
+        "demo", help="a guided tour: the notes' chain-rule example and a wrong claim caught",
+        formatter_class=fmt, epilog=_examples("jlab demo"),
+    )
+    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_demo"))
+    return parser
+
+
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), name)(args))
+
+    return run
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``jlab``; returns the exit code (0 ok, 1 check failed, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except JlabError as exc:
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[bold red]error:[/] {escape(str(exc))}"
+        )
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The error hierarchy: every user-facing failure is a :class:`JlabError`.
+
+The CLI catches :class:`JlabError`, prints its message on one line and exits with
+``exit_code``. Messages name the bad value and, where there is a short list, the allowed ones.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class JlabError(Exception):
+    """Base class of every error jacobian_lab raises on bad input."""
+
+    exit_code: int = 2
+
+
+class ParseError(JlabError, ValueError):
+    """An expression could not be parsed safely.
+
+    ``position`` is the 0-based column in the user's text, when known.
+    """
+
+    def __init__(self, message: str, text: str = "", position: int | None = None) -> None:
+        self.text = text
+        self.position = position
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        msg = super().__str__()
+        if self.position is not None and self.text:
+            return f"{msg} (at column {self.position + 1} of {self.text!r})"
+        return msg
+
+
+class ShapeError(JlabError, ValueError):
+    """Shapes that do not fit together (a claim of the wrong size, mismatched operands)."""
+
+
+class DomainError(JlabError, ValueError):
+    """A point outside the domain of a function (log of a negative, division by zero, a kink)."""
+
+
+class UnknownNameError(JlabError, KeyError):
+    """An unknown derivation, variable, option value or kernel."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want plain text
+        return str(self.args[0]) if self.args else ""
+
+
+class DataError(JlabError, ValueError):
+    """A data file that is missing, corrupt, truncated or inconsistent."""
+
+
+class TrainingError(JlabError, RuntimeError):
+    """A training run that cannot go on (divergence, failed strict gradient check)."""
+
+
+class VerificationError(JlabError, AssertionError):
+    """A proof or check that failed where it was required to pass."""
+
+    exit_code = 1
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``" — did you mean `x`?"`` for the closest choice, or ``""``.
+
+    >>> did_you_mean("sinn", ["sin", "cos"])
+    ' — did you mean `sin`?'
+    """
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean `{close[0]}`?" if close else ""

@@ -1,0 +1,66 @@
+"""LaTeX through SymPy's own printer, with the notation of the notes.
+
+``\\operatorname{diag}``, ``\\odot`` for the Hadamard product, ``\\mathbf{1}`` for the ones
+vector, bold vectors and ``^{\\top}`` for transposes; matrices in ``bmatrix``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+
+class JlabLatexPrinter(LatexPrinter):
+    """SymPy's LatexPrinter with the notes' notation (one ``_print_<Class>`` per kind)."""
+
+    _default_settings: dict[str, Any] = {
+        **LatexPrinter._default_settings,
+        "mat_delim": "",
+        "mat_str": "bmatrix",
+    }
+
+    def _print_relu(self, expr: sp.Expr, exp: str | None = None) -> str:
+        return self._fn("ReLU", expr, exp)
+
+    def _print_sigmoid(self, expr: sp.Expr, exp: str | None = None) -> str:
+        return self._fn("\\sigma", expr, exp, operator=False)
+
+    def _print_softplus(self, expr: sp.Expr, exp: str | None = None) -> str:
+        return self._fn("softplus", expr, exp)
+
+    def _print_Heaviside(self, expr: sp.Expr, exp: str | None = None) -> str:
+        # Heaviside(z, 0) is ReLU'(z): the notes call it step(z).
+        return self._fn("step", sp.Heaviside(expr.args[0]), exp)
+
+    def _fn(self, name: str, expr: sp.Expr, exp: str | None, operator: bool = True) -> str:
+        head = f"\\operatorname{{{name}}}" if operator else name
+        body = f"{head}\\left({self._print(expr.args[0])}\\right)"
+        return f"{body}^{{{exp}}}" if exp else body
+
+    def _print_HadamardProduct(self, expr: sp.Basic) -> str:
+        return " \\odot ".join(self.parenthesize(a, 50) for a in expr.args)
+
+    def _print_Transpose(self, expr: sp.Basic) -> str:
+        arg = expr.arg
+        s = self._print(arg)
+        if not isinstance(arg, sp.MatrixSymbol) and not getattr(arg, "is_Atom", False):
+            s = f"\\left({s}\\right)"
+        return f"{s}^{{\\top}}"
+
+    def _print_OneMatrix(self, expr: sp.Basic) -> str:
+        return "\\mathbf{1}"
+
+    def _print_DiagMatrix(self, expr: sp.Basic) -> str:
+        return f"\\operatorname{{diag}}\\left({self._print(expr.args[0])}\\right)"
+
+
+def latex(expr: Any, **settings: Any) -> str:
+    """LaTeX of a SymPy object in the notes' notation.
+
+    >>> import sympy as sp
+    >>> latex(sp.Matrix([[1, 2]]))
+    '\\\\begin{bmatrix}1 & 2\\\\end{bmatrix}'
+    """
+    return JlabLatexPrinter(settings).doprint(expr)

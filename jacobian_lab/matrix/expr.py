@@ -1,0 +1,218 @@
+"""Matrix-layer expressions: dimension-free vectors and matrices in the notes' notation.
+
+Built on SymPy's matrix expressions (``MatrixSymbol``, ``MatMul``, ``MatAdd``,
+``Transpose``, ``HadamardProduct``, ``HadamardPower``, ``DiagMatrix``, ``OneMatrix``,
+``Identity``) plus two nodes SymPy lacks:
+
+* :class:`Apply` — a scalar function applied element-wise, ``f(z)`` (``order=1``: ``f'(z)``);
+* :class:`Softmax` — the softmax of a column vector (or of each column of a matrix).
+
+Conventions: vectors are columns; a scalar is a 1 × 1 matrix, so ``x·𝟏`` is scalar
+expansion and ``𝟏ᵀv`` is the sum of ``v``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.core.symbol import Str
+from sympy.matrices.expressions.diagonal import DiagMatrix
+from sympy.matrices.expressions.matexpr import MatrixExpr
+
+from ..errors import UnknownNameError, did_you_mean
+from ..functions import relu, sigmoid, softplus, step
+
+
+@dataclass(frozen=True)
+class ScalarFunction:
+    """A scalar function the matrix layer can apply element-wise."""
+
+    name: str
+    func: Callable[[sp.Expr], sp.Expr]
+    latex: str  # LaTeX of the function's name
+    derivative_latex: str  # LaTeX of f' (its name, applied to the argument)
+
+    def __call__(self, t: sp.Expr, order: int = 0) -> sp.Expr:
+        if order == 0:
+            return self.func(t)
+        d = sp.Dummy("t", real=True)
+        return sp.diff(self.func(d), d, order).xreplace({d: t})
+
+
+ELEMENTWISE: dict[str, ScalarFunction] = {
+    f.name: f
+    for f in (
+        ScalarFunction("relu", relu, r"\operatorname{ReLU}", r"\operatorname{step}"),
+        ScalarFunction("sigmoid", sigmoid, r"\sigma", r"\sigma'"),
+        ScalarFunction("tanh", sp.tanh, r"\tanh", r"\tanh'"),
+        ScalarFunction("softplus", softplus, r"\operatorname{softplus}", r"\sigma"),
+        ScalarFunction("exp", sp.exp, r"\exp", r"\exp"),
+        ScalarFunction("log", sp.log, r"\log", r"\log'"),
+        ScalarFunction("square", lambda t: t**2, r"(\cdot)^{2}", r"2\,"),
+        ScalarFunction("identity", lambda t: t, r"\operatorname{id}", r"\operatorname{id}'"),
+    )
+}
+_ = step
+
+
+def scalar_function(name: str) -> ScalarFunction:
+    try:
+        return ELEMENTWISE[name]
+    except KeyError:
+        raise UnknownNameError(
+            f"Unknown element-wise function `{name}`{did_you_mean(name, ELEMENTWISE)}; "
+            f"known: {', '.join(ELEMENTWISE)}"
+        ) from None
+
+
+class Apply(MatrixExpr):
+    """``f`` (or its ``order``-th derivative) applied to every entry of ``arg``."""
+
+    def __new__(cls, name: str | Str, arg: MatrixExpr, order: int | sp.Integer = 0) -> Apply:
+        name = Str(str(name))
+        scalar_function(name.name)
+        return super().__new__(cls, name, sp.sympify(arg), sp.Integer(order))
+
+    @property
+    def fname(self) -> str:
+        return self.args[0].name
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[1]
+
+    @property
+    def order(self) -> int:
+        return int(self.args[2])
+
+    @property
+    def function(self) -> ScalarFunction:
+        return ELEMENTWISE[self.fname]
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.arg.shape
+
+    def _entry(self, i: int, j: int, **kwargs: object) -> sp.Expr:
+        return self.function(self.arg._entry(i, j, **kwargs), self.order)
+
+    def derivative(self) -> Apply:
+        return Apply(self.fname, self.arg, self.order + 1)
+
+
+
+class Softmax(MatrixExpr):
+    """softmax(z)ᵢ = exp(zᵢ) / Σₖ exp(zₖ), column by column."""
+
+    def __new__(cls, arg: MatrixExpr) -> Softmax:
+        return super().__new__(cls, sp.sympify(arg))
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.arg.shape
+
+    def _entry(self, i: int, j: int, **kwargs: object) -> sp.Expr:
+        rows = self.arg.shape[0]
+        if not isinstance(rows, int | sp.Integer):
+            raise ValueError("softmax entries need a concrete size")
+        col = [self.arg._entry(k, j, **kwargs) for k in range(int(rows))]
+        return sp.exp(col[i]) / sp.Add(*[sp.exp(c) for c in col])
+
+
+class Scalar(sp.Expr):
+    """A 1 × 1 matrix used as a scalar coefficient (it may multiply a matrix of any shape).
+
+    It prints as the 1 × 1 matrix it wraps: ``Scalar(b)`` reads ``b``.
+    """
+
+    is_commutative = True
+
+    def __new__(cls, m: MatrixExpr) -> Scalar:
+        if m.shape != (1, 1):
+            raise ValueError(f"Scalar() wraps a 1×1 matrix, not {m.shape}")
+        return super().__new__(cls, m)
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[0]
+
+
+def T(m: MatrixExpr) -> MatrixExpr:
+    """The transpose, kept as written (``.T`` would distribute over sums)."""
+    return sp.Transpose(m)
+
+
+# --------------------------------------------------------------------------- builders
+
+DIM_N, DIM_K, DIM_M, DIM_J = sp.symbols("n k m j", integer=True, positive=True)
+
+
+def dim(name: str) -> sp.Symbol:
+    """A dimension symbol (a positive integer)."""
+    return sp.Symbol(name, integer=True, positive=True)
+
+
+def vector(name: str, n: sp.Expr | int = DIM_N) -> sp.MatrixSymbol:
+    """A column vector ``name`` of length ``n``."""
+    return sp.MatrixSymbol(name, n, 1)
+
+
+def scalar(name: str) -> sp.MatrixSymbol:
+    """A scalar, as a 1 × 1 matrix so it composes with vectors."""
+    return sp.MatrixSymbol(name, 1, 1)
+
+
+def matrix(name: str, rows: sp.Expr | int, cols: sp.Expr | int) -> sp.MatrixSymbol:
+    return sp.MatrixSymbol(name, rows, cols)
+
+
+def ones(n: sp.Expr | int, m: sp.Expr | int = 1) -> sp.OneMatrix:
+    """The ones vector 𝟏 (n × 1), or an n × m matrix of ones."""
+    return sp.OneMatrix(n, m)
+
+
+def diag(v: MatrixExpr) -> DiagMatrix:
+    """diag(v): the square matrix with ``v`` on its diagonal."""
+    return DiagMatrix(v)
+
+
+def hadamard(*args: MatrixExpr) -> MatrixExpr:
+    """The element-wise (Hadamard) product u ⊙ v."""
+    return sp.HadamardProduct(*args)
+
+
+def divide(u: MatrixExpr, v: MatrixExpr) -> MatrixExpr:
+    """Element-wise division u ÷ v = u ⊙ v^∘(−1)."""
+    return sp.HadamardProduct(u, sp.HadamardPower(v, -1))
+
+
+def apply(name: str, arg: MatrixExpr, order: int = 0) -> Apply:
+    return Apply(name, arg, order)
+
+
+def vsum(v: MatrixExpr) -> MatrixExpr:
+    """sum(v) = 𝟏ᵀ v (a 1 × 1 result)."""
+    return sp.MatMul(sp.OneMatrix(1, v.shape[0]), v)
+
+
+def expand_scalar(x: MatrixExpr, n: sp.Expr | int) -> MatrixExpr:
+    """Scalar expansion: the n-vector x·𝟏 with every entry equal to the scalar x."""
+    return sp.MatMul(sp.OneMatrix(n, 1), x)
+
+
+def softmax(z: MatrixExpr) -> Softmax:
+    return Softmax(z)
+
+
+__all__ = [
+    "DIM_J", "DIM_K", "DIM_M", "DIM_N", "ELEMENTWISE", "Apply", "Scalar", "ScalarFunction",
+    "Softmax", "T",
+    "apply", "diag", "dim", "divide", "expand_scalar", "hadamard", "matrix", "ones", "scalar",
+    "scalar_function", "softmax", "vector", "vsum",
+]
