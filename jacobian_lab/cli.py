@@ -106,6 +106,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_verify"))
 
     p = sub.add_parser(
+        "list", help="the catalog of derivations, with their check status",
+        formatter_class=fmt, epilog=_examples("jlab list", "jlab list --no-check"),
+    )
+    p.add_argument("--no-check", action="store_true", help="do not run the proofs")
+    p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_list"))
+
+    p = sub.add_parser(
+        "derive", help="a derivation step by step, its result and its proof",
+        description="Show a catalog derivation step by step in numerator layout, with the "
+        "proof that instantiates it at several sizes against the component layer. "
+        "Exit code 1 if the proof fails.",
+        formatter_class=fmt,
+        epilog=_examples("jlab derive neuron-relu", "jlab derive backprop --format latex",
+                         "jlab derive softmax --sizes 2,3,4",
+                         "jlab derive --file my_derivation.py"),
+    )
+    p.add_argument("name", nargs="?", help="derivation name (see `jlab list`)")
+    p.add_argument("--format", default="rich", choices=["rich", "latex", "markdown", "json"])
+    p.add_argument("--no-steps", action="store_true", help="show only the result and proof")
+    p.add_argument("--sizes", metavar="N,N,...", help="sizes to prove at, e.g. 1,2,3")
+    p.add_argument("--file", metavar="PY", help="load your own derivation module first")
+    p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_derive"))
+
+    p = sub.add_parser(
+        "check", help="re-run every proof in the catalog (exit 1 on any failure)",
+        formatter_class=fmt, epilog=_examples("jlab check", "jlab check backprop softmax --json"),
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="derivations (default: all)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_check"))
+
+    p = sub.add_parser(
         "demo", help="a guided tour: the notes' chain-rule example and a wrong claim caught",
         formatter_class=fmt, epilog=_examples("jlab demo"),
     )

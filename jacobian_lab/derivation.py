@@ -80,7 +80,7 @@ class Result:
     lhs: sp.Basic
     expr: sp.Basic
     of: sp.Basic
-    wrt: sp.MatrixSymbol
+    wrt: sp.MatrixSymbol | tuple[sp.Symbol, ...]
     kind: Kind = "jacobian"
     defs: tuple[tuple[sp.MatrixSymbol, sp.Basic], ...] = ()
     assume: Callable[[dict[str, sp.Matrix]], dict[sp.Symbol, sp.Expr]] | None = None
@@ -196,7 +196,7 @@ def chain_steps(
     prev = wrt
     for name, definition in links:
         local = simplify(jac(definition, prev))
-        steps.append(Step(Partial(name, prev), local, rule_name(definition),
+        steps.append(Step(Partial(name, prev), local, rule_name(definition, prev),
                           f"differentiate {name} = {sp.sstr(definition)} w.r.t. {prev}"))
         factors.append(local)
         prev = name
@@ -223,6 +223,8 @@ def substitute(expr: sp.Basic, defs: Sequence[tuple[sp.MatrixSymbol, sp.Basic]])
 
 
 def _size_label(sizes: Mapping[sp.Symbol, int]) -> str:
+    if not sizes:
+        return "scalars"
     return ",".join(f"{k}={v}" for k, v in sorted(sizes.items(), key=lambda kv: str(kv[0])))
 
 
@@ -251,6 +253,12 @@ def _assumed(m: sp.Matrix, result: Result, inst: Instantiator) -> sp.Matrix:
 
 
 def prove_result(result: Result, sizes: Mapping[sp.Symbol, int], seed: int = 0) -> Check:
+    if isinstance(result.of, sp.MatrixBase):  # a component-level result: scalar variables
+        wrt = list(result.wrt)  # type: ignore[arg-type]
+        truth = sp.Matrix(result.of).jacobian(sp.Matrix(wrt))
+        if result.kind == "gradient":
+            truth = truth.T
+        return compare(truth, result.expr, seed=seed, extra_exprs=list(result.of))
     truth, inst = component_truth(result, sizes)
     claimed = inst(substitute(result.expr, result.defs))
     claimed = claimed if isinstance(claimed, sp.MatrixBase) else sp.Matrix([[claimed]])
@@ -262,7 +270,7 @@ def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | Non
     t0 = time.perf_counter()
     size_list = list(sizes) if sizes is not None else derivation.sizes
     if not size_list:
-        raise ShapeError(f"{derivation.name}: no sizes to prove at")
+        size_list = [{}]  # component-level results need no size
     results = []
     for r in derivation.results:
         checks = tuple((_size_label(s), prove_result(r, s)) for s in size_list)

@@ -55,6 +55,47 @@ class JlabLatexPrinter(LatexPrinter):
     def _print_DiagMatrix(self, expr: sp.Basic) -> str:
         return f"\\operatorname{{diag}}\\left({self._print(expr.args[0])}\\right)"
 
+    # ----------------------------------------------------------------- matrix layer
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        name = self._deal_with_super_sub(expr.name)
+        if expr.shape[1] == 1 and expr.shape[0] != 1:
+            cmd = "\\boldsymbol" if name.startswith("\\") else "\\mathbf"
+            return f"{cmd}{{{name}}}"
+        return name
+
+    def _print_OneMatrix(self, expr: sp.Basic) -> str:
+        if expr.shape == (1, 1):
+            return "1"
+        return "\\mathbf{1}^{\\top}" if expr.shape[0] == 1 else "\\mathbf{1}"
+
+    def _print_Identity(self, expr: sp.Basic) -> str:
+        return "1" if expr.shape == (1, 1) else "I"
+
+    def _print_ZeroMatrix(self, expr: sp.Basic) -> str:
+        return "0" if expr.shape == (1, 1) else "\\mathbf{0}"
+
+    def _print_Scalar(self, expr: sp.Basic) -> str:
+        return self._print(expr.args[0])
+
+    def _print_Partial(self, expr: sp.Basic) -> str:
+        of, wrt = (self._print(a) for a in expr.args)
+        return f"\\frac{{\\partial {of}}}{{\\partial {wrt}}}"
+
+    def _print_Apply(self, expr: Any) -> str:
+        f = expr.function
+        name = f.latex if expr.order == 0 else f.derivative_latex
+        if expr.order > 1:
+            name = f"{f.latex}^{{({expr.order})}}"
+        return f"{name}\\left({self._print(expr.arg)}\\right)"
+
+    def _print_Softmax(self, expr: Any) -> str:
+        return f"\\operatorname{{softmax}}\\left({self._print(expr.arg)}\\right)"
+
+    def _print_HadamardPower(self, expr: Any) -> str:
+        base, p = expr.args
+        return f"{self.parenthesize(base, 60)}^{{\\circ {self._print(p)}}}"
+
 
 def latex(expr: Any, **settings: Any) -> str:
     """LaTeX of a SymPy object in the notes' notation.

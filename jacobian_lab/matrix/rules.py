@@ -70,7 +70,20 @@ def jac(expr: MatrixExpr, wrt: sp.MatrixSymbol) -> MatrixExpr:
     raise ShapeError(f"No Jacobian rule for {type(expr).__name__} ({expr})")
 
 
-def rule_name(expr: MatrixExpr) -> str:
+def rule_name(expr: MatrixExpr, wrt: sp.MatrixSymbol | None = None) -> str:
+    """The rule of the table that differentiates ``expr`` (named as a student would)."""
+    if isinstance(expr, sp.MatMul) and wrt is not None:
+        _, fs = expr.as_coeff_matrices()
+        if len(fs) == 2 and fs[0] in (fs[1].T, sp.Transpose(fs[1])):
+            return "quadratic form: ∂(uᵀu)/∂u = 2uᵀ"
+        if any(isinstance(f, sp.OneMatrix) and f.shape[0] == 1 for f in fs):
+            return "sum: sum(u) = 𝟏ᵀu, so ∂(𝟏ᵀu)/∂u = 𝟏ᵀ"
+        if any(isinstance(f, sp.OneMatrix) and f.shape[1] == 1 for f in fs):
+            return "scalar expansion: ∂(x𝟏)/∂x = 𝟏"
+        dep = [f for f in fs if depends(f, wrt)]
+        if len(dep) == 1 and dep[0] is fs[-1]:
+            return "affine map: ∂(A u)/∂u = A"
+        return "product rule"
     for cls in type(expr).__mro__:
         if cls in RULE_NAMES:
             return RULE_NAMES[cls]
@@ -97,7 +110,7 @@ def _add(expr: MatrixExpr, wrt: sp.MatrixSymbol) -> MatrixExpr:
     return sp.MatAdd(*[jac(a, wrt) for a in expr.args])
 
 
-@defjac(sp.MatMul, "product rule (affine map ∂(A u) = A ∂u, scalar expansion, sum 𝟏ᵀ)")
+@defjac(sp.MatMul, "product rule")
 def _mul(expr: MatrixExpr, wrt: sp.MatrixSymbol) -> MatrixExpr:
     coeff, factors = expr.as_coeff_matrices()
     if (

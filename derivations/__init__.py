@@ -1,0 +1,100 @@
+"""The derivation catalog: one small module per named derivation, registered by name.
+
+Each module defines a function decorated with ``@register("name")`` that builds and returns a
+:class:`jacobian_lab.derivation.Derivation` (without proving it: proofs run on demand).
+
+>>> import derivations
+>>> "neuron-relu" in derivations.names()
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jacobian_lab.errors import JlabError, UnknownNameError, did_you_mean
+
+if TYPE_CHECKING:
+    from jacobian_lab.derivation import Derivation
+
+Builder = Callable[[], "Derivation"]
+_REGISTRY: dict[str, Builder] = {}
+_ORDER: list[str] = []
+_loaded = False
+
+
+def register(name: str) -> Callable[[Builder], Builder]:
+    """Register a derivation builder under ``name`` (kebab-case)."""
+
+    def deco(fn: Builder) -> Builder:
+        if name in _REGISTRY and _REGISTRY[name] is not fn:
+            raise JlabError(f"Derivation `{name}` is registered twice")
+        _REGISTRY[name] = fn
+        if name not in _ORDER:
+            _ORDER.append(name)
+        return fn
+
+    return deco
+
+
+# The catalog's reading order (the order of the notes); modules not listed come after.
+ORDER = [
+    "gradient", "jacobian", "scalar-chain", "jacobian-chain", "no-intermediate", "neuron",
+    "layer", "elementwise", "hadamard", "scalar-expansion", "vector-sum", "dot-product",
+    "neuron-relu", "mse-neuron", "sigmoid", "tanh", "softmax", "softmax-cross-entropy",
+    "gradient-descent", "backprop", "mnist-network", "errata",
+]
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+    _loaded = True
+
+
+def names() -> list[str]:
+    """All registered names, in the notes' order."""
+    _load_all()
+    known = [n for n in ORDER if n in _REGISTRY]
+    return known + [n for n in _ORDER if n not in known]
+
+
+def get(name: str) -> Derivation:
+    """Build the derivation called ``name``; an unknown name lists the known ones."""
+    _load_all()
+    if name not in _REGISTRY:
+        hint = did_you_mean(name, _REGISTRY)
+        raise UnknownNameError(
+            f"Unknown derivation `{name}`{hint}{'' if hint else '.'} Known: {', '.join(names())}"
+        )
+    return _REGISTRY[name]()
+
+
+def load_file(path: str | Path) -> list[str]:
+    """Import a user's derivation file; returns the names it registered.
+
+    The file is ordinary Python that the user wrote (like a test file), run with
+    ``@derivations.register`` available; it is not an expression typed at the prompt.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise UnknownNameError(f"No derivation file at {p}")
+    before = set(_REGISTRY)
+    spec = importlib.util.spec_from_file_location(f"derivations._user_{p.stem}", p)
+    if spec is None or spec.loader is None:
+        raise UnknownNameError(f"Cannot import {p} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    added = [n for n in _REGISTRY if n not in before]
+    if not added:
+        raise UnknownNameError(f"{p} registered no derivation (use @derivations.register(...))")
+    return added

@@ -1,0 +1,44 @@
+"""neuron-relu: a = relu(sum(w ⊙ x) + b), differentiated through H, s and z (the notes)."""
+
+from __future__ import annotations
+
+from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step, chain_steps
+from jacobian_lab.matrix.expr import DIM_N, T, apply, hadamard, scalar, vector, vsum
+
+from . import register
+
+
+@register("neuron-relu")
+def build() -> Derivation:
+    w, x = vector("w"), vector("x")
+    b = scalar("b")
+    H, s, z, a = vector("H"), scalar("s"), scalar("z"), scalar("a")
+    links = [(H, hadamard(w, x)), (s, vsum(H)), (z, s + b), (a, apply("relu", z))]
+    steps_w, grad_w = chain_steps(links, w)
+    steps_b, grad_b = chain_steps(links[2:], b)
+    return Derivation(
+        name="neuron-relu",
+        title="The gradient of a ReLU neuron",
+        summary="a = relu(wᵀx + b) through H = w ⊙ x, s = sum(H), z = s + b: ∂a/∂w = step(z) xᵀ",
+        givens=[
+            Given(w, "n × 1", "weights"),
+            Given(x, "n × 1", "input"),
+            Given(b, "scalar", "bias"),
+        ],
+        definitions=[Step(lhs, rhs, "definition") for lhs, rhs in links],
+        steps=[*steps_w, *steps_b],
+        results=[
+            Result(Partial(a, w), grad_w, a, w, defs=tuple(links)),
+            Result(Partial(a, b), grad_b, a, b, defs=tuple(links)),
+        ],
+        claims=[
+            Claim("∂a/∂w = step(z) xᵀ  (0ᵀ if z ≤ 0, xᵀ if z > 0)",
+                  apply("relu", z, 1) * T(x), 0),
+            Claim("∂a/∂b = step(z)  (0 if z ≤ 0, 1 if z > 0)", apply("relu", z, 1), 1),
+        ],
+        notes=[
+            "ReLU is not differentiable at z = 0; the convention ReLU'(0) = 0 makes ∂a/∂w = 0ᵀ "
+            "there. The proof samples points on both sides of z = 0, never on it.",
+        ],
+        sizes=[{DIM_N: n} for n in (1, 2, 3, 5)],
+    )

@@ -1,0 +1,111 @@
+"""The notes' notation as one-line Unicode text, for the terminal: ``step(z) xᵀ``, ``diag(x)``,
+``w ⊙ x``, ``𝟏ᵀ``, ``∂a/∂w``.
+
+A subclass of SymPy's ``StrPrinter`` with one ``_print_<Class>`` per matrix-layer node.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+_SUP_T = "ᵀ"
+
+
+class NotationPrinter(StrPrinter):
+    """Linear Unicode text in the notes' notation."""
+
+    def _print_MatrixSymbol(self, e: sp.MatrixSymbol) -> str:
+        return str(e.name)
+
+    def _print_Scalar(self, e: sp.Basic) -> str:
+        return self._print(e.args[0])
+
+    def _print_Partial(self, e: sp.Basic) -> str:
+        return f"∂{self._print(e.args[0])}/∂{self._print(e.args[1])}"
+
+    def _print_Apply(self, e: Any) -> str:
+        arg = self._print(e.arg)
+        if e.order == 0:
+            return f"{e.fname}({arg})"
+        if e.fname == "relu":
+            return f"step({arg})"
+        if e.fname == "softplus":
+            return f"sigmoid({arg})"
+        if e.fname == "exp":
+            return f"exp({arg})"
+        return f"{e.fname}{chr(0x2032) * e.order}({arg})"
+
+    def _print_Softmax(self, e: Any) -> str:
+        return f"softmax({self._print(e.arg)})"
+
+    def _print_DiagMatrix(self, e: Any) -> str:
+        return f"diag({self._print(e.args[0])})"
+
+    def _print_OneMatrix(self, e: Any) -> str:
+        if e.shape == (1, 1):
+            return "1"
+        return "𝟏ᵀ" if e.shape[0] == 1 else "𝟏"
+
+    def _print_Identity(self, e: Any) -> str:
+        return "1" if e.shape == (1, 1) else "I"
+
+    def _print_ZeroMatrix(self, e: Any) -> str:
+        return "0" if e.shape == (1, 1) else "𝟎"
+
+    def _print_Transpose(self, e: Any) -> str:
+        a = e.arg
+        s = self._print(a)
+        atoms = (sp.MatrixSymbol, sp.OneMatrix)
+        is_call = type(a).__name__ in ("Apply", "Softmax", "DiagMatrix")
+        if not isinstance(a, atoms) and not is_call and not s.isalnum():
+            s = f"({s})"
+        return s + _SUP_T
+
+    def _print_HadamardProduct(self, e: Any) -> str:
+        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in e.args)
+
+    def _print_HadamardPower(self, e: Any) -> str:
+        base, p = e.args
+        b = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+        return f"{b}^∘({self._print(p)})"
+
+    def _print_MatMul(self, e: Any) -> str:
+        coeff, factors = e.as_coeff_matrices()
+        parts = []
+        scalars = [f for f in e.args if not getattr(f, "is_Matrix", False) and f != coeff]
+        del scalars
+        for f in factors:
+            parts.append(self.parenthesize(f, PRECEDENCE["Mul"], strict=False))
+        body = " ".join(parts)
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return f"-{body}"
+        c = self.parenthesize(coeff, PRECEDENCE["Mul"], strict=False)
+        return f"{c} {body}"
+
+    def _print_MatAdd(self, e: Any) -> str:
+        terms = [self._print(a) for a in e.args]
+        out = terms[0]
+        for t in terms[1:]:
+            out += f" - {t[1:]}" if t.startswith("-") else f" + {t}"
+        return out
+
+    def _print_Heaviside(self, e: Any) -> str:
+        return f"step({self._print(e.args[0])})"
+
+
+def notation(expr: Any) -> str:
+    """One-line text of ``expr`` in the notes' notation.
+
+    >>> from jacobian_lab.matrix.expr import vector, hadamard, diag
+    >>> notation(hadamard(vector("w"), vector("x")))
+    'w ⊙ x'
+    >>> notation(diag(vector("x")))
+    'diag(x)'
+    """
+    return NotationPrinter().doprint(expr)

@@ -1,0 +1,228 @@
+"""Printers for derivations: rich terminal, Markdown, LaTeX section, JSON.
+
+Each printer walks the same :class:`~jacobian_lab.derivation.Derivation` data; math goes
+through :mod:`jacobian_lab.notation` (terminal) or :mod:`jacobian_lab.latex` (LaTeX and
+Markdown), never through hand-assembled strings of SymPy output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .derivation import Derivation, Proof
+from .latex import latex
+from .notation import notation
+
+# --------------------------------------------------------------------------- terminal
+
+
+def _eq(lhs: Any, rhs: Any) -> str:
+    return f"{notation(lhs)} = {notation(rhs)}"
+
+
+def _verdict_text(proof: Proof | None) -> Text:
+    if proof is None:
+        return Text("not proven", "yellow")
+    if proof.ok:
+        return Text(f"✓ proven ({proof.method})", "green")
+    return Text("✗ FAILED", "bold red")
+
+
+def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
+    """Print a derivation step by step in the terminal."""
+    head = Text.assemble((d.title, "bold"), "  ", (f"[{d.name}]", "dim"))
+    console.print(Panel(Text.assemble(head, "\n", d.summary), expand=False))
+    if d.givens:
+        t = Table(title="Given", title_justify="left", show_edge=False, box=None)
+        t.add_column("symbol", style="bold cyan")
+        t.add_column("shape")
+        t.add_column("meaning")
+        for g in d.givens:
+            t.add_row(notation(g.symbol), g.shape, g.meaning)
+        console.print(t)
+    if d.definitions:
+        console.print(Text("Definitions", "bold"))
+        for s in d.definitions:
+            console.print(f"  {_eq(s.lhs, s.rhs)}")
+    if steps and d.steps:
+        t = Table(title="Steps", title_justify="left", show_lines=False, expand=False)
+        t.add_column("#", justify="right", style="dim")
+        t.add_column("step", style="bold")
+        t.add_column("rule / why")
+        for i, s in enumerate(d.steps, 1):
+            why = Text(s.rule, "cyan")
+            if s.why:
+                why.append(f"\n{s.why}", "dim")
+            t.add_row(str(i), _eq(s.lhs, s.rhs), why)
+        console.print(t)
+    res = Table(title="Result (numerator layout)", title_justify="left", box=None, show_edge=False)
+    res.add_column("result", style="bold green")
+    res.add_column("proof")
+    proofs = d.proof.results if d.proof else ()
+    for i, r in enumerate(d.results):
+        status: Text | str = ""
+        if i < len(proofs):
+            p = proofs[i]
+            status = (
+                Text(f"✓ {p.method}, sizes {', '.join(s for s, _ in p.checks)}", "green")
+                if p.ok
+                else Text("✗ " + _first_failure(p), "bold red")
+            )
+        res.add_row(_eq(r.lhs, r.expr), status)
+    console.print(res)
+    if d.proof and d.proof.claims:
+        t = Table(title="The notes' claims, judged", title_justify="left")
+        t.add_column("claim")
+        t.add_column("verdict")
+        for v in d.proof.claims:
+            if v.correct:
+                t.add_row(v.claim.text, Text(f"correct ({v.check.method})", "green"))
+            else:
+                why = v.check.diagnosis or v.check.summary()
+                extra = f"\n{v.claim.explanation}" if v.claim.explanation else ""
+                t.add_row(v.claim.text, Text(f"WRONG — {why}{extra}", "red"))
+        console.print(t)
+    for note in d.notes:
+        console.print(Text.assemble(("note: ", "bold"), note))
+    if d.proof:
+        console.print(Text.assemble(
+            ("proof: ", "bold"), _verdict_text(d.proof),
+            f" at {', '.join(d.proof.sizes)}; max numeric error {d.proof.max_error:.1e}; "
+            f"{d.proof.seconds:.2f} s",
+        ))
+
+
+def _first_failure(p: Any) -> str:
+    for size, c in p.checks:
+        if not c.ok:
+            return f"at {size}: {c.summary()}"
+    return "failed"
+
+
+def render_list(rows: list[tuple[Derivation, Proof | None]], console: Console) -> None:
+    t = Table(title="jacobian_lab catalog", title_justify="left")
+    t.add_column("name", style="bold cyan", no_wrap=True)
+    t.add_column("title")
+    t.add_column("summary", style="dim")
+    t.add_column("check")
+    for d, p in rows:
+        t.add_row(d.name, d.title, d.summary, _verdict_text(p))
+    console.print(t)
+
+
+def render_check(rows: list[tuple[Derivation, Proof]], console: Console) -> None:
+    t = Table(title="jlab check", title_justify="left")
+    for col, kw in (("name", {"style": "bold cyan"}), ("results", {"justify": "right"}),
+                    ("claims (right/judged)", {"justify": "right"}), ("method", {}),
+                    ("sizes", {}), ("max error", {"justify": "right"}),
+                    ("seconds", {"justify": "right"}), ("status", {})):
+        t.add_column(col, **kw)
+    for d, p in rows:
+        right = sum(v.correct for v in p.claims)
+        t.add_row(d.name, str(len(p.results)), f"{right}/{len(p.claims)}", p.method,
+                  " ".join(p.sizes), f"{p.max_error:.1e}", f"{p.seconds:.2f}",
+                  _verdict_text(p))
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- LaTeX / Markdown
+
+
+def latex_section(d: Derivation, steps: bool = True) -> str:
+    """A LaTeX section (amsmath only) for one derivation."""
+    out = [f"\\section{{{_tex_escape(d.title)}}}", f"\\label{{sec:{d.name}}}",
+           f"\\emph{{{_tex_escape(d.summary)}}}", ""]
+    if d.givens:
+        out.append("\\paragraph{Given.}")
+        out.append(", ".join(f"${latex(g.symbol)}$ ({_tex_escape(g.shape)}, "
+                             f"{_tex_escape(g.meaning)})" for g in d.givens) + ".")
+    if d.definitions:
+        out.append("\\paragraph{Definitions.}")
+        out.append("\\begin{align*}")
+        out.append(" \\\\\n".join(f"{latex(s.lhs)} &= {latex(s.rhs)}" for s in d.definitions))
+        out.append("\\end{align*}")
+    if steps and d.steps:
+        out.append("\\paragraph{Steps.}")
+        out.append("\\begin{align*}")
+        out.append(" \\\\\n".join(
+            f"{latex(s.lhs)} &= {latex(s.rhs)} && \\text{{{_tex_escape(s.rule)}}}"
+            for s in d.steps))
+        out.append("\\end{align*}")
+    out.append("\\paragraph{Result.}")
+    for r in d.results:
+        out.append(f"\\[ \\boxed{{{latex(r.lhs)} = {latex(r.expr)}}} \\]")
+    return "\n".join(out) + "\n"
+
+
+def markdown(d: Derivation, steps: bool = True) -> str:
+    """GitHub-flavoured Markdown with ``$$`` math."""
+    out = [f"## {d.title} (`{d.name}`)", "", d.summary, ""]
+    if d.givens:
+        out.append("**Given:** " + ", ".join(
+            f"${latex(g.symbol)}$ ({g.shape}, {g.meaning})" for g in d.givens))
+        out.append("")
+    if d.definitions:
+        out.append("**Definitions:**")
+        out.append("")
+        out.extend(f"- ${latex(s.lhs)} = {latex(s.rhs)}$" for s in d.definitions)
+        out.append("")
+    if steps and d.steps:
+        out.append("**Steps:**")
+        out.append("")
+        for i, s in enumerate(d.steps, 1):
+            out.append(f"{i}. $${latex(s.lhs)} = {latex(s.rhs)}$$")
+            out.append(f"   *{s.rule}*" + (f" — {s.why}" if s.why else ""))
+        out.append("")
+    out.append("**Result (numerator layout):**")
+    out.append("")
+    for r in d.results:
+        out.append(f"$$\\boxed{{{latex(r.lhs)} = {latex(r.expr)}}}$$")
+    if d.proof:
+        p = d.proof
+        out += ["", "| sizes | method | max error | status |", "|---|---|---|---|",
+                f"| {', '.join(p.sizes)} | {p.method} | {p.max_error:.1e} | "
+                f"{'proven' if p.ok else 'FAILED'} |"]
+        if p.claims:
+            out += ["", "**The notes' claims:**", ""]
+            for v in p.claims:
+                verdict = "correct" if v.correct else f"**wrong** — {v.check.diagnosis or ''}"
+                out.append(f"- {v.claim.text}: {verdict}")
+    return "\n".join(out) + "\n"
+
+
+def _tex_escape(s: str) -> str:
+    table = {"&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_", "{": "\\{",
+             "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
+    return "".join(table.get(ch, ch) for ch in s)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def to_json(d: Derivation) -> dict[str, Any]:
+    return {
+        "name": d.name,
+        "title": d.title,
+        "summary": d.summary,
+        "conventions": list(d.conventions),
+        "givens": [{"symbol": notation(g.symbol), "shape": g.shape, "meaning": g.meaning}
+                   for g in d.givens],
+        "definitions": [{"lhs": notation(s.lhs), "rhs": notation(s.rhs)} for s in d.definitions],
+        "steps": [{"lhs": notation(s.lhs), "rhs": notation(s.rhs), "rule": s.rule, "why": s.why,
+                   "latex": f"{latex(s.lhs)} = {latex(s.rhs)}"} for s in d.steps],
+        "results": [{"lhs": notation(r.lhs), "rhs": notation(r.expr),
+                     "latex": f"{latex(r.lhs)} = {latex(r.expr)}", "srepr": sp.srepr(r.expr)}
+                    for r in d.results],
+        "claims": [{"text": c.text, "expr": notation(c.expr)} for c in d.claims],
+        "notes": list(d.notes),
+        "proof": d.proof.to_dict() if d.proof else None,
+    }
+
+
+_ = Group
