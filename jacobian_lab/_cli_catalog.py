@@ -88,3 +88,27 @@ def cmd_check(args: argparse.Namespace) -> int:
         failed = [d.name for d, p in rows if not p.ok]
         console.print("[green]all proofs pass[/]" if ok else f"[red]FAILED: {', '.join(failed)}[/]")
     return 0 if ok else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import time
+
+    from .report import write_report
+
+    cat = _catalog()
+    if args.all == bool(args.names):
+        raise ShapeError("Give derivation names or --all (not both)")
+    names = cat.names() if args.all else args.names
+    console = Console(highlight=False, stderr=True)
+    t0 = time.perf_counter()
+    derivs = []
+    with console.status("proving…") as status:
+        for name in names:
+            status.update(f"proving {name}…")
+            d = cat.get(name)
+            prove(d)
+            derivs.append(d)
+        status.update(f"writing {args.output}…")
+        out = write_report(derivs, args.output)
+    console.print(f"wrote {out} ({len(derivs)} derivations, {time.perf_counter() - t0:.1f} s)")
+    return 0 if all(d.proof and d.proof.ok for d in derivs) else 1

@@ -138,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_check"))
 
     p = sub.add_parser(
+        "report", help="write derivations as LaTeX, PDF (pdflatex) or Markdown",
+        description="Write a report; the format follows the suffix of -o: .tex, .pdf "
+        "(compiled with pdflatex from Debian's texlive-latex-base) or .md.",
+        formatter_class=fmt,
+        epilog=_examples("jlab report neuron-relu backprop -o handout.pdf",
+                         "jlab report --all -o catalog.md"),
+    )
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--all", action="store_true", help="every derivation in the catalog")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_report"))
+
+    p = sub.add_parser(
         "demo", help="a guided tour: the notes' chain-rule example and a wrong claim caught",
         formatter_class=fmt, epilog=_examples("jlab demo"),
     )

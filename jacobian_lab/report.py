@@ -1,0 +1,156 @@
+"""Reports: the catalog as a LaTeX document, a compiled PDF (pdflatex) or Markdown.
+
+The LaTeX preamble uses only what Debian's ``texlive-latex-base`` ships (amsmath, amssymb);
+the Unicode of rule descriptions (∂, ⊙, 𝟏, ᵀ …) is declared to LaTeX in the preamble.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .derivation import CONVENTIONS, Derivation
+from .errors import JlabError
+from .render import _tex_escape, latex_section, markdown
+
+FORMATS = (".tex", ".pdf", ".md")
+
+# Unicode that appears in rule texts and summaries, as LaTeX.
+UNICODE_LATEX: dict[str, str] = {
+    "∂": r"\ensuremath{\partial}", "⊙": r"\ensuremath{\odot}", "𝟏": r"\ensuremath{\mathbf{1}}",
+    "𝟎": r"\ensuremath{\mathbf{0}}", "ᵀ": r"\ensuremath{^{\top}}", "σ": r"\ensuremath{\sigma}",
+    "′": r"\ensuremath{'}", "∘": r"\ensuremath{\circ}", "≤": r"\ensuremath{\le}",
+    "≥": r"\ensuremath{\ge}", "×": r"\ensuremath{\times}", "−": r"\ensuremath{-}",
+    "‖": r"\ensuremath{\|}", "Σ": r"\ensuremath{\Sigma}", "ᵢ": r"\ensuremath{_i}",
+    "ⱼ": r"\ensuremath{_j}", "δ": r"\ensuremath{\delta}", "∇": r"\ensuremath{\nabla}",
+    "α": r"\ensuremath{\alpha}", "θ": r"\ensuremath{\theta}", "⊘": r"\ensuremath{\oslash}",
+    "→": r"\ensuremath{\to}", "←": r"\ensuremath{\leftarrow}", "✓": "ok", "✗": "x",
+    "·": r"\ensuremath{\cdot}", "—": "---", "–": "--", "ˡ": r"\ensuremath{^{l}}",
+    "ᴸ": r"\ensuremath{^{L}}", "⁺": r"\ensuremath{^{+}}", "¹": r"\ensuremath{^{1}}",
+    "²": r"\ensuremath{^{2}}", "³": r"\ensuremath{^{3}}", "ʸ": r"\ensuremath{^{y}}",
+    "ˣ": r"\ensuremath{^{x}}", "₁": r"\ensuremath{_1}", "₂": r"\ensuremath{_2}",
+    "ₖ": r"\ensuremath{_k}", "∈": r"\ensuremath{\in}", "ℝ": r"\ensuremath{\mathbb{R}}",
+    "≠": r"\ensuremath{\ne}", "≈": r"\ensuremath{\approx}", "∑": r"\ensuremath{\sum}",
+    "λ": r"\ensuremath{\lambda}", "η": r"\ensuremath{\eta}", "ε": r"\ensuremath{\varepsilon}",
+    "…": r"\ldots{}", "“": "``", "”": "''", "’": "'", "‘": "`", "⁻": r"\ensuremath{^{-}}",
+    "ⁿ": r"\ensuremath{^{n}}", "⋅": r"\ensuremath{\cdot}", "∞": r"\ensuremath{\infty}",
+}
+
+
+class ReportError(JlabError):
+    """A report that could not be written (unknown format, LaTeX failure, no pdflatex)."""
+
+
+def _unicode_preamble(body: str) -> str:
+    lines = []
+    for ch in sorted({c for c in body if ord(c) > 127}):
+        tex = UNICODE_LATEX.get(ch, "?")
+        lines.append(f"\\DeclareUnicodeCharacter{{{ord(ch):04X}}}{{{tex}}}")
+    return "\n".join(lines)
+
+
+def latex_document(derivs: Sequence[Derivation], title: str = "jacobian_lab") -> str:
+    """A complete LaTeX document: conventions, then one section per derivation."""
+    body = ["\\section*{Conventions}", "\\begin{itemize}"]
+    body += [f"\\item {_tex_escape(c)}" for c in CONVENTIONS]
+    body += ["\\end{itemize}", ""]
+    for d in derivs:
+        body.append(latex_section(d))
+        body.append(_proof_table(d))
+    text = "\n".join(body)
+    return "\n".join([
+        "\\documentclass[11pt]{article}",
+        "\\usepackage[T1]{fontenc}",
+        "\\usepackage{amsmath,amssymb}",
+        "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}",
+        "\\setlength{\\textheight}{9in}\\setlength{\\topmargin}{-0.5in}",
+        "\\allowdisplaybreaks",
+        _unicode_preamble(text),
+        f"\\title{{{_tex_escape(title)}: the matrix calculus of neural networks}}",
+        "\\date{}",
+        "\\begin{document}",
+        "\\maketitle",
+        text,
+        "\\end{document}",
+        "",
+    ])
+
+
+def _proof_table(d: Derivation) -> str:
+    p = d.proof
+    if p is None:
+        return ""
+    rows = [
+        "\\paragraph{Proof record.}",
+        "\\begin{tabular}{llll}",
+        "\\hline sizes & method & max.\\ numeric error & status \\\\ \\hline",
+        f"{_tex_escape(', '.join(p.sizes))} & {p.method} & {p.max_error:.1e} & "
+        f"{'proven' if p.ok else 'FAILED'} \\\\ \\hline",
+        "\\end{tabular}",
+    ]
+    if p.claims:
+        rows.append("\\paragraph{The notes' claims.}")
+        rows.append("\\begin{itemize}")
+        for v in p.claims:
+            verdict = "correct" if v.correct else "\\textbf{wrong}: " + _tex_escape(
+                v.check.diagnosis or v.check.summary())
+            expl = f" {_tex_escape(v.claim.explanation)}" if v.claim.explanation and not v.correct else ""
+            rows.append(f"\\item {_tex_escape(v.claim.text)} --- {verdict}.{expl}")
+        rows.append("\\end{itemize}")
+    return "\n".join(rows) + "\n"
+
+
+def markdown_document(derivs: Sequence[Derivation]) -> str:
+    head = ["# jacobian_lab: the matrix calculus of neural networks", "", "Conventions:", ""]
+    head += [f"- {c}" for c in CONVENTIONS]
+    return "\n".join(head) + "\n\n" + "\n".join(markdown(d) for d in derivs)
+
+
+def compile_pdf(tex: str, out: Path, runs: int = 2) -> float:
+    """Compile with pdflatex in a temporary directory; returns seconds taken."""
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        raise ReportError(
+            "pdflatex not found: install Debian's texlive-latex-base "
+            "(apt-get install texlive-latex-base), or write a .tex file instead"
+        )
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="jlab-report-") as tmp:
+        src = Path(tmp) / "report.tex"
+        src.write_text(tex, encoding="utf-8")
+        for _ in range(runs):
+            proc = subprocess.run(
+                [exe, "-halt-on-error", "-interaction=nonstopmode", "report.tex"],
+                cwd=tmp, capture_output=True, text=True, errors="replace", timeout=300,
+            )
+            if proc.returncode != 0:
+                log = (Path(tmp) / "report.log")
+                text = log.read_text(errors="replace") if log.exists() else proc.stdout
+                errors = [ln for ln in text.splitlines() if ln.startswith("!")]
+                tail = "\n".join(text.splitlines()[-25:])
+                raise ReportError(
+                    f"pdflatex failed: {errors[0] if errors else 'see log'}\n--- log tail ---\n{tail}"
+                )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Path(tmp) / "report.pdf", out)
+    return time.perf_counter() - t0
+
+
+def write_report(derivs: Sequence[Derivation], path: str | Path) -> Path:
+    """Write ``path``; the format follows the suffix (.tex, .pdf, .md)."""
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise ReportError(f"Unknown report format `{out.suffix or out.name}`; use one of: "
+                          f"{', '.join(FORMATS)}")
+    if suffix == ".md":
+        out.write_text(markdown_document(derivs), encoding="utf-8")
+    elif suffix == ".tex":
+        out.write_text(latex_document(derivs), encoding="utf-8")
+    else:
+        compile_pdf(latex_document(derivs), out)
+    return out
