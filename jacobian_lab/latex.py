@@ -96,6 +96,27 @@ class JlabLatexPrinter(LatexPrinter):
         base, p = expr.args
         return f"{self.parenthesize(base, 60)}^{{\\circ {self._print(p)}}}"
 
+    # ----------------------------------------------------------------- catalog display nodes
+
+    def _print_Nabla(self, expr: Any) -> str:
+        return f"\\nabla {self._print(expr.args[0])}"
+
+    def _print_At(self, expr: Any) -> str:
+        head, *values = expr.args
+        return f"{self._print(head)}\\left({', '.join(self._print(v) for v in values)}\\right)"
+
+    def _print_Paren(self, expr: Any) -> str:
+        return f"\\left({self._print(expr.args[0])}\\right)"
+
+    def _print_Total(self, expr: Any) -> str:
+        of, wrt = (self._print(a) for a in expr.args)
+        if expr.args[0].is_Symbol:
+            return f"\\frac{{d {of}}}{{d {wrt}}}"
+        return f"\\frac{{d}}{{d {wrt}}} {of}"
+
+    def _print_Quotient(self, expr: Any) -> str:
+        return " \\oslash ".join(self.parenthesize(a, 50) for a in expr.args)
+
 
 def latex(expr: Any, **settings: Any) -> str:
     """LaTeX of a SymPy object in the notes' notation.

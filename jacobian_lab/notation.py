@@ -98,6 +98,49 @@ class NotationPrinter(StrPrinter):
     def _print_Heaviside(self, e: Any) -> str:
         return f"step({self._print(e.args[0])})"
 
+    # ----------------------------------------------------------------- catalog display nodes
+
+    def _print_MatrixBase(self, e: Any) -> str:
+        # Explicit matrices as the notes write them: a row [a, b], a column [a, b]ᵀ,
+        # a matrix row by row [[a, b], [c, d]], and a 1 × 1 matrix as its entry.
+        if e.shape == (1, 1):
+            return self._print(e[0, 0])
+        if e.rows == 1 or e.cols == 1:
+            body = "[" + ", ".join(self._print(v) for v in e) + "]"
+            return body if e.rows == 1 else body + _SUP_T
+        rows = ("[" + ", ".join(self._print(v) for v in e.row(i)) + "]" for i in range(e.rows))
+        return "[" + ", ".join(rows) + "]"
+
+    def _print_Derivative(self, e: Any) -> str:
+        # f′(v1) for the derivative of an unnamed function of one variable.
+        f, *variables = e.args
+        if (
+            isinstance(f, sp.core.function.AppliedUndef)
+            and len(f.args) == 1
+            and len(variables) == 1
+            and variables[0] == (f.args[0], 1)
+        ):
+            return f"{f.func.__name__}′({self._print(f.args[0])})"
+        return super()._print_Derivative(e)
+
+    def _print_Nabla(self, e: Any) -> str:
+        return f"∇{self._print(e.args[0])}"
+
+    def _print_At(self, e: Any) -> str:
+        head, *values = e.args
+        return f"{self._print(head)}({', '.join(self._print(v) for v in values)})"
+
+    def _print_Paren(self, e: Any) -> str:
+        return f"({self._print(e.args[0])})"
+
+    def _print_Total(self, e: Any) -> str:
+        of, wrt = (self._print(a) for a in e.args)
+        return f"d{of}/d{wrt}" if e.args[0].is_Symbol else f"d/d{wrt} {of}"
+
+    def _print_Quotient(self, e: Any) -> str:
+        u, v = (self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in e.args)
+        return f"{u} ⊘ {v}"
+
 
 def notation(expr: Any) -> str:
     """One-line text of ``expr`` in the notes' notation.
