@@ -108,11 +108,11 @@ def _first_failure(p: Any) -> str:
 def render_list(rows: list[tuple[Derivation, Proof | None]], console: Console) -> None:
     t = Table(title="jacobian_lab catalog", title_justify="left")
     t.add_column("name", style="bold cyan", no_wrap=True)
-    t.add_column("title")
-    t.add_column("summary", style="dim")
-    t.add_column("check")
+    t.add_column("title and summary", ratio=1)
+    t.add_column("check", no_wrap=True)
     for d, p in rows:
-        t.add_row(d.name, d.title, d.summary, _verdict_text(p))
+        t.add_row(d.name, Text.assemble((d.title, "bold"), "\n", (d.summary, "dim")),
+                  _verdict_text(p))
     console.print(t)
 
 
