@@ -25,7 +25,13 @@ if TYPE_CHECKING:
     from .verify import Check
 
 __all__ = [
-    "check", "derive", "gradient", "jacobian", "parse_expr", "parse_exprs", "parse_symbols",
+    "check",
+    "derive",
+    "gradient",
+    "jacobian",
+    "parse_expr",
+    "parse_exprs",
+    "parse_symbols",
     "verify",
 ]
 

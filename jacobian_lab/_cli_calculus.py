@@ -122,18 +122,23 @@ def cmd_chain(args: argparse.Namespace) -> int:
     r = chain(outer, inner, wrt)
     status = "equal" if r.agrees else "DIFFERENT"
     if args.format == "json":
-        print(json.dumps({
-            "outer": [sp.sstr(e) for e in r.outer],
-            "inner": {str(s): sp.sstr(e) for s, e in zip(r.g, r.inner, strict=True)},
-            "wrt": [str(v) for v in wrt],
-            "layout": "numerator",
-            "df_dg": _rows(r.df_dg),
-            "dg_dx": _rows(r.dg_dx),
-            "product": _rows(r.product),
-            "direct": _rows(r.direct),
-            "agrees": r.agrees,
-            "latex": latex(r.product),
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "outer": [sp.sstr(e) for e in r.outer],
+                    "inner": {str(s): sp.sstr(e) for s, e in zip(r.g, r.inner, strict=True)},
+                    "wrt": [str(v) for v in wrt],
+                    "layout": "numerator",
+                    "df_dg": _rows(r.df_dg),
+                    "dg_dx": _rows(r.dg_dx),
+                    "product": _rows(r.product),
+                    "direct": _rows(r.direct),
+                    "agrees": r.agrees,
+                    "latex": latex(r.product),
+                },
+                indent=2,
+            )
+        )
         return 0 if r.agrees else 1
     g = ", ".join(map(str, r.g))
     x = ", ".join(map(str, r.x))
@@ -146,17 +151,21 @@ def cmd_chain(args: argparse.Namespace) -> int:
         return 0 if r.agrees else 1
     console = _console()
     console.print(Text("The vector chain rule: ∂f/∂x = ∂f/∂g · ∂g/∂x  (numerator layout)", "bold"))
-    console.print(Group(
-        _matrix_panel(f"1. ∂f/∂g   (f in terms of g = ({g}))", r.df_dg),
-        _matrix_panel(f"2. ∂g/∂x   (g in terms of x = ({x}))", r.dg_dx),
-        _matrix_panel("3. ∂f/∂x = ∂f/∂g · ∂g/∂x, with g substituted", r.product),
-    ))
+    console.print(
+        Group(
+            _matrix_panel(f"1. ∂f/∂g   (f in terms of g = ({g}))", r.df_dg),
+            _matrix_panel(f"2. ∂g/∂x   (g in terms of x = ({x}))", r.dg_dx),
+            _matrix_panel("3. ∂f/∂x = ∂f/∂g · ∂g/∂x, with g substituted", r.product),
+        )
+    )
     style = "green" if r.agrees else "red"
-    console.print(Text.assemble(
-        ("check: ", "bold"),
-        "product vs. differentiating f(g(x)) directly — ",
-        (status, style),
-    ))
+    console.print(
+        Text.assemble(
+            ("check: ", "bold"),
+            "product vs. differentiating f(g(x)) directly — ",
+            (status, style),
+        )
+    )
     return 0 if r.agrees else 1
 
 
@@ -165,10 +174,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     layout = check_layout(args.layout)
     claim = parse_matrix(args.claim)
     expected_shape = (len(exprs), len(wrt)) if layout == "numerator" else (len(wrt), len(exprs))
-    if claim.rows == 1 and 1 in expected_shape and claim.shape != expected_shape:
-        # A flat list "[a, b]" for a one-column result means the column.
-        if claim.cols == expected_shape[0]:
-            claim = claim.T
+    if claim.rows == 1 and expected_shape[1] == 1 and claim.cols == expected_shape[0] > 1:
+        claim = claim.T  # a flat list "[a, b]" for a one-column result means that column
     check = verify(exprs, wrt, claim, layout=layout, seed=args.seed)
     code = 0 if check.ok else 1
     if args.format == "json":
@@ -201,8 +208,13 @@ def show_verify(console: Console, check: Check) -> None:
     )
     console.print(grid)
     style = {"correct": "bold green", "incorrect": "bold red", "undecided": "bold yellow"}
-    console.print(Text.assemble(("verdict: ", "bold"), (check.verdict.upper(), style[check.verdict]),
-                                f"  (method: {check.method})"))
+    console.print(
+        Text.assemble(
+            ("verdict: ", "bold"),
+            (check.verdict.upper(), style[check.verdict]),
+            f"  (method: {check.method})",
+        )
+    )
     if check.diagnosis:
         console.print(Text.assemble(("diagnosis: ", "bold"), check.diagnosis))
     if check.mismatches:
@@ -210,9 +222,13 @@ def show_verify(console: Console, check: Check) -> None:
         for col in ("entry", "claimed", "correct", "claimed value", "correct value"):
             t.add_column(col)
         for m in check.mismatches:
-            t.add_row(f"({m.row},{m.col})", sp.sstr(m.claimed), sp.sstr(m.expected),
-                      f"{m.claimed_value:.10g}" if m.claimed_value is not None else "—",
-                      f"{m.expected_value:.10g}" if m.expected_value is not None else "—")
+            t.add_row(
+                f"({m.row},{m.col})",
+                sp.sstr(m.claimed),
+                sp.sstr(m.expected),
+                f"{m.claimed_value:.10g}" if m.claimed_value is not None else "—",
+                f"{m.expected_value:.10g}" if m.expected_value is not None else "—",
+            )
         console.print(t)
     if check.counterexample:
         at = ", ".join(f"{k} = {v:.6g}" for k, v in check.counterexample.items())
@@ -225,15 +241,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console = _console()
     console.rule("[bold]jacobian_lab demo 1/2: the vector chain rule from the notes")
     console.print("f(x, y) = (sin(x² + y), ln(y³)) through g = (x² + y, y³):\n")
-    ns = argparse.Namespace(outer="sin(g1), log(g2)", inner="g1 = x^2 + y, g2 = y^3",
-                            wrt=["x", "y"], format="rich")
+    ns = argparse.Namespace(
+        outer="sin(g1), log(g2)", inner="g1 = x^2 + y, g2 = y^3", wrt=["x", "y"], format="rich"
+    )
     code = cmd_chain(ns)
     console.print()
     console.rule("[bold]demo 2/2: a hand-derived Jacobian with a mistake")
-    console.print('Claim: the Jacobian of (2x + y³, eʸ − 13x) is [[2, −13], [3y², eʸ]]\n')
-    ns = argparse.Namespace(exprs=["2*x + y^3", "exp(y) - 13*x"], wrt=["x", "y"],
-                            claim="[[2, -13], [3*y^2, exp(y)]]", layout="numerator",
-                            format="rich", seed=0, at=None)
+    console.print("Claim: the Jacobian of (2x + y³, eʸ − 13x) is [[2, −13], [3y², eʸ]]\n")
+    ns = argparse.Namespace(
+        exprs=["2*x + y^3", "exp(y) - 13*x"],
+        wrt=["x", "y"],
+        claim="[[2, -13], [3*y^2, exp(y)]]",
+        layout="numerator",
+        format="rich",
+        seed=0,
+        at=None,
+    )
     caught = cmd_verify(ns) == 1
     console.print()
     console.print("Try it yourself: [bold]jlab --help[/]")

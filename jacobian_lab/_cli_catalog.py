@@ -9,8 +9,8 @@ from rich.console import Console
 
 from .derivation import Derivation, Proof, prove
 from .errors import ShapeError
-from .render import markdown, render_check, render_list, render_rich, to_json
 from .render import latex_section as _latex_section
+from .render import markdown, render_check, render_list, render_rich, to_json
 
 MAX_SIZE = 8
 
@@ -81,8 +81,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             rows.append((d, prove(d)))
     ok = all(p.ok for _, p in rows)
     if args.json:
-        print(json.dumps({"ok": ok, "derivations": {d.name: p.to_dict() for d, p in rows}},
-                         indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"ok": ok, "derivations": {d.name: p.to_dict() for d, p in rows}},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
     else:
         render_check(rows, console)
         failed = [d.name for d, p in rows if not p.ok]

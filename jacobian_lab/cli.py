@@ -12,19 +12,34 @@ from collections.abc import Callable, Sequence
 
 from .errors import JlabError
 
+
 def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def _add_calculus_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--wrt", nargs="+", required=True, metavar="VAR",
-                   help="variables to differentiate with respect to, in column order")
-    p.add_argument("--layout", default="numerator", choices=["numerator", "denominator"],
-                   help="numerator (default): one row per output; denominator: the transpose")
-    p.add_argument("--at", metavar="POINT",
-                   help="also evaluate exactly at a point, e.g. --at x=1,y=2")
-    p.add_argument("--format", default="rich", choices=["rich", "latex", "json"],
-                   help="output format (default: rich terminal output)")
+    p.add_argument(
+        "--wrt",
+        nargs="+",
+        required=True,
+        metavar="VAR",
+        help="variables to differentiate with respect to, in column order",
+    )
+    p.add_argument(
+        "--layout",
+        default="numerator",
+        choices=["numerator", "denominator"],
+        help="numerator (default): one row per output; denominator: the transpose",
+    )
+    p.add_argument(
+        "--at", metavar="POINT", help="also evaluate exactly at a point, e.g. --at x=1,y=2"
+    )
+    p.add_argument(
+        "--format",
+        default="rich",
+        choices=["rich", "latex", "json"],
+        help="output format (default: rich terminal output)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser(
-        "jacobian", help="Jacobian of your own functions (numerator layout)",
+        "jacobian",
+        help="Jacobian of your own functions (numerator layout)",
         description="The Jacobian of one or more expressions. Rows are outputs, columns the "
         "variables given to --wrt (numerator layout).",
         formatter_class=fmt,
@@ -54,13 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
             'jlab jacobian "sin(x^2 + y), log(y^3)" --wrt x y --at x=1,y=2 --format json',
         ),
     )
-    p.add_argument("exprs", nargs="+", metavar="EXPR",
-                   help="expressions (several arguments, or comma-separated in one)")
+    p.add_argument(
+        "exprs",
+        nargs="+",
+        metavar="EXPR",
+        help="expressions (several arguments, or comma-separated in one)",
+    )
     _add_calculus_options(p)
     p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_jacobian"))
 
     p = sub.add_parser(
-        "gradient", help="gradient of a scalar expression (a 1×n row)",
+        "gradient",
+        help="gradient of a scalar expression (a 1×n row)",
         description="The gradient of one scalar expression: a 1×n row in numerator layout, "
         "an n×1 column in denominator layout.",
         formatter_class=fmt,
@@ -71,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_gradient"))
 
     p = sub.add_parser(
-        "chain", help="the vector chain rule, every factor shown and checked",
+        "chain",
+        help="the vector chain rule, every factor shown and checked",
         description="Differentiate f(g(x)) as ∂f/∂g · ∂g/∂x, and check the product against "
         "differentiating the composition directly.",
         formatter_class=fmt,
@@ -79,48 +101,65 @@ def build_parser() -> argparse.ArgumentParser:
             'jlab chain --outer "sin(g1), log(g2)" --inner "g1=x^2+y, g2=y^3" --wrt x y'
         ),
     )
-    p.add_argument("--outer", required=True, metavar="EXPRS",
-                   help="f in terms of the inner variables, comma-separated")
-    p.add_argument("--inner", required=True, metavar="DEFS",
-                   help='the inner functions as "g1=..., g2=..."')
+    p.add_argument(
+        "--outer",
+        required=True,
+        metavar="EXPRS",
+        help="f in terms of the inner variables, comma-separated",
+    )
+    p.add_argument(
+        "--inner", required=True, metavar="DEFS", help='the inner functions as "g1=..., g2=..."'
+    )
     p.add_argument("--wrt", nargs="+", required=True, metavar="VAR")
     p.add_argument("--format", default="rich", choices=["rich", "latex", "json"])
     p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_chain"))
 
     p = sub.add_parser(
-        "verify", help="is a hand-derived Jacobian right? (exit 0 yes, 1 no, 2 bad input)",
+        "verify",
+        help="is a hand-derived Jacobian right? (exit 0 yes, 1 no, 2 bad input)",
         description="Check a claimed Jacobian or gradient. Exit code 0 if correct, 1 if "
         "incorrect or undecided, 2 on a usage or parse error. An incorrect claim is shown with "
         "the entries that differ, a counterexample point and a diagnosis.",
         formatter_class=fmt,
         epilog=_examples(
             'jlab verify "x^2 + cos(y)" --wrt x y --claim "[[2*x, -sin(y)]]"',
-            'jlab verify "2*x + y^3" "exp(y) - 13*x" --wrt x y --claim "[[2, -13], [3*y^2, exp(y)]]"',
+            'jlab verify "2*x + y^3" "exp(y) - 13*x" --wrt x y \\\n'
+            '      --claim "[[2, -13], [3*y^2, exp(y)]]"',
         ),
     )
     p.add_argument("exprs", nargs="+", metavar="EXPR")
-    p.add_argument("--claim", required=True, metavar="MATRIX",
-                   help='the claimed Jacobian as "[[row 1], [row 2], ...]"')
+    p.add_argument(
+        "--claim",
+        required=True,
+        metavar="MATRIX",
+        help='the claimed Jacobian as "[[row 1], [row 2], ...]"',
+    )
     _add_calculus_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled points")
     p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_verify"))
 
     p = sub.add_parser(
-        "list", help="the catalog of derivations, with their check status",
-        formatter_class=fmt, epilog=_examples("jlab list", "jlab list --no-check"),
+        "list",
+        help="the catalog of derivations, with their check status",
+        formatter_class=fmt,
+        epilog=_examples("jlab list", "jlab list --no-check"),
     )
     p.add_argument("--no-check", action="store_true", help="do not run the proofs")
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_list"))
 
     p = sub.add_parser(
-        "derive", help="a derivation step by step, its result and its proof",
+        "derive",
+        help="a derivation step by step, its result and its proof",
         description="Show a catalog derivation step by step in numerator layout, with the "
         "proof that instantiates it at several sizes against the component layer. "
         "Exit code 1 if the proof fails.",
         formatter_class=fmt,
-        epilog=_examples("jlab derive neuron-relu", "jlab derive backprop --format latex",
-                         "jlab derive softmax --sizes 2,3,4",
-                         "jlab derive --file my_derivation.py"),
+        epilog=_examples(
+            "jlab derive neuron-relu",
+            "jlab derive backprop --format latex",
+            "jlab derive softmax --sizes 2,3,4",
+            "jlab derive --file my_derivation.py",
+        ),
     )
     p.add_argument("name", nargs="?", help="derivation name (see `jlab list`)")
     p.add_argument("--format", default="rich", choices=["rich", "latex", "markdown", "json"])
@@ -130,20 +169,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_derive"))
 
     p = sub.add_parser(
-        "check", help="re-run every proof in the catalog (exit 1 on any failure)",
-        formatter_class=fmt, epilog=_examples("jlab check", "jlab check backprop softmax --json"),
+        "check",
+        help="re-run every proof in the catalog (exit 1 on any failure)",
+        formatter_class=fmt,
+        epilog=_examples("jlab check", "jlab check backprop softmax --json"),
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="derivations (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_check"))
 
     p = sub.add_parser(
-        "report", help="write derivations as LaTeX, PDF (pdflatex) or Markdown",
+        "report",
+        help="write derivations as LaTeX, PDF (pdflatex) or Markdown",
         description="Write a report; the format follows the suffix of -o: .tex, .pdf "
         "(compiled with pdflatex from Debian's texlive-latex-base) or .md.",
         formatter_class=fmt,
-        epilog=_examples("jlab report neuron-relu backprop -o handout.pdf",
-                         "jlab report --all -o catalog.md"),
+        epilog=_examples(
+            "jlab report neuron-relu backprop -o handout.pdf", "jlab report --all -o catalog.md"
+        ),
     )
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--all", action="store_true", help="every derivation in the catalog")
@@ -151,8 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_report"))
 
     p = sub.add_parser(
-        "demo", help="a guided tour: the notes' chain-rule example and a wrong claim caught",
-        formatter_class=fmt, epilog=_examples("jlab demo"),
+        "demo",
+        help="a guided tour: the notes' chain-rule example and a wrong claim caught",
+        formatter_class=fmt,
+        epilog=_examples("jlab demo"),
     )
     p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_demo"))
     return parser

@@ -72,7 +72,7 @@ def jacobian(
     [-13, exp(y)]])
     """
     layout = check_layout(layout)
-    outputs = list(exprs) if not isinstance(exprs, sp.MatrixBase) else list(exprs)
+    outputs = list(exprs)
     if not outputs:
         raise ShapeError("No expressions to differentiate")
     _check_wrt(wrt)
@@ -148,7 +148,9 @@ def chain(
     from .verify import compare  # local: verify builds on this module
 
     agrees = compare(direct, product).ok
-    return ChainRule(outer_m, sp.Matrix(g_exprs), g, tuple(wrt), df_dg, dg_dx, product, direct, agrees)
+    return ChainRule(
+        outer_m, sp.Matrix(g_exprs), g, tuple(wrt), df_dg, dg_dx, product, direct, agrees
+    )
 
 
 def evaluate(matrix: sp.Matrix, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Matrix:

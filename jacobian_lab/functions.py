@@ -32,7 +32,7 @@ def step(z: sp.Expr) -> sp.Expr:
     return sp.Heaviside(z, RELU_AT_ZERO)
 
 
-class relu(sp.Function):  # noqa: N801 - lower case, as users type it
+class relu(sp.Function):
     """ReLU(z) = max(0, z); its derivative is ``Heaviside(z, 0)`` (ReLU'(0) = 0)."""
 
     nargs = 1
@@ -71,7 +71,7 @@ class relu(sp.Function):  # noqa: N801 - lower case, as users type it
         return f"{printer._module_format('numpy.maximum')}({printer._print(self.args[0])}, 0)"
 
 
-class sigmoid(sp.Function):  # noqa: N801
+class sigmoid(sp.Function):
     """The logistic function 1 / (1 + exp(-z)); sigmoid' = sigmoid (1 - sigmoid)."""
 
     nargs = 1
@@ -111,7 +111,7 @@ class sigmoid(sp.Function):  # noqa: N801
         return f"0.5*(1 + {printer._module_format('numpy.tanh')}(0.5*{z}))"
 
 
-class softplus(sp.Function):  # noqa: N801
+class softplus(sp.Function):
     """softplus(z) = log(1 + exp(z)); softplus' = sigmoid."""
 
     nargs = 1
@@ -153,6 +153,8 @@ NN_FUNCTIONS: dict[str, type[sp.Function]] = {
 
 def to_elementary(expr: sp.Basic) -> sp.Basic:
     """Rewrite relu/sigmoid/softplus into Max/exp/log so SymPy's simplifier can see them."""
-    return expr.replace(relu, lambda z: sp.Max(0, z)).replace(
-        sigmoid, lambda z: 1 / (1 + sp.exp(-z))
-    ).replace(softplus, lambda z: sp.log(1 + sp.exp(z)))
+    return (
+        expr.replace(relu, lambda z: sp.Max(0, z))
+        .replace(sigmoid, lambda z: 1 / (1 + sp.exp(-z)))
+        .replace(softplus, lambda z: sp.log(1 + sp.exp(z)))
+    )

@@ -6,7 +6,7 @@ vector, bold vectors and ``^{\\top}`` for transposes; matrices in ``bmatrix``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
@@ -15,7 +15,7 @@ from sympy.printing.latex import LatexPrinter
 class JlabLatexPrinter(LatexPrinter):
     """SymPy's LatexPrinter with the notes' notation (one ``_print_<Class>`` per kind)."""
 
-    _default_settings: dict[str, Any] = {
+    _default_settings: ClassVar[dict[str, Any]] = {
         **LatexPrinter._default_settings,
         "mat_delim": "",
         "mat_str": "bmatrix",

@@ -91,11 +91,14 @@ def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
     for note in d.notes:
         console.print(Text.assemble(("note: ", "bold"), note))
     if d.proof:
-        console.print(Text.assemble(
-            ("proof: ", "bold"), _verdict_text(d.proof),
-            f" at {', '.join(d.proof.sizes)}; max numeric error {d.proof.max_error:.1e}; "
-            f"{d.proof.seconds:.2f} s",
-        ))
+        console.print(
+            Text.assemble(
+                ("proof: ", "bold"),
+                _verdict_text(d.proof),
+                f" at {', '.join(d.proof.sizes)}; max numeric error {d.proof.max_error:.1e}; "
+                f"{d.proof.seconds:.2f} s",
+            )
+        )
 
 
 def _first_failure(p: Any) -> str:
@@ -111,23 +114,37 @@ def render_list(rows: list[tuple[Derivation, Proof | None]], console: Console) -
     t.add_column("title and summary", ratio=1)
     t.add_column("check", no_wrap=True)
     for d, p in rows:
-        t.add_row(d.name, Text.assemble((d.title, "bold"), "\n", (d.summary, "dim")),
-                  _verdict_text(p))
+        t.add_row(
+            d.name, Text.assemble((d.title, "bold"), "\n", (d.summary, "dim")), _verdict_text(p)
+        )
     console.print(t)
 
 
 def render_check(rows: list[tuple[Derivation, Proof]], console: Console) -> None:
     t = Table(title="jlab check", title_justify="left")
-    for col, kw in (("name", {"style": "bold cyan"}), ("results", {"justify": "right"}),
-                    ("claims (right/judged)", {"justify": "right"}), ("method", {}),
-                    ("sizes", {}), ("max error", {"justify": "right"}),
-                    ("seconds", {"justify": "right"}), ("status", {})):
+    for col, kw in (
+        ("name", {"style": "bold cyan"}),
+        ("results", {"justify": "right"}),
+        ("claims (right/judged)", {"justify": "right"}),
+        ("method", {}),
+        ("sizes", {}),
+        ("max error", {"justify": "right"}),
+        ("seconds", {"justify": "right"}),
+        ("status", {}),
+    ):
         t.add_column(col, **kw)
     for d, p in rows:
         right = sum(v.correct for v in p.claims)
-        t.add_row(d.name, str(len(p.results)), f"{right}/{len(p.claims)}", p.method,
-                  " ".join(p.sizes), f"{p.max_error:.1e}", f"{p.seconds:.2f}",
-                  _verdict_text(p))
+        t.add_row(
+            d.name,
+            str(len(p.results)),
+            f"{right}/{len(p.claims)}",
+            p.method,
+            " ".join(p.sizes),
+            f"{p.max_error:.1e}",
+            f"{p.seconds:.2f}",
+            _verdict_text(p),
+        )
     console.print(t)
 
 
@@ -136,12 +153,21 @@ def render_check(rows: list[tuple[Derivation, Proof]], console: Console) -> None
 
 def latex_section(d: Derivation, steps: bool = True) -> str:
     """A LaTeX section (amsmath only) for one derivation."""
-    out = [f"\\section{{{_tex_escape(d.title)}}}", f"\\label{{sec:{d.name}}}",
-           f"\\emph{{{_tex_escape(d.summary)}}}", ""]
+    out = [
+        f"\\section{{{_tex_escape(d.title)}}}",
+        f"\\label{{sec:{d.name}}}",
+        f"\\emph{{{_tex_escape(d.summary)}}}",
+        "",
+    ]
     if d.givens:
         out.append("\\paragraph{Given.}")
-        out.append(", ".join(f"${latex(g.symbol)}$ ({_tex_escape(g.shape)}, "
-                             f"{_tex_escape(g.meaning)})" for g in d.givens) + ".")
+        out.append(
+            ", ".join(
+                f"${latex(g.symbol)}$ ({_tex_escape(g.shape)}, {_tex_escape(g.meaning)})"
+                for g in d.givens
+            )
+            + "."
+        )
     if d.definitions:
         out.append("\\paragraph{Definitions.}")
         out.append("\\begin{align*}")
@@ -150,9 +176,12 @@ def latex_section(d: Derivation, steps: bool = True) -> str:
     if steps and d.steps:
         out.append("\\paragraph{Steps.}")
         out.append("\\begin{align*}")
-        out.append(" \\\\\n".join(
-            f"{latex(s.lhs)} &= {latex(s.rhs)} && \\text{{{_tex_escape(s.rule)}}}"
-            for s in d.steps))
+        out.append(
+            " \\\\\n".join(
+                f"{latex(s.lhs)} &= {latex(s.rhs)} && \\text{{{_tex_escape(s.rule)}}}"
+                for s in d.steps
+            )
+        )
         out.append("\\end{align*}")
     out.append("\\paragraph{Result.}")
     for r in d.results:
@@ -164,8 +193,10 @@ def markdown(d: Derivation, steps: bool = True) -> str:
     """GitHub-flavoured Markdown with ``$$`` math."""
     out = [f"## {d.title} (`{d.name}`)", "", d.summary, ""]
     if d.givens:
-        out.append("**Given:** " + ", ".join(
-            f"${latex(g.symbol)}$ ({g.shape}, {g.meaning})" for g in d.givens))
+        out.append(
+            "**Given:** "
+            + ", ".join(f"${latex(g.symbol)}$ ({g.shape}, {g.meaning})" for g in d.givens)
+        )
         out.append("")
     if d.definitions:
         out.append("**Definitions:**")
@@ -185,9 +216,13 @@ def markdown(d: Derivation, steps: bool = True) -> str:
         out.append(f"$$\\boxed{{{latex(r.lhs)} = {latex(r.expr)}}}$$")
     if d.proof:
         p = d.proof
-        out += ["", "| sizes | method | max error | status |", "|---|---|---|---|",
-                f"| {', '.join(p.sizes)} | {p.method} | {p.max_error:.1e} | "
-                f"{'proven' if p.ok else 'FAILED'} |"]
+        out += [
+            "",
+            "| sizes | method | max error | status |",
+            "|---|---|---|---|",
+            f"| {', '.join(p.sizes)} | {p.method} | {p.max_error:.1e} | "
+            f"{'proven' if p.ok else 'FAILED'} |",
+        ]
         if p.claims:
             out += ["", "**The notes' claims:**", ""]
             for v in p.claims:
@@ -197,8 +232,17 @@ def markdown(d: Derivation, steps: bool = True) -> str:
 
 
 def _tex_escape(s: str) -> str:
-    table = {"&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_", "{": "\\{",
-             "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}"}
+    table = {
+        "&": "\\&",
+        "%": "\\%",
+        "$": "\\$",
+        "#": "\\#",
+        "_": "\\_",
+        "{": "\\{",
+        "}": "\\}",
+        "~": "\\textasciitilde{}",
+        "^": "\\textasciicircum{}",
+    }
     return "".join(table.get(ch, ch) for ch in s)
 
 
@@ -211,14 +255,29 @@ def to_json(d: Derivation) -> dict[str, Any]:
         "title": d.title,
         "summary": d.summary,
         "conventions": list(d.conventions),
-        "givens": [{"symbol": notation(g.symbol), "shape": g.shape, "meaning": g.meaning}
-                   for g in d.givens],
+        "givens": [
+            {"symbol": notation(g.symbol), "shape": g.shape, "meaning": g.meaning} for g in d.givens
+        ],
         "definitions": [{"lhs": notation(s.lhs), "rhs": notation(s.rhs)} for s in d.definitions],
-        "steps": [{"lhs": notation(s.lhs), "rhs": notation(s.rhs), "rule": s.rule, "why": s.why,
-                   "latex": f"{latex(s.lhs)} = {latex(s.rhs)}"} for s in d.steps],
-        "results": [{"lhs": notation(r.lhs), "rhs": notation(r.expr),
-                     "latex": f"{latex(r.lhs)} = {latex(r.expr)}", "srepr": sp.srepr(r.expr)}
-                    for r in d.results],
+        "steps": [
+            {
+                "lhs": notation(s.lhs),
+                "rhs": notation(s.rhs),
+                "rule": s.rule,
+                "why": s.why,
+                "latex": f"{latex(s.lhs)} = {latex(s.rhs)}",
+            }
+            for s in d.steps
+        ],
+        "results": [
+            {
+                "lhs": notation(r.lhs),
+                "rhs": notation(r.expr),
+                "latex": f"{latex(r.lhs)} = {latex(r.expr)}",
+                "srepr": sp.srepr(r.expr),
+            }
+            for r in d.results
+        ],
         "claims": [{"text": c.text, "expr": notation(c.expr)} for c in d.claims],
         "notes": list(d.notes),
         "proof": d.proof.to_dict() if d.proof else None,

@@ -21,23 +21,62 @@ FORMATS = (".tex", ".pdf", ".md")
 
 # Unicode that appears in rule texts and summaries, as LaTeX.
 UNICODE_LATEX: dict[str, str] = {
-    "∂": r"\ensuremath{\partial}", "⊙": r"\ensuremath{\odot}", "𝟏": r"\ensuremath{\mathbf{1}}",
-    "𝟎": r"\ensuremath{\mathbf{0}}", "ᵀ": r"\ensuremath{^{\top}}", "σ": r"\ensuremath{\sigma}",
-    "′": r"\ensuremath{'}", "∘": r"\ensuremath{\circ}", "≤": r"\ensuremath{\le}",
-    "≥": r"\ensuremath{\ge}", "×": r"\ensuremath{\times}", "−": r"\ensuremath{-}",
-    "‖": r"\ensuremath{\|}", "Σ": r"\ensuremath{\Sigma}", "ᵢ": r"\ensuremath{_i}",
-    "ⱼ": r"\ensuremath{_j}", "δ": r"\ensuremath{\delta}", "∇": r"\ensuremath{\nabla}",
-    "α": r"\ensuremath{\alpha}", "θ": r"\ensuremath{\theta}", "⊘": r"\ensuremath{\oslash}",
-    "→": r"\ensuremath{\to}", "←": r"\ensuremath{\leftarrow}", "✓": "ok", "✗": "x",
-    "·": r"\ensuremath{\cdot}", "—": "---", "–": "--", "ˡ": r"\ensuremath{^{l}}",
-    "ᴸ": r"\ensuremath{^{L}}", "⁺": r"\ensuremath{^{+}}", "¹": r"\ensuremath{^{1}}",
-    "²": r"\ensuremath{^{2}}", "³": r"\ensuremath{^{3}}", "ʸ": r"\ensuremath{^{y}}",
-    "ˣ": r"\ensuremath{^{x}}", "₁": r"\ensuremath{_1}", "₂": r"\ensuremath{_2}",
-    "ₖ": r"\ensuremath{_k}", "∈": r"\ensuremath{\in}", "ℝ": r"\ensuremath{\mathbb{R}}",
-    "≠": r"\ensuremath{\ne}", "≈": r"\ensuremath{\approx}", "∑": r"\ensuremath{\sum}",
-    "λ": r"\ensuremath{\lambda}", "η": r"\ensuremath{\eta}", "ε": r"\ensuremath{\varepsilon}",
-    "…": r"\ldots{}", "“": "``", "”": "''", "’": "'", "‘": "`", "⁻": r"\ensuremath{^{-}}",
-    "ⁿ": r"\ensuremath{^{n}}", "⋅": r"\ensuremath{\cdot}", "∞": r"\ensuremath{\infty}",
+    "∂": r"\ensuremath{\partial}",
+    "⊙": r"\ensuremath{\odot}",
+    "𝟏": r"\ensuremath{\mathbf{1}}",
+    "𝟎": r"\ensuremath{\mathbf{0}}",
+    "ᵀ": r"\ensuremath{^{\top}}",
+    "σ": r"\ensuremath{\sigma}",
+    "′": r"\ensuremath{'}",
+    "∘": r"\ensuremath{\circ}",
+    "≤": r"\ensuremath{\le}",
+    "≥": r"\ensuremath{\ge}",
+    "×": r"\ensuremath{\times}",
+    "−": r"\ensuremath{-}",
+    "‖": r"\ensuremath{\|}",
+    "Σ": r"\ensuremath{\Sigma}",
+    "ᵢ": r"\ensuremath{_i}",
+    "ⱼ": r"\ensuremath{_j}",
+    "δ": r"\ensuremath{\delta}",
+    "∇": r"\ensuremath{\nabla}",
+    "α": r"\ensuremath{\alpha}",
+    "θ": r"\ensuremath{\theta}",
+    "⊘": r"\ensuremath{\oslash}",
+    "→": r"\ensuremath{\to}",
+    "←": r"\ensuremath{\leftarrow}",
+    "✓": "ok",
+    "✗": "x",
+    "·": r"\ensuremath{\cdot}",
+    "—": "---",
+    "–": "--",
+    "ˡ": r"\ensuremath{^{l}}",
+    "ᴸ": r"\ensuremath{^{L}}",
+    "⁺": r"\ensuremath{^{+}}",
+    "¹": r"\ensuremath{^{1}}",
+    "²": r"\ensuremath{^{2}}",
+    "³": r"\ensuremath{^{3}}",
+    "ʸ": r"\ensuremath{^{y}}",
+    "ˣ": r"\ensuremath{^{x}}",
+    "₁": r"\ensuremath{_1}",
+    "₂": r"\ensuremath{_2}",
+    "ₖ": r"\ensuremath{_k}",
+    "∈": r"\ensuremath{\in}",
+    "ℝ": r"\ensuremath{\mathbb{R}}",
+    "≠": r"\ensuremath{\ne}",
+    "≈": r"\ensuremath{\approx}",
+    "∑": r"\ensuremath{\sum}",
+    "λ": r"\ensuremath{\lambda}",
+    "η": r"\ensuremath{\eta}",
+    "ε": r"\ensuremath{\varepsilon}",
+    "…": r"\ldots{}",
+    "“": "``",
+    "”": "''",
+    "’": "'",
+    "‘": "`",
+    "⁻": r"\ensuremath{^{-}}",
+    "ⁿ": r"\ensuremath{^{n}}",
+    "⋅": r"\ensuremath{\cdot}",
+    "∞": r"\ensuremath{\infty}",
 }
 
 
@@ -62,22 +101,23 @@ def latex_document(derivs: Sequence[Derivation], title: str = "jacobian_lab") ->
         body.append(latex_section(d))
         body.append(_proof_table(d))
     text = "\n".join(body)
-    return "\n".join([
-        "\\documentclass[11pt]{article}",
-        "\\usepackage[T1]{fontenc}",
-        "\\usepackage{amsmath,amssymb}",
-        "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}",
-        "\\setlength{\\textheight}{9in}\\setlength{\\topmargin}{-0.5in}",
-        "\\allowdisplaybreaks",
-        _unicode_preamble(text),
-        f"\\title{{{_tex_escape(title)}: the matrix calculus of neural networks}}",
-        "\\date{}",
-        "\\begin{document}",
-        "\\maketitle",
-        text,
-        "\\end{document}",
-        "",
-    ])
+    return "\n".join(
+        [
+            "\\documentclass[11pt]{article}",
+            "\\usepackage{amsmath,amssymb}",
+            "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}",
+            "\\setlength{\\textheight}{9in}\\setlength{\\topmargin}{-0.5in}",
+            "\\allowdisplaybreaks",
+            _unicode_preamble(text),
+            f"\\title{{{_tex_escape(title)}: the matrix calculus of neural networks}}",
+            "\\date{}",
+            "\\begin{document}",
+            "\\maketitle",
+            text,
+            "\\end{document}",
+            "",
+        ]
+    )
 
 
 def _proof_table(d: Derivation) -> str:
@@ -96,9 +136,16 @@ def _proof_table(d: Derivation) -> str:
         rows.append("\\paragraph{The notes' claims.}")
         rows.append("\\begin{itemize}")
         for v in p.claims:
-            verdict = "correct" if v.correct else "\\textbf{wrong}: " + _tex_escape(
-                v.check.diagnosis or v.check.summary())
-            expl = f" {_tex_escape(v.claim.explanation)}" if v.claim.explanation and not v.correct else ""
+            verdict = (
+                "correct"
+                if v.correct
+                else "\\textbf{wrong}: " + _tex_escape(v.check.diagnosis or v.check.summary())
+            )
+            expl = (
+                f" {_tex_escape(v.claim.explanation)}"
+                if v.claim.explanation and not v.correct
+                else ""
+            )
             rows.append(f"\\item {_tex_escape(v.claim.text)} --- {verdict}.{expl}")
         rows.append("\\end{itemize}")
     return "\n".join(rows) + "\n"
@@ -125,16 +172,19 @@ def compile_pdf(tex: str, out: Path, runs: int = 2) -> float:
         for _ in range(runs):
             proc = subprocess.run(
                 [exe, "-halt-on-error", "-interaction=nonstopmode", "report.tex"],
-                cwd=tmp, capture_output=True, text=True, errors="replace", timeout=300,
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=300,
             )
             if proc.returncode != 0:
-                log = (Path(tmp) / "report.log")
+                log = Path(tmp) / "report.log"
                 text = log.read_text(errors="replace") if log.exists() else proc.stdout
                 errors = [ln for ln in text.splitlines() if ln.startswith("!")]
                 tail = "\n".join(text.splitlines()[-25:])
-                raise ReportError(
-                    f"pdflatex failed: {errors[0] if errors else 'see log'}\n--- log tail ---\n{tail}"
-                )
+                first = errors[0] if errors else "see the log"
+                raise ReportError(f"pdflatex failed: {first}\n--- log tail ---\n{tail}")
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Path(tmp) / "report.pdf", out)
     return time.perf_counter() - t0
@@ -145,8 +195,9 @@ def write_report(derivs: Sequence[Derivation], path: str | Path) -> Path:
     out = Path(path)
     suffix = out.suffix.lower()
     if suffix not in FORMATS:
-        raise ReportError(f"Unknown report format `{out.suffix or out.name}`; use one of: "
-                          f"{', '.join(FORMATS)}")
+        raise ReportError(
+            f"Unknown report format `{out.suffix or out.name}`; use one of: {', '.join(FORMATS)}"
+        )
     if suffix == ".md":
         out.write_text(markdown_document(derivs), encoding="utf-8")
     elif suffix == ".tex":

@@ -179,12 +179,16 @@ def sample_points(
             break
         if len(points) >= 4 * count:
             break
-        sub = {v: sp.Float(float(c), DIGITS) for v, c in zip(variables, _candidate(rng, len(variables)), strict=True)}
+        sub = {
+            v: sp.Float(float(c), DIGITS)
+            for v, c in zip(variables, _candidate(rng, len(variables)), strict=True)
+        }
         kink_vals = [_value(k, sub) for k in kinks]
         if any(kv is None or abs(kv) < KINK_MARGIN for kv in kink_vals):
             continue
         new_sign = any(
-            (1 if kv > 0 else -1) not in seen for kv, seen in zip(kink_vals, signs_seen, strict=True)  # type: ignore[operator]
+            (1 if kv > 0 else -1) not in seen
+            for kv, seen in zip(kink_vals, signs_seen, strict=True)  # type: ignore[operator]
         )
         if len(points) >= count and not new_sign:
             continue
@@ -249,7 +253,9 @@ def compare(
     claim = _as_matrix(claim)
     if claim.shape != expected.shape:
         if claim.shape == expected.T.shape and diagnose:
-            inner = compare(expected.T, claim, samples, seed, diagnose=False, extra_exprs=extra_exprs)
+            inner = compare(
+                expected.T, claim, samples, seed, diagnose=False, extra_exprs=extra_exprs
+            )
             if inner.ok:
                 return Check(
                     "incorrect",
@@ -273,7 +279,9 @@ def compare(
         return Check("correct", "symbolic", expected, claim)
 
     variables = sorted(
-        set().union(expected.free_symbols, claim.free_symbols, *(e.free_symbols for e in extra_exprs)),
+        set().union(
+            expected.free_symbols, claim.free_symbols, *(e.free_symbols for e in extra_exprs)
+        ),
         key=str,
     )
     exprs = [*expected, *claim, *extra_exprs]
@@ -305,7 +313,13 @@ def compare(
                 bad[idx] = (float(ev), float(cv))
     if bad_point is None:
         return Check(
-            "correct", "sampled", expected, claim, points=len(points), max_error=max_err, kinks=kink_text
+            "correct",
+            "sampled",
+            expected,
+            claim,
+            points=len(points),
+            max_error=max_err,
+            kinks=kink_text,
         )
     # Re-evaluate every entry at the counterexample so all differing entries are listed.
     for idx in undecided_idx:
@@ -316,9 +330,7 @@ def compare(
     mismatches = tuple(
         Mismatch(i // cols + 1, i % cols + 1, expected[i], claim[i], *bad[i]) for i in sorted(bad)
     )
-    diagnosis = (
-        _diagnose(expected, claim, points, sorted(bad), extra_exprs) if diagnose else None
-    )
+    diagnosis = _diagnose(expected, claim, points, sorted(bad), extra_exprs) if diagnose else None
     return Check(
         "incorrect",
         "sampled",

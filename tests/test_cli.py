@@ -44,8 +44,9 @@ def test_help_does_not_import_sympy():
 
 
 def test_jacobian_json_has_the_documented_schema(capsys):
-    code, out, _ = run(capsys, "jacobian", "2*x + y^3", "exp(y) - 13*x", "--wrt", "x", "y",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "jacobian", "2*x + y^3", "exp(y) - 13*x", "--wrt", "x", "y", "--format", "json"
+    )
     assert code == 0
     data = json.loads(out)
     assert set(data) >= {"exprs", "wrt", "layout", "shape", "jacobian", "latex"}
@@ -54,14 +55,25 @@ def test_jacobian_json_has_the_documented_schema(capsys):
 
 
 def test_jacobian_denominator_layout_is_the_transpose(capsys):
-    _, out, _ = run(capsys, "jacobian", "2*x + y^3, exp(y) - 13*x", "--wrt", "x", "y",
-                    "--layout", "denominator", "--format", "json")
+    _, out, _ = run(
+        capsys,
+        "jacobian",
+        "2*x + y^3, exp(y) - 13*x",
+        "--wrt",
+        "x",
+        "y",
+        "--layout",
+        "denominator",
+        "--format",
+        "json",
+    )
     assert json.loads(out)["jacobian"] == [["2", "-13"], ["3*y**2", "exp(y)"]]
 
 
 def test_gradient_at_a_point(capsys):
-    code, out, _ = run(capsys, "gradient", "x^2 + cos(y)", "--wrt", "x", "y", "--at", "x=2,y=0",
-                       "--format", "json")
+    code, out, _ = run(
+        capsys, "gradient", "x^2 + cos(y)", "--wrt", "x", "y", "--at", "x=2,y=0", "--format", "json"
+    )
     assert code == 0
     data = json.loads(out)
     assert data["jacobian"] == [["2*x", "-sin(y)"]]
@@ -81,8 +93,19 @@ def test_latex_output(capsys):
 
 
 def test_chain_shows_factors_and_agrees(capsys):
-    code, out, _ = run(capsys, "chain", "--outer", "sin(g1), log(g2)",
-                       "--inner", "g1=x^2+y, g2=y^3", "--wrt", "x", "y", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "chain",
+        "--outer",
+        "sin(g1), log(g2)",
+        "--inner",
+        "g1=x^2+y, g2=y^3",
+        "--wrt",
+        "x",
+        "y",
+        "--format",
+        "json",
+    )
     assert code == 0
     data = json.loads(out)
     assert data["df_dg"] == [["cos(g1)", "0"], ["0", "1/g2"]]
@@ -91,15 +114,27 @@ def test_chain_shows_factors_and_agrees(capsys):
 
 
 def test_verify_correct_claim_exits_0(capsys):
-    code, out, _ = run(capsys, "verify", "x^2 + cos(y)", "--wrt", "x", "y",
-                       "--claim", "[[2*x, -sin(y)]]")
+    code, out, _ = run(
+        capsys, "verify", "x^2 + cos(y)", "--wrt", "x", "y", "--claim", "[[2*x, -sin(y)]]"
+    )
     assert code == 0
     assert "CORRECT" in out
 
 
 def test_verify_wrong_claim_exits_1_with_json_diagnosis(capsys):
-    code, out, _ = run(capsys, "verify", "2*x + y^3", "exp(y) - 13*x", "--wrt", "x", "y",
-                       "--claim", "[[2, -13], [3*y^2, exp(y)]]", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "verify",
+        "2*x + y^3",
+        "exp(y) - 13*x",
+        "--wrt",
+        "x",
+        "y",
+        "--claim",
+        "[[2, -13], [3*y^2, exp(y)]]",
+        "--format",
+        "json",
+    )
     assert code == 1
     data = json.loads(out)
     assert data["verdict"] == "incorrect"
@@ -120,8 +155,15 @@ def test_verify_wrong_claim_exits_1_with_json_diagnosis(capsys):
         (["derive", "neuron-reul"], "did you mean `neuron-relu`"),
         (["chain", "--outer", "sin(h)", "--inner", "g=x", "--wrt", "x"], "does not define"),
     ],
-    ids=["parse", "unknown-wrt", "claim-shape", "domain", "injection", "unknown-derivation",
-         "chain-undefined"],
+    ids=[
+        "parse",
+        "unknown-wrt",
+        "claim-shape",
+        "domain",
+        "injection",
+        "unknown-derivation",
+        "chain-undefined",
+    ],
 )
 def test_user_errors_are_one_line_on_stderr_with_exit_2(argv, message):
     proc = subprocess.run([*JLAB, *argv], capture_output=True, text=True)
@@ -148,8 +190,9 @@ def test_derive_json_and_sizes(capsys):
 
 
 def test_derive_rejects_bad_sizes():
-    proc = subprocess.run([*JLAB, "derive", "neuron-relu", "--sizes", "0,99"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [*JLAB, "derive", "neuron-relu", "--sizes", "0,99"], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "between 1 and" in proc.stderr
 
 

@@ -49,7 +49,7 @@ def test_denominator_layout_is_the_transpose(xy):
 
 
 def test_unknown_layout_names_the_allowed_ones(xy):
-    x, y = xy
+    x, _ = xy
     with pytest.raises(UnknownNameError, match="numerator, denominator"):
         jacobian([x], [x], layout="sideways")
 

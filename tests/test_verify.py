@@ -116,7 +116,7 @@ def test_kink_arguments_of_max_and_heaviside():
 
 
 def test_claim_undefined_everywhere_is_undecided():
-    c = compare(sp.Matrix([[x]]), sp.Matrix([[sp.sqrt(-x**2 - 1)]]))
+    c = compare(sp.Matrix([[x]]), sp.Matrix([[sp.sqrt(-(x**2) - 1)]]))
     assert c.verdict == "undecided"
 
 
