@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from rich.console import Console
 
@@ -15,7 +16,7 @@ from .render import markdown, render_check, render_list, render_rich, to_json
 MAX_SIZE = 8
 
 
-def _catalog():  # type: ignore[no-untyped-def]
+def _catalog() -> Any:
     import derivations
 
     return derivations

@@ -49,9 +49,6 @@ class JlabLatexPrinter(LatexPrinter):
             s = f"\\left({s}\\right)"
         return f"{s}^{{\\top}}"
 
-    def _print_OneMatrix(self, expr: sp.Basic) -> str:
-        return "\\mathbf{1}"
-
     def _print_DiagMatrix(self, expr: sp.Basic) -> str:
         return f"\\operatorname{{diag}}\\left({self._print(expr.args[0])}\\right)"
 

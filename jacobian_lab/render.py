@@ -66,7 +66,7 @@ def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
     res.add_column("proof")
     proofs = d.proof.results if d.proof else ()
     for i, r in enumerate(d.results):
-        status: Text | str = ""
+        status: Text = Text("")
         if i < len(proofs):
             p = proofs[i]
             status = (
@@ -84,9 +84,9 @@ def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
             if v.correct:
                 t.add_row(v.claim.text, Text(f"correct ({v.check.method})", "green"))
             else:
-                why = v.check.diagnosis or v.check.summary()
+                reason = v.check.diagnosis or v.check.summary()
                 extra = f"\n{v.claim.explanation}" if v.claim.explanation else ""
-                t.add_row(v.claim.text, Text(f"WRONG — {why}{extra}", "red"))
+                t.add_row(v.claim.text, Text(f"WRONG — {reason}{extra}", "red"))
         console.print(t)
     for note in d.notes:
         console.print(Text.assemble(("note: ", "bold"), note))
@@ -122,17 +122,14 @@ def render_list(rows: list[tuple[Derivation, Proof | None]], console: Console) -
 
 def render_check(rows: list[tuple[Derivation, Proof]], console: Console) -> None:
     t = Table(title="jlab check", title_justify="left")
-    for col, kw in (
-        ("name", {"style": "bold cyan"}),
-        ("results", {"justify": "right"}),
-        ("claims (right/judged)", {"justify": "right"}),
-        ("method", {}),
-        ("sizes", {}),
-        ("max error", {"justify": "right"}),
-        ("seconds", {"justify": "right"}),
-        ("status", {}),
-    ):
-        t.add_column(col, **kw)
+    t.add_column("name", style="bold cyan")
+    for col in ("results", "claims (right/judged)"):
+        t.add_column(col, justify="right")
+    t.add_column("method")
+    t.add_column("sizes")
+    for col in ("max error", "seconds"):
+        t.add_column(col, justify="right")
+    t.add_column("status")
     for d, p in rows:
         right = sum(v.correct for v in p.claims)
         t.add_row(

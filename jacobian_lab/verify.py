@@ -183,19 +183,20 @@ def sample_points(
             v: sp.Float(float(c), DIGITS)
             for v, c in zip(variables, _candidate(rng, len(variables)), strict=True)
         }
-        kink_vals = [_value(k, sub) for k in kinks]
-        if any(kv is None or abs(kv) < KINK_MARGIN for kv in kink_vals):
+        maybe = [_value(k, sub) for k in kinks]
+        if any(kv is None or abs(kv) < KINK_MARGIN for kv in maybe):
             continue
+        kink_vals = [kv for kv in maybe if kv is not None]
         new_sign = any(
             (1 if kv > 0 else -1) not in seen
-            for kv, seen in zip(kink_vals, signs_seen, strict=True)  # type: ignore[operator]
+            for kv, seen in zip(kink_vals, signs_seen, strict=True)
         )
         if len(points) >= count and not new_sign:
             continue
         if any(_value(e, sub) is None for e in elementary):
             continue
         for kv, seen in zip(kink_vals, signs_seen, strict=True):
-            seen.add(1 if kv > 0 else -1)  # type: ignore[operator]
+            seen.add(1 if kv > 0 else -1)
         points.append(sub)
     return points, kinks
 
