@@ -92,6 +92,18 @@ class Check:
             "notes": list(self.notes),
         }
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the verdict, the matrices and the counterexample."""
+        from .latex import latex
+
+        lines = [f"**{self.verdict}** ({self.method}): {self.summary()}", ""]
+        lines.append(f"$$\\text{{claimed}} = {latex(self.claim)} \\quad "
+                     f"\\text{{correct}} = {latex(self.expected)}$$")
+        if self.counterexample:
+            at = ", ".join(f"{k} = {v:.6g}" for k, v in self.counterexample.items())
+            lines.append(f"counterexample: {at}")
+        return "\n".join(lines)
+
     def summary(self) -> str:
         if self.verdict == "correct":
             how = (
@@ -302,6 +314,7 @@ def compare(
     max_err = 0.0
     bad: dict[int, tuple[float, float]] = {}
     bad_point: dict[sp.Symbol, sp.Float] | None = None
+    bad_points: list[dict[sp.Symbol, sp.Float]] = []
     for sub in points:
         for idx in undecided_idx:
             ev, cv = _value(exp_el[idx], sub), _value(clm_el[idx], sub)
@@ -309,9 +322,11 @@ def compare(
                 continue
             err = float(abs(cv - ev) / max(1, abs(ev)))
             max_err = max(max_err, err)
-            if err > REL_TOL and (bad_point is None or sub is bad_point):
-                bad_point = sub
-                bad[idx] = (float(ev), float(cv))
+            if err > REL_TOL:
+                bad_points.append(sub)
+    if bad_points:
+        # The smallest counterexample is the easiest to check by hand.
+        bad_point = min(bad_points, key=lambda p: max(abs(float(v)) for v in p.values()))
     if bad_point is None:
         return Check(
             "correct",
