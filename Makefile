@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test fuzz lint typecheck bench clean
+.PHONY: setup run test fuzz lint typecheck bench report clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+report: $(STAMP)
+	@if command -v pdflatex >/dev/null; then \
+		$(BIN)/jlab report --all -o catalog.pdf; \
+	else \
+		echo "pdflatex not found (apt-get install texlive-latex-base): writing catalog.tex instead"; \
+		$(BIN)/jlab report --all -o catalog.tex; \
+	fi
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache
