@@ -1,0 +1,493 @@
+"""The safe expression language: user text → SymPy, never through ``eval`` or ``sympify``.
+
+The text is checked lexically (length, characters, bracket depth), ``^`` becomes ``**`` token
+by token, :mod:`ast` parses it, and :class:`_Builder` builds SymPy objects from a whitelist of
+node kinds. Anything else is a :class:`~jacobian_lab.errors.ParseError` naming the offending
+token and its 0-based column in the user's own text.
+
+>>> parse_expr("x^2 + 0.5*sigmoid(z)")
+x**2 + sigmoid(z)/2
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import keyword
+import math
+import operator
+import re
+import tokenize
+import unicodedata
+import warnings
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import sympy as sp
+
+from .errors import ParseError, did_you_mean
+from .functions import NN_FUNCTIONS
+
+MAX_LENGTH = 2000  # characters of input
+MAX_DEPTH = 40  # bracket nesting, counted before ast.parse (CPython gives up near 200)
+MAX_AST_DEPTH = 100  # operator nesting; a run such as a + b + c + ... counts once
+MAX_NODES = 2000  # expression nodes in the tree
+MAX_INT_DIGITS = 300  # digits of a number literal
+MAX_DECIMAL_EXPONENT = 300  # |e| in 1.5e-3
+MAX_EXPONENT = 1000  # |n| in x**n when n is a number
+MAX_RESULT_DIGITS = 4000  # exact numbers stay printable (Python's str(int) stops at 4300)
+
+
+class FunctionSpec(NamedTuple):
+    """A function of the language: the SymPy callable and how many arguments it takes."""
+
+    build: Callable[..., sp.Expr]
+    min_args: int = 1
+    max_args: int | None = 1  # None: no upper bound
+
+
+_UNARY = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "sqrt",
+          "sign", "Abs")
+FUNCTIONS: dict[str, FunctionSpec] = {
+    **{name: FunctionSpec(getattr(sp, name)) for name in _UNARY},
+    "abs": FunctionSpec(sp.Abs),
+    "log": FunctionSpec(sp.log, 1, 2),  # log(x) or log(x, base)
+    "ln": FunctionSpec(sp.log, 1, 2),
+    "Max": FunctionSpec(sp.Max, 2, None),
+    "Min": FunctionSpec(sp.Min, 2, None),
+    "Heaviside": FunctionSpec(sp.Heaviside, 1, 2),  # Heaviside(x, value at 0)
+    **{name: FunctionSpec(fn) for name, fn in NN_FUNCTIONS.items()},
+}
+"""Function name → how to build it; every other call is refused."""
+
+CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
+"""Names that mean a constant rather than a variable."""
+
+_SPACES = str.maketrans("\t\n\r\f\v", "     ")  # one character for one: columns stay put
+_LEVEL = {ast.Add: "+", ast.Sub: "+", ast.Mult: "*", ast.Div: "*"}
+_INVERSE: dict[type, Callable[[sp.Expr], sp.Expr]] = {ast.Sub: operator.neg,
+                                                       ast.Div: lambda e: 1 / e}
+_DESCRIPTIONS = {ast.Attribute: "Attribute access", ast.Subscript: "Subscript",
+                 ast.Compare: "Comparison", ast.NamedExpr: "Assignment expression",
+                 ast.Starred: "Starred argument", ast.Tuple: "A tuple", ast.List: "A list"}
+_Node = ast.expr | ast.keyword
+
+
+def symbol(name: str) -> sp.Symbol:
+    """The variable ``name``; always real, so equal names give equal symbols.
+
+    >>> symbol("x") == parse_expr("x")
+    True
+    """
+    return sp.Symbol(name, real=True)
+
+
+def _digits(r: sp.Rational) -> float:
+    """About how many decimal digits the numerator or denominator of ``r`` has."""
+    return max(int(r.p).bit_length(), int(r.q).bit_length()) * math.log10(2)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _checked(text: object) -> str:
+    if not isinstance(text, str):
+        raise ParseError(f"Expected a string, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"Input is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    return text
+
+
+def _items(value: str | Sequence[str]) -> Sequence[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Sequence):
+        raise ParseError(f"Expected a string or a list of strings, got {type(value).__name__}")
+    return value
+
+
+class _Source:
+    """A piece of the user's text (at column ``base`` of ``full``) as Python will parse it.
+
+    ``code`` is the text with ``^`` replaced by ``**``; ``cols[i]`` is the column in ``text``
+    of ``code[i]``, so that every error names a column of what the user typed.
+    """
+
+    def __init__(self, text: str, full: str | None = None, base: int = 0) -> None:
+        self.full, self.base = text if full is None else full, base
+        self.text = _checked(text).translate(_SPACES)
+        self.code, self.cols, self._bytes = self.text, list(range(len(text) + 1)), b""
+
+    def error(self, message: str, at: int | _Node | None = None) -> ParseError:
+        pos = self.pos(at) if isinstance(at, _Node) else at
+        return ParseError(message, self.full,
+                          None if pos is None else self.base + max(0, min(pos, len(self.text))))
+
+    def parse(self) -> ast.expr:
+        """Check, translate and parse the text: the tree's body, within every limit."""
+        if not self.text.strip():
+            raise self.error("Empty expression", 0)
+        self._scan()
+        self._translate()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                body = ast.parse(self.code, mode="eval").body
+        except SyntaxError as e:
+            off = e.offset or 0  # 1-based; 0 at the end of the input
+            pos = self.cols[min(off - 1, len(self.code))] if off > 0 else len(self.text)
+            token = self.text[pos:].split(" ")[0][:12]
+            where = f"at `{token}`" if token else "at the end of the input"
+            hint = " (write products with `*`, e.g. 2*x)" if "decimal literal" in e.msg else ""
+            raise self.error(f"Syntax error {where}: {e.msg}{hint}", pos) from None
+        except (ValueError, RecursionError, MemoryError):
+            raise self.error("Expression is too deeply nested") from None
+        count, stack = 0, [(body, 0)]
+        while stack:  # bound the size and depth of the tree before walking it recursively
+            node, depth = stack.pop()
+            count += 1
+            if count > MAX_NODES:
+                raise self.error(f"Expression has more than {MAX_NODES} parts")
+            if depth > MAX_AST_DEPTH:
+                raise self.error(f"Expression nests deeper than {MAX_AST_DEPTH} levels", node)
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    flat = isinstance(node, ast.BinOp) and child is node.left
+                    stack.append((child, depth + (not flat)))
+        return body
+
+    def _scan(self) -> None:
+        """Refuse strings, comments and control characters; bound the bracket depth."""
+        stack: list[int] = []
+        for i, ch in enumerate(self.text):
+            if ch in "'\"":
+                raise self.error(f"String literals are not allowed: `{ch}`", i)
+            if ch == "#" or unicodedata.category(ch) == "Cc":
+                raise self.error(f"Character {ch!r} is not allowed", i)
+            if ch in "([{":
+                stack.append(i)
+                if len(stack) > MAX_DEPTH:
+                    raise self.error(f"Brackets nest deeper than {MAX_DEPTH} levels", i)
+            elif ch in ")]}":
+                if not stack:
+                    raise self.error(f"Unmatched `{ch}`", i)
+                j = stack.pop()
+                if "([{".index(self.text[j]) != ")]}".index(ch):
+                    raise self.error(f"`{ch}` does not close `{self.text[j]}`", i)
+        if stack:
+            raise self.error(f"`{self.text[stack[-1]]}` is never closed", stack[-1])
+
+    def _translate(self) -> None:
+        """``^`` → ``**`` token by token, refusing Python keywords on the way."""
+        start = len(self.text) - len(self.text.lstrip())  # ast.parse refuses an indent
+        carets: list[int] = []
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(self.text[start:]).readline):
+                col = start + tok.start[1]
+                if tok.type == tokenize.NAME and keyword.iskeyword(tok.string):
+                    hint = " (for the Greek letter write `lam` or `λ`)" * (tok.string == "lambda")
+                    raise self.error(f"`{tok.string}` is a Python keyword, not part of the "
+                                     f"expression language{hint}", col)
+                if tok.type == tokenize.OP and tok.string == "^":
+                    carets.append(col)
+        except (tokenize.TokenError, SyntaxError):  # ast.parse will say where
+            carets = [i for i, ch in enumerate(self.text) if ch == "^"]  # no strings got here
+        parts, self.cols, prev = [], [], start
+        for c in carets:
+            parts += [self.text[prev:c], "**"]
+            self.cols += [*range(prev, c), c, c]
+            prev = c + 1
+        self.code = "".join([*parts, self.text[prev:]])
+        self.cols += range(prev, len(self.text) + 1)
+        self._bytes = self.code.encode()
+
+    def pos(self, node: _Node) -> int:
+        """The column in ``text`` where ``node`` starts (ast counts UTF-8 bytes of ``code``)."""
+        return self.cols[len(self._bytes[: node.col_offset].decode("utf-8", "ignore"))]
+
+    def end(self, node: _Node) -> int:
+        return self.cols[len(self._bytes[: node.end_col_offset].decode("utf-8", "ignore"))]
+
+    def segment(self, node: _Node, limit: int = 40) -> str:
+        return _short(self.text[self.pos(node) : self.end(node)], limit)
+
+
+class _Builder(ast.NodeVisitor):
+    """Builds SymPy objects from an ast tree: one method per allowed node kind."""
+
+    def __init__(self, src: _Source) -> None:
+        self.src = src
+
+    def generic_visit(self, node: ast.AST) -> Any:
+        assert isinstance(node, ast.expr)  # only expressions are ever visited
+        what = _DESCRIPTIONS.get(type(node), f"A Python `{type(node).__name__}` expression")
+        at: int | ast.expr = node
+        token = self.src.segment(node)
+        if isinstance(node, ast.Attribute):
+            at = self.src.text.rindex(".", 0, self.src.end(node) - len(node.attr))
+            token = "." + node.attr
+        elif isinstance(node, ast.Subscript):
+            at = self.src.text.index("[", self.src.end(node.value))
+        raise self.src.error(f"{what} `{token}` is not allowed", at)
+
+    def visit_Constant(self, node: ast.Constant) -> sp.Expr:
+        value, text = node.value, self.src.segment(node, MAX_LENGTH)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "Complex numbers are" if isinstance(value, complex) else "This literal is"
+            raise self.src.error(f"{kind} not allowed: `{text}`", node)
+        if isinstance(value, int):
+            if abs(value) >= 10**MAX_INT_DIGITS:
+                raise self.src.error(f"Number has more than {MAX_INT_DIGITS} digits", node)
+            return sp.Integer(value)
+        _, digits, exponent = Decimal(text.replace("_", "")).as_tuple()  # exact, from the text
+        assert isinstance(exponent, int)  # a literal is finite
+        if len(digits) > MAX_INT_DIGITS or abs(exponent) > MAX_DECIMAL_EXPONENT:
+            raise self.src.error(f"Number `{text}` is too large or too precise (at most "
+                                 f"{MAX_INT_DIGITS} digits, exponent ±{MAX_DECIMAL_EXPONENT})",
+                                 node)
+        mantissa = int("".join(map(str, digits)))
+        return sp.Rational(mantissa * 10 ** max(exponent, 0), 10 ** max(-exponent, 0))
+
+    def visit_Name(self, node: ast.Name) -> sp.Expr:
+        if node.id.startswith("_"):
+            raise self.src.error(f"Names starting with `_` are not allowed: `{node.id}`", node)
+        if node.id in FUNCTIONS:
+            raise self.src.error(f"`{node.id}` is a function; call it as {node.id}(...)", node)
+        return CONSTANTS[node.id] if node.id in CONSTANTS else symbol(node.id)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> sp.Expr:
+        if not isinstance(node.op, (ast.USub, ast.UAdd)):
+            raise self.src.error(f"Operator `{self.src.segment(node)[0]}` is not allowed", node)
+        operand = self.visit(node.operand)
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        return self._apply(operator.neg, [operand], node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> sp.Expr:
+        if isinstance(node.op, ast.Pow):
+            return self._power(node, self.visit(node.left), self.visit(node.right))
+        level = _LEVEL.get(type(node.op))
+        if level is None:
+            gap = self.src.text[self.src.end(node.left) : self.src.pos(node.right)]
+            at = self.src.end(node.left) + len(gap) - len(gap.lstrip(" )"))
+            raise self.src.error(f"Operator `{gap.strip(' ()')}` is not allowed", at)
+        # Walk a run such as a + b - c + ... without recursion and build it in one go.
+        chain: list[ast.BinOp] = []
+        left: ast.expr = node
+        while isinstance(left, ast.BinOp) and _LEVEL.get(type(left.op)) == level:
+            chain.append(left)
+            left = left.left
+        operands = [self.visit(left)]
+        for n in reversed(chain):
+            right, inverse = self.visit(n.right), _INVERSE.get(type(n.op))
+            operands.append(right if inverse is None else self._apply(inverse, [right], n))
+        return self._apply(sp.Add if level == "+" else sp.Mul, operands, node)
+
+    def visit_Call(self, node: ast.Call) -> sp.Expr:
+        func = node.func
+        if not isinstance(func, ast.Name):
+            raise self.src.error(f"Only named functions can be called, not "
+                                 f"`{self.src.segment(func)}`", func)
+        name, spec = func.id, FUNCTIONS.get(func.id)
+        if spec is None:
+            self.visit_Name(func)  # refuses `_names`
+            hint = did_you_mean(name, FUNCTIONS) or (
+                " (it is a constant)" if name in CONSTANTS
+                else f" (for a product write `{name}*(...)`)")
+            raise self.src.error(f"Unknown function `{name}`{hint}", func)
+        if node.keywords:
+            kw = node.keywords[0]
+            raise self.src.error(f"Keyword arguments are not allowed: `{self.src.segment(kw)}`",
+                                 kw)
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.generic_visit(arg)
+        n, lo, hi = len(node.args), spec.min_args, spec.max_args
+        if n < lo or (hi is not None and n > hi):
+            wanted = f"{lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} or {hi}"
+            raise self.src.error(f"`{name}` takes {wanted} argument{'s' * (wanted != '1')}, "
+                                 f"got {n}", func)
+        return self._apply(spec.build, [self.visit(a) for a in node.args], node)
+
+    def _power(self, node: ast.BinOp, base: sp.Expr, exp: sp.Expr) -> sp.Expr:
+        if exp.is_Rational and abs(exp) > MAX_EXPONENT:
+            raise self.src.error(f"Exponent too large: `{self.src.segment(node.right)}` is "
+                                 f"{_short(str(exp))} (the limit is ±{MAX_EXPONENT})", node.right)
+        if base.is_Rational and exp.is_Rational and abs(exp) * _digits(base) > MAX_RESULT_DIGITS:
+            raise self.src.error(f"Number too large: `{self.src.segment(node)}` would have more "
+                                 f"than {MAX_RESULT_DIGITS} digits", node)
+        return self._apply(sp.Pow, [base, exp], node)
+
+    def _apply(self, build: Callable[..., sp.Expr], args: list[sp.Expr], node: ast.expr) -> Any:
+        """Call SymPy; its exceptions and oversized numbers become :class:`ParseError`."""
+        try:
+            value = build(*args)
+        except Exception as e:  # SymPy refusing, or failing inside (atan(tan(10**300)))
+            raise self.src.error(f"Cannot build `{self.src.segment(node)}`: "
+                                 f"{type(e).__name__}: {_short(str(e), 200)}", node) from None
+        coeff = value.as_coeff_Mul()[0]
+        if coeff.is_Rational and _digits(coeff) > MAX_RESULT_DIGITS:
+            raise self.src.error(f"Number too large: `{self.src.segment(node)}` has more than "
+                                 f"{MAX_RESULT_DIGITS} digits", node)
+        return value
+
+
+def _parse(text: str, full: str | None = None, base: int = 0) -> tuple[ast.expr, _Source]:
+    src = _Source(text, full, base)
+    return src.parse(), src
+
+
+def _elements(text: str) -> tuple[list[ast.expr], _Source]:
+    """The comma-separated top-level expressions of ``text``, and their source."""
+    body, src = _parse(text)
+    if isinstance(body, ast.Tuple) and not body.elts:
+        raise src.error("Empty parentheses `()`", body)
+    return (body.elts if isinstance(body, ast.Tuple) else [body]), src
+
+
+def parse_expr(text: str) -> sp.Expr:
+    """Parse one expression safely (real variables, exact numbers).
+
+    >>> parse_expr("x^2 + y")
+    x**2 + y
+    """
+    elements, src = _elements(text)
+    if len(elements) > 1:
+        raise src.error(f"Expected one expression, found {len(elements)} separated by commas",
+                        src.text.index(",", src.end(elements[0])))
+    return _Builder(src).visit(elements[0])
+
+
+def parse_exprs(text: str | Sequence[str]) -> list[sp.Expr]:
+    """Parse comma-separated expressions, from one string or from each string of a sequence.
+
+    >>> parse_exprs(["sin(g1), log(g2)", "g1*g2"])
+    [sin(g1), log(g2), g1*g2]
+    """
+    result: list[sp.Expr] = []
+    for item in _items(text):
+        elements, src = _elements(item)
+        result += [_Builder(src).visit(e) for e in elements]
+    if not result:
+        raise ParseError("No expressions given")
+    return result
+
+
+def _symbol(text: str, full: str | None = None, base: int = 0) -> sp.Symbol:
+    body, src = _parse(text, full, base)
+    if not isinstance(body, ast.Name):
+        raise src.error(f"`{text.strip()}` is not a variable name", body)
+    kind = "function" if body.id in FUNCTIONS else "constant" if body.id in CONSTANTS else ""
+    if kind:
+        raise src.error(f"`{body.id}` is a {kind}, not a variable name", body)
+    result: sp.Symbol = _Builder(src).visit(body)
+    return result
+
+
+def parse_symbol(name: str) -> sp.Symbol:
+    """The variable ``name``: a valid name that is not a function or a constant.
+
+    >>> parse_symbol("θ")
+    θ
+    """
+    return _symbol(name)
+
+
+def parse_symbols(names: str | Sequence[str]) -> list[sp.Symbol]:
+    """Variables separated by commas or spaces, from one string or from each of a sequence.
+
+    >>> parse_symbols("x, y z")
+    [x, y, z]
+    """
+    result: list[sp.Symbol] = []
+    for item in _items(names):
+        for m in re.finditer(r"[^,\s]+", _checked(item)):
+            sym = _symbol(m.group(), item, m.start())
+            if sym in result:
+                raise ParseError(f"`{sym}` is listed twice", item, m.start())
+            result.append(sym)
+    if not result:
+        raise ParseError("No variables given")
+    return result
+
+
+def _assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr, int]]:
+    """``name = expr`` pieces split at commas outside brackets, with each value's column."""
+    if not _checked(text).strip():
+        raise ParseError("Empty input: expected `name = expression, ...`", text, 0)
+    pieces, depth, begin = [], 0, 0
+    for i, ch in enumerate(text + ","):
+        depth += (ch in "([{") - (ch in ")]}")
+        if ch == "," and depth == 0:
+            pieces.append((begin, text[begin:i]))
+            begin = i + 1
+    result: list[tuple[sp.Symbol, sp.Expr, int]] = []
+    for begin, piece in pieces:
+        name, eq, value = piece.partition("=")
+        at = begin + len(name) - len(name.lstrip())
+        if not eq:
+            got = f", got `{piece.strip()}`" if piece.strip() else " between the commas"
+            raise ParseError(f"Expected `name = expression`{got}", text, at)
+        sym = _symbol(name, text, begin)
+        if any(sym == s for s, _, _ in result):
+            raise ParseError(f"`{sym}` is assigned twice", text, at)
+        body, src = _parse(value, text, begin + len(name) + 1)
+        result.append((sym, _Builder(src).visit(body), begin + len(name) + 1))
+    return result
+
+
+def parse_assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """Parse ``"g1 = x^2 + y, g2 = y^3"`` into (variable, expression) pairs, in order.
+
+    >>> parse_assignments("g1 = x^2 + y, g2 = y^3")
+    [(g1, x**2 + y), (g2, y**3)]
+    """
+    return [(sym, expr) for sym, expr, _ in _assignments(text)]
+
+
+def parse_point(text: str) -> dict[sp.Symbol, sp.Expr]:
+    """Parse a point such as ``"x=1, y=pi/2"``; every value an exact, finite real number.
+
+    >>> parse_point("x=1, y=pi/2")
+    {x: 1, y: pi/2}
+    """
+    point: dict[sp.Symbol, sp.Expr] = {}
+    for sym, value, at in _assignments(text):
+        if value.free_symbols:
+            names = ", ".join(sorted(map(str, value.free_symbols)))
+            raise ParseError(f"The value of `{sym}` must be a number, but it uses {names}",
+                             text, at)
+        if not (value.is_real and value.is_finite):
+            raise ParseError(f"The value of `{sym}` is not a finite real number: {value}",
+                             text, at)
+        point[sym] = value
+    return point
+
+
+def parse_matrix(text: str) -> sp.Matrix:
+    """Parse ``"[[a, b], [c, d]]"``; a flat ``"[a, b]"`` is one row, a lone ``"x"`` is 1×1.
+
+    >>> parse_matrix("[[2*x, 1], [0, y^2]]")
+    Matrix([
+    [2*x,    1],
+    [  0, y**2]])
+    """
+    body, src = _parse(text)
+    rows = body.elts if isinstance(body, (ast.List, ast.Tuple)) else [body]
+    if not rows:
+        raise src.error("Empty matrix", body)
+    lists = [row.elts for row in rows if isinstance(row, (ast.List, ast.Tuple))]
+    if lists and len(lists) < len(rows):
+        bad = next(r for r in rows if not isinstance(r, (ast.List, ast.Tuple)))
+        raise src.error(f"Row `{src.segment(bad)}` is not a list; write every row as "
+                        f"[a, b, ...]", bad)
+    rows_of_cells = lists or [rows]
+    lengths = [len(cells) for cells in rows_of_cells]
+    if len(set(lengths)) > 1 or not lengths[0]:
+        i = next((i for i, n in enumerate(lengths) if n != lengths[0]), 0)
+        raise src.error(f"Rows must have the same, non-zero length; they have "
+                        f"{', '.join(map(str, lengths))} entries", rows[i])
+    builder = _Builder(src)
+    return sp.Matrix([[builder.visit(e) for e in cells] for cells in rows_of_cells])
