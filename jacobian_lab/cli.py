@@ -194,6 +194,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_report"))
 
     p = sub.add_parser(
+        "codegen", help="regenerate (or check, or show) the NumPy kernels",
+        description="Generate jacobian_lab/kernels/_generated.py from the matrix-layer "
+        "results with SymPy's NumPy printer. --check exits 1 if the committed source is stale.",
+        formatter_class=fmt,
+        epilog=_examples("jlab codegen", "jlab codegen --check", "jlab codegen --show relu_grad"),
+    )
+    p.add_argument("--check", action="store_true", help="exit 1 if the kernels are stale")
+    p.add_argument("--show", metavar="NAME", help="print one kernel's generated source")
+    p.set_defaults(func=_lazy("jacobian_lab._cli_codegen", "cmd_codegen"))
+
+    from ._cli_train import add_data_arguments, add_train_arguments
+
+    p = sub.add_parser(
+        "train", help="train an MNIST network on the generated kernels, checking gradients",
+        description="Backprop with the generated kernels; every --check-every steps the "
+        "gradients are compared with finite differences and with the catalog's closed forms.",
+        formatter_class=fmt,
+        epilog=_examples("jlab train", "jlab train --layers 784,128,10 --data fashion-mnist",
+                         "jlab train --optimizer gd --lr 0.1 --epochs 500 --init uniform",
+                         "jlab train --resume runs/20261129-031500 --epochs 20"),
+    )
+    add_train_arguments(p)
+    p.set_defaults(func=_lazy("jacobian_lab._cli_train", "cmd_train"))
+
+    p = sub.add_parser(
+        "data", help="fetch real MNIST (checksummed, cached)",
+        formatter_class=fmt,
+        epilog=_examples("jlab data fetch mnist", "jlab data fetch mnist --dir ./mnist"),
+    )
+    add_data_arguments(p)
+    p.set_defaults(func=_lazy("jacobian_lab._cli_train", "cmd_data_fetch"))
+
+    p = sub.add_parser(
         "demo",
         help="a guided tour: the notes' chain-rule example and a wrong claim caught",
         formatter_class=fmt,
