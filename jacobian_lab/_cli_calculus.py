@@ -96,7 +96,8 @@ def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
     console.print(Text.assemble(("f", "bold"), f"({', '.join(map(str, wrt))}) = "))
     console.print(Text(pretty(sp.Matrix(exprs))))
     title = f"{kind} ∂f/∂({', '.join(map(str, wrt))})  [{jac.rows}×{jac.cols}]"
-    console.print(_matrix_panel(title, jac, LAYOUT_NOTE[layout]))
+    console.print(_matrix_panel(title, jac))
+    console.print(Text(LAYOUT_NOTE[layout], "dim"))
     if value is not None:
         console.print(_matrix_panel(f"at {args.at}", value))
     _print_check(console, check, "simplified result vs. the raw derivative")
