@@ -122,26 +122,19 @@ def render_list(rows: list[tuple[Derivation, Proof | None]], console: Console) -
 
 def render_check(rows: list[tuple[Derivation, Proof]], console: Console) -> None:
     t = Table(title="jlab check", title_justify="left")
-    t.add_column("name", style="bold cyan")
-    for col in ("results", "claims (right/judged)"):
-        t.add_column(col, justify="right")
-    t.add_column("method")
-    t.add_column("sizes")
-    for col in ("max error", "seconds"):
-        t.add_column(col, justify="right")
-    t.add_column("status")
+    t.add_column("name", style="bold cyan", no_wrap=True)
+    t.add_column("results", justify="right")
+    t.add_column("claims ok", justify="right")
+    t.add_column("method", no_wrap=True)
+    t.add_column("sizes", justify="right")
+    t.add_column("max err", justify="right", no_wrap=True)
+    t.add_column("s", justify="right")
+    t.add_column("status", no_wrap=True)
     for d, p in rows:
         right = sum(v.correct for v in p.claims)
-        t.add_row(
-            d.name,
-            str(len(p.results)),
-            f"{right}/{len(p.claims)}",
-            p.method,
-            " ".join(p.sizes),
-            f"{p.max_error:.1e}",
-            f"{p.seconds:.2f}",
-            _verdict_text(p),
-        )
+        status = Text("✓", "green") if p.ok else Text("✗ FAILED", "bold red")
+        t.add_row(d.name, str(len(p.results)), f"{right}/{len(p.claims)}", p.method,
+                  str(len(p.sizes)), f"{p.max_error:.1e}", f"{p.seconds:.2f}", status)
     console.print(t)
 
 
