@@ -21,8 +21,9 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .errors import ShapeError
 from .matrix.explicit import Instantiator, components
-from .matrix.rules import jac, rule_name, simplify
-from .verify import Check, compare
+from .matrix.fastcheck import identical
+from .matrix.rules import VJP_RULE, is_matrix_variable, jac, rule_name, simplify, vjp
+from .verify import Check, Mismatch, compare
 
 CONVENTIONS: tuple[str, ...] = (
     "numerator layout: ∂f/∂x has one row per output of f and one column per entry of x",
@@ -48,6 +49,24 @@ class Partial(sp.Expr):
         return self.args[1]
 
 
+class Transposed(sp.Expr):
+    """(∂C/∂b)ᵀ for display: the gradient of a scalar as a column, the transposed Jacobian."""
+
+    def __new__(cls, e: sp.Basic) -> Transposed:
+        return super().__new__(cls, e)
+
+
+class Case(sp.Expr):
+    """A result's left-hand side with the case it is about: ``∂C/∂W¹ (2-3-2 sigmoid, MSE)``."""
+
+    def __new__(cls, e: sp.Basic, label: str) -> Case:
+        return super().__new__(cls, e, sp.Symbol(label))
+
+    @property
+    def label(self) -> str:
+        return str(self.args[1])
+
+
 @dataclass(frozen=True)
 class Given:
     symbol: sp.Basic
@@ -63,7 +82,8 @@ class Step:
     why: str = ""
 
 
-Kind = Literal["jacobian", "gradient"]
+Kind = Literal["jacobian", "gradient", "value"]
+Sizes = Mapping[sp.Symbol, int]
 
 
 @dataclass(frozen=True)
@@ -72,9 +92,12 @@ class Result:
 
     ``kind="jacobian"``: ∂of/∂wrt in numerator layout (``of`` a column or scalar, ``wrt`` a
     vector or scalar). ``kind="gradient"``: ``of`` is a scalar and the result has the shape of
-    ``wrt`` (a matrix or a column vector). ``defs`` substitutes intermediates (z, a, δ …) by
-    their definitions for the proof; ``assume`` maps the explicit components of the givens to
-    constraints (e.g. a one-hot y sums to 1).
+    ``wrt`` (a matrix or a column vector). ``kind="value"``: no derivative — the result is the
+    value of ``of`` itself (``wrt`` is ignored; pass ``()``), e.g. a worked example with the
+    numbers given by ``assume``. ``defs`` substitutes intermediates (z, a, δ …) by their
+    definitions for the proof; ``assume`` maps the explicit components of the givens to
+    constraints (e.g. a one-hot y sums to 1). ``sizes``, when given, replaces the
+    derivation's sizes for this result (a network of another depth has other dimensions).
     """
 
     lhs: sp.Basic
@@ -84,6 +107,7 @@ class Result:
     kind: Kind = "jacobian"
     defs: tuple[tuple[sp.MatrixSymbol, sp.Basic], ...] = ()
     assume: Callable[[dict[str, sp.Matrix]], dict[sp.Symbol, sp.Expr]] | None = None
+    sizes: tuple[Sizes, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -189,13 +213,18 @@ def chain_steps(
     """The chain rule along ``links`` (each defined from the one before; the first from wrt).
 
     Returns one step per local Jacobian (found in the rule table), the product, and the
-    simplified result in terms of the intermediates.
+    simplified result in terms of the intermediates. For a matrix ``wrt`` (a weight matrix W)
+    the first link must be affine in W (z = W a + b) and the last a scalar C: the steps give
+    ∂C/∂z by the chain rule and then ∂C/∂W = δ aᵀ (δ = (∂C/∂z)ᵀ), a result in the shape of W.
     """
+    if is_matrix_variable(wrt):
+        return _matrix_chain_steps(links, wrt)
     steps: list[Step] = []
     factors: list[MatrixExpr] = []
     prev = wrt
     for name, definition in links:
-        local = simplify(jac(definition, prev))
+        # Written in the link's own output where it appears (softmax(z) → s), as the notes do.
+        local = simplify(jac(definition, prev)).xreplace({definition: name})
         steps.append(Step(Partial(name, prev), local, rule_name(definition, prev),
                           f"differentiate {name} = {sp.sstr(definition)} w.r.t. {prev}"))
         factors.append(local)
@@ -204,12 +233,32 @@ def chain_steps(
         product = sp.MatMul(*reversed(factors))
         steps.append(Step(Partial(links[-1][0], wrt), product, "chain rule",
                           "multiply the local Jacobians, outermost first"))
-        result = simplify(product)
+        used: list[str] = []
+        result = simplify(product, trace=used)
         steps.append(Step(Partial(links[-1][0], wrt), result, "simplify",
-                          "𝟏ᵀ·diag(x) = xᵀ, diag(v)·𝟏 = v, scalars first"))
+                          ", ".join(used) if used else "nothing to simplify"))
     else:
         result = factors[0]
     return steps, result
+
+
+def _matrix_chain_steps(
+    links: Sequence[tuple[sp.MatrixSymbol, MatrixExpr]], W: sp.MatrixSymbol
+) -> tuple[list[Step], MatrixExpr]:
+    z, affine = links[0]
+    cost = links[-1][0]
+    if cost.shape != (1, 1):
+        raise ShapeError(f"∂{cost}/∂{W}: only a scalar has a gradient w.r.t. a matrix")
+    if len(links) > 1:
+        steps, upstream = chain_steps(links[1:], z)
+    else:
+        steps, upstream = [], sp.Identity(1)
+    used: list[str] = []
+    grad = simplify(vjp(affine, W, upstream), trace=used)
+    steps.append(Step(Partial(cost, W), grad, VJP_RULE,
+                      f"{z} = {sp.sstr(affine)} is linear in {W}: entry (i, j) of ∂{cost}/∂{W} "
+                      f"is ∂{cost}/∂{z}ᵢ times the input j"))
+    return steps, grad
 
 
 def substitute(expr: sp.Basic, defs: Sequence[tuple[sp.MatrixSymbol, sp.Basic]]) -> sp.Basic:
@@ -228,11 +277,20 @@ def _size_label(sizes: Mapping[sp.Symbol, int]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(sizes.items(), key=lambda kv: str(kv[0])))
 
 
-def component_truth(result: Result, sizes: Mapping[sp.Symbol, int]) -> tuple[sp.Matrix, Instantiator]:
-    """Differentiate the explicit components of ``result.of`` — the ground truth."""
-    inst = Instantiator(sizes)
+def component_truth(
+    result: Result, sizes: Mapping[sp.Symbol, int], inst: Instantiator | None = None
+) -> tuple[sp.Matrix, Instantiator]:
+    """Differentiate the explicit components of ``result.of`` — the ground truth.
+
+    ``inst`` may be shared by the results proven at one size (it remembers what it built).
+    """
+    inst = inst or Instantiator(sizes)
     of = inst(substitute(result.of, result.defs))
     of = of if isinstance(of, sp.MatrixBase) else sp.Matrix([[of]])
+    if result.kind == "value":
+        return of, inst
+    if not isinstance(result.wrt, sp.MatrixSymbol):
+        raise ShapeError(f"{result.lhs}: a matrix-layer result needs a MatrixSymbol wrt")
     wrt = components(result.wrt, inst.sizes)
     inst.env.setdefault(result.wrt.name, wrt)
     if result.kind == "jacobian":
@@ -252,33 +310,69 @@ def _assumed(m: sp.Matrix, result: Result, inst: Instantiator) -> sp.Matrix:
     return m.xreplace(result.assume(inst.env))
 
 
-def prove_result(result: Result, sizes: Mapping[sp.Symbol, int], seed: int = 0) -> Check:
+def prove_result(
+    result: Result, sizes: Mapping[sp.Symbol, int], seed: int = 0,
+    inst: Instantiator | None = None,
+) -> Check:
     if isinstance(result.of, sp.MatrixBase):  # a component-level result: scalar variables
-        wrt = list(result.wrt)  # type: ignore[arg-type]
+        if result.kind == "value":
+            return compare(sp.Matrix(result.of), result.expr, seed=seed)
+        wrt = list(result.wrt)
         truth = sp.Matrix(result.of).jacobian(sp.Matrix(wrt))
         if result.kind == "gradient":
             truth = truth.T
         return compare(truth, result.expr, seed=seed, extra_exprs=list(result.of))
-    truth, inst = component_truth(result, sizes)
+    truth, inst = component_truth(result, sizes, inst)
     claimed = inst(substitute(result.expr, result.defs))
     claimed = claimed if isinstance(claimed, sp.MatrixBase) else sp.Matrix([[claimed]])
-    return compare(_assumed(truth, result, inst), _assumed(claimed, result, inst), seed=seed)
+    truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
+    fast = identical(truth, claimed, seed=seed)  # confirms the common case quickly
+    if fast is not None:
+        return Check("correct", fast[0], truth, claimed, points=fast[1])
+    if not truth.free_symbols and not claimed.free_symbols and truth.shape == claimed.shape:
+        return _numbers_differ(truth, claimed)  # a worked example: nothing to sample
+    return compare(truth, claimed, seed=seed)
+
+
+def _numbers_differ(truth: sp.Matrix, claimed: sp.Matrix) -> Check:
+    """Two explicit numeric matrices that ``identical`` found different: list the entries."""
+    cols = truth.cols
+    bad = [i for i in range(len(truth)) if sp.simplify(claimed[i] - truth[i]) != 0]
+    mismatches = tuple(
+        Mismatch(i // cols + 1, i % cols + 1, truth[i], claimed[i], float(truth[i]),
+                 float(claimed[i]))
+        for i in bad
+    )
+    text = "; ".join(f"entry ({m.row},{m.col}) is {sp.sstr(m.claimed)}, not "
+                     f"{sp.sstr(m.expected)}" for m in mismatches)
+    return Check("incorrect", "symbolic", truth, claimed, mismatches=mismatches,
+                 diagnosis=text or None)
 
 
 def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | None = None) -> Proof:
-    """Instantiate every result at every size and compare with the component layer."""
+    """Instantiate every result at every size and compare with the component layer.
+
+    A result with its own ``sizes`` is proven at those (unless ``sizes`` is given here).
+    """
     t0 = time.perf_counter()
-    size_list = list(sizes) if sizes is not None else derivation.sizes
+    size_list: list[Sizes] = list(sizes) if sizes is not None else list(derivation.sizes)
     if not size_list:
         size_list = [{}]  # component-level results need no size
-    results = []
+    results: list[ResultProof] = []
+    shared: dict[str, Instantiator] = {}  # one per size: shared subexpressions built once
+
+    def at(s: Mapping[sp.Symbol, int]) -> Instantiator:
+        return shared.setdefault(_size_label(s), Instantiator(s))
+
     for r in derivation.results:
-        checks = tuple((_size_label(s), prove_result(r, s)) for s in size_list)
+        own: list[Sizes] = list(r.sizes) if r.sizes and sizes is None else size_list
+        checks = tuple((_size_label(s), prove_result(r, s, inst=at(s))) for s in own)
         results.append(ResultProof(r.lhs, checks))
     verdicts = []
     for c in derivation.claims:
         target = derivation.results[c.result]
-        s = size_list[min(1, len(size_list) - 1)]
+        claim_sizes = list(target.sizes) if target.sizes and sizes is None else size_list
+        s = claim_sizes[min(1, len(claim_sizes) - 1)]
         as_result = Result(target.lhs, c.expr, target.of, target.wrt, target.kind,
                            target.defs, target.assume)
         try:
@@ -286,7 +380,28 @@ def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | Non
         except ShapeError as exc:
             check = Check("incorrect", "none", sp.Matrix(), sp.Matrix(), diagnosis=str(exc))
         verdicts.append(ClaimVerdict(c, check.ok, check, _size_label(s)))
-    proof = Proof(tuple(results), tuple(verdicts), tuple(_size_label(s) for s in size_list),
-                  time.perf_counter() - t0)
+    labels: list[str] = []
+    for rp in results:  # the sizes actually used (a result may have its own)
+        labels += [label for label, _ in rp.checks if label not in labels]
+    labels = labels or [_size_label(s) for s in size_list]
+    proof = Proof(tuple(results), tuple(verdicts), tuple(labels), time.perf_counter() - t0)
     derivation.proof = proof
     return proof
+
+
+def simplify_step(
+    lhs: sp.Basic, expr: MatrixExpr, rule: str = "simplify", why: str = ""
+) -> tuple[Step, MatrixExpr]:
+    """Simplify ``expr`` as one step; its rule names the identities of the table it used.
+
+    ``rule`` says what the step does in words ("on active samples relu(z) = z"); the
+    identities follow it after a colon, and ``why`` is the plain-words reason.
+    """
+    used: list[str] = []
+    out = simplify(expr, trace=used)
+    identities = "; ".join(used)
+    if rule == "simplify":
+        text = f"simplify: {identities}" if identities else "simplify"
+    else:
+        text = f"{rule}: {identities}" if identities else rule
+    return Step(lhs, out, text, why or (identities if rule != "simplify" else "")), out

@@ -11,6 +11,31 @@ from typing import Any, ClassVar
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
+# Names written with Unicode super- and subscripts (Wˡ⁺¹, aˡ⁻¹, δ², ∇ₐC, xᵢ) and the Greek
+# letters they use, as LaTeX: W^{l+1}, a^{l-1}, \delta^{2}, \nabla_{a}C, x_{i}.
+_SUPERSCRIPTS = dict(zip("ˡᴸᴬ⁺⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "lLA+-0123456789", strict=True))
+_SUBSCRIPTS = dict(zip("ᵢⱼₐ₀₁₂₃₄₅₆₇₈₉", "ija0123456789", strict=True))
+_GREEK = {"δ": r"\delta", "Δ": r"\Delta", "σ": r"\sigma", "∇": r"\nabla ", "θ": r"\theta",
+          "α": r"\alpha"}
+
+
+def _scripted_name(name: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(name):
+        for table, mark in ((_SUPERSCRIPTS, "^"), (_SUBSCRIPTS, "_")):
+            j = i
+            while j < len(name) and name[j] in table:
+                j += 1
+            if j > i:
+                out.append(f"{mark}{{{''.join(table[c] for c in name[i:j])}}}")
+                i = j
+                break
+        else:
+            out.append(_GREEK.get(name[i], name[i]))
+            i += 1
+    return "".join(out).strip()
+
 
 class JlabLatexPrinter(LatexPrinter):
     """SymPy's LatexPrinter with the notes' notation (one ``_print_<Class>`` per kind)."""
@@ -47,10 +72,40 @@ class JlabLatexPrinter(LatexPrinter):
         s = self._print(arg)
         if not isinstance(arg, sp.MatrixSymbol) and not getattr(arg, "is_Atom", False):
             s = f"\\left({s}\\right)"
+        elif "^" in s:
+            s = f"{{{s}}}"  # W^{l+1} transposed: {W^{l+1}}^{\\top}, not a double superscript
         return f"{s}^{{\\top}}"
 
     def _print_DiagMatrix(self, expr: sp.Basic) -> str:
         return f"\\operatorname{{diag}}\\left({self._print(expr.args[0])}\\right)"
+
+    def _deal_with_super_sub(self, string: str, style: str = "plain") -> str:
+        # Only names with Unicode scripts are ours to translate; others go to SymPy.
+        if any(c in _SUPERSCRIPTS or c in _SUBSCRIPTS for c in string):
+            name = _scripted_name(string)
+            return f"\\mathbf{{{name}}}" if style == "bold" else name
+        return super()._deal_with_super_sub(string, style)
+
+    def _print_MatAdd(self, expr: Any) -> str:
+        # The terms in the order they are written (as the terminal shows them): z − y.
+        terms = [self._print(a) for a in expr.args]
+        out = terms[0]
+        for t in terms[1:]:
+            out += f" - {t[1:].lstrip()}" if t.startswith("-") else f" + {t}"
+        return out
+
+    def _print_Transposed(self, expr: Any) -> str:
+        return f"\\left({self._print(expr.args[0])}\\right)^{{\\top}}"
+
+    def _print_Case(self, expr: Any) -> str:
+        label = expr.args[1].name.replace("&", "\\&").replace("_", "\\_")
+        return f"{self._print(expr.args[0])}\\ \\text{{({label})}}"
+
+    def _print_SampleSum(self, expr: Any) -> str:
+        body = self._print(expr.body)
+        if isinstance(expr.body, sp.MatAdd):
+            body = f"\\left({body}\\right)"
+        return f"\\sum_{{i=1}}^{{{self._print(expr.m)}}} {body}"
 
     # ----------------------------------------------------------------- matrix layer
 

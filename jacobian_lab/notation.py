@@ -98,6 +98,38 @@ class NotationPrinter(StrPrinter):
     def _print_Heaviside(self, e: Any) -> str:
         return f"step({self._print(e.args[0])})"
 
+    def _print_SampleSum(self, e: Any) -> str:
+        body = e.body
+        s = self._print(body)
+        if isinstance(body, sp.MatAdd):
+            s = f"({s})"
+        return f"Σᵢ {s}"
+
+    def _print_Transposed(self, e: Any) -> str:
+        return f"({self._print(e.args[0])}){_SUP_T}"
+
+    def _print_Case(self, e: Any) -> str:
+        return f"{self._print(e.args[0])} ({e.args[1].name})"
+
+    def _print_Mul(self, e: Any) -> str:
+        # A coefficient made of 1 × 1 matrices (eᵢ · step(zᵢ)) reads as a product of
+        # scalars, written side by side after the number: "-eᵢ step(zᵢ)", "1/m eᵢ".
+        scalars = [a for a in e.args if type(a).__name__ == "Scalar"]
+        if not scalars:
+            return super()._print_Mul(e)
+        num, rest = e.as_independent(*scalars, as_Add=False)
+        parts = []
+        for a in sp.Mul.make_args(rest):
+            inner = a.args[0] if type(a).__name__ == "Scalar" else a
+            text = self._print(a)
+            parts.append(f"({text})" if isinstance(inner, sp.MatAdd | sp.Add) else text)
+        body = " ".join(parts)
+        if num == 1:
+            return body
+        if num == -1:
+            return f"-{body}"
+        return f"{self.parenthesize(num, PRECEDENCE['Mul'], strict=False)} {body}"
+
     # ----------------------------------------------------------------- catalog display nodes
 
     def _print_MatrixBase(self, e: Any) -> str:

@@ -36,7 +36,7 @@ MAX_NODES = 2000  # expression nodes in the tree
 MAX_INT_DIGITS = 300  # digits of a number literal
 MAX_DECIMAL_EXPONENT = 300  # |e| in 1.5e-3
 MAX_EXPONENT = 1000  # |n| in x**n when n is a number
-MAX_RESULT_DIGITS = 4000  # exact numbers stay printable (Python's str(int) stops at 4300)
+MAX_RESULT_DIGITS = 1000  # |numbers| < 10**1000: printable, and SymPy compares them quickly
 
 
 class FunctionSpec(NamedTuple):
@@ -86,6 +86,19 @@ def symbol(name: str) -> sp.Symbol:
 def _digits(r: sp.Rational) -> float:
     """About how many decimal digits the numerator or denominator of ``r`` has."""
     return max(int(r.p).bit_length(), int(r.q).bit_length()) * math.log10(2)
+
+
+def _too_large(value: sp.Expr) -> bool:
+    """Whether a number exceeds 10**MAX_RESULT_DIGITS: an exact one with that many digits, or
+    a constant such as exp(exp(10)), which SymPy would compare and print only very slowly."""
+    coeff = value.as_coeff_Mul()[0]
+    if coeff.is_Rational and _digits(coeff) > MAX_RESULT_DIGITS:
+        return True
+    if value.is_Rational or value.free_symbols or not value.is_number:
+        return False
+    # An mpf is (sign, mantissa, exponent, bit count): |x| < 2**(exponent + bit count).
+    return any(f._mpf_[2] + f._mpf_[3] > MAX_RESULT_DIGITS / math.log10(2)
+               for f in value.evalf(3).atoms(sp.Float))
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -159,12 +172,13 @@ class _Source:
         return body
 
     def _scan(self) -> None:
-        """Refuse strings, comments and control characters; bound the bracket depth."""
+        """Refuse strings, comments, control characters and lone surrogates; bound the
+        bracket depth."""
         stack: list[int] = []
         for i, ch in enumerate(self.text):
             if ch in "'\"":
                 raise self.error(f"String literals are not allowed: `{ch}`", i)
-            if ch == "#" or unicodedata.category(ch) == "Cc":
+            if ch == "#" or unicodedata.category(ch) in ("Cc", "Cs"):  # control, surrogate
                 raise self.error(f"Character {ch!r} is not allowed", i)
             if ch in "([{":
                 stack.append(i)
@@ -324,13 +338,13 @@ class _Builder(ast.NodeVisitor):
         """Call SymPy; its exceptions and oversized numbers become :class:`ParseError`."""
         try:
             value = build(*args)
+            too_large = _too_large(value)
         except Exception as e:  # SymPy refusing, or failing inside (atan(tan(10**300)))
             raise self.src.error(f"Cannot build `{self.src.segment(node)}`: "
                                  f"{type(e).__name__}: {_short(str(e), 200)}", node) from None
-        coeff = value.as_coeff_Mul()[0]
-        if coeff.is_Rational and _digits(coeff) > MAX_RESULT_DIGITS:
-            raise self.src.error(f"Number too large: `{self.src.segment(node)}` has more than "
-                                 f"{MAX_RESULT_DIGITS} digits", node)
+        if too_large:
+            raise self.src.error(f"Number too large: `{self.src.segment(node)}` exceeds "
+                                 f"10^{MAX_RESULT_DIGITS}", node)
         return value
 
 
@@ -378,7 +392,7 @@ def parse_exprs(text: str | Sequence[str]) -> list[sp.Expr]:
 def _symbol(text: str, full: str | None = None, base: int = 0) -> sp.Symbol:
     body, src = _parse(text, full, base)
     if not isinstance(body, ast.Name):
-        raise src.error(f"`{text.strip()}` is not a variable name", body)
+        raise src.error(f"`{_short(text.strip())}` is not a variable name", body)
     kind = "function" if body.id in FUNCTIONS else "constant" if body.id in CONSTANTS else ""
     if kind:
         raise src.error(f"`{body.id}` is a {kind}, not a variable name", body)

@@ -2,9 +2,11 @@
 
 ``explicit(expr, sizes)`` replaces every dimension symbol by a number and every
 ``MatrixSymbol`` by a matrix of real scalar symbols (``x`` → ``x1 … xn``, ``W`` →
-``W11 … Wkn``, a scalar ``b`` → ``b``), then evaluates node by node — one method per kind of
-node, as SymPy's printers dispatch. The component layer's Jacobians of these explicit
-matrices are the ground truth every matrix-layer result is checked against.
+``W11 … Wkn``, a scalar ``b`` → ``b``; a name ending in a digit takes a separator, so
+``W1`` → ``W1_11`` never meets ``W`` → ``W11``, nor ``b1`` → ``b1_1`` meets ``b`` → ``b1``),
+then evaluates node by node — one method per kind of node, as SymPy's printers dispatch.
+The component layer's Jacobians of these explicit matrices are the ground truth every
+matrix-layer result is checked against.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from ..errors import ShapeError
-from .expr import Apply, Scalar, Softmax
+from .expr import Apply, SampleSum, Scalar, Softmax
 
 
 def components(ms: sp.MatrixSymbol, sizes: Mapping[sp.Symbol, int]) -> sp.Matrix:
@@ -25,6 +27,8 @@ def components(ms: sp.MatrixSymbol, sizes: Mapping[sp.Symbol, int]) -> sp.Matrix
     name = ms.name
     if (rows, cols) == (1, 1):
         return sp.Matrix([[sp.Symbol(name, real=True)]])
+    if name[-1].isdigit():
+        name += "_"
     if cols == 1:
         return sp.Matrix(rows, 1, lambda i, _: sp.Symbol(f"{name}{i + 1}", real=True))
     if rows == 1:
@@ -41,6 +45,7 @@ class Instantiator:
     def __init__(self, sizes: Mapping[sp.Symbol, int], env: Mapping[str, sp.Matrix] | None = None):
         self.sizes = {sp.sympify(k): sp.Integer(v) for k, v in sizes.items()}
         self.env: dict[str, sp.Matrix] = dict(env or {})
+        self._memo: dict[sp.Basic, sp.Matrix | sp.Expr] = {}  # each subexpression once
 
     def dim(self, d: sp.Expr) -> int:
         value = sp.sympify(sp.sympify(d).xreplace(self.sizes))
@@ -49,18 +54,31 @@ class Instantiator:
         return int(value)
 
     def __call__(self, expr: sp.Basic) -> sp.Matrix | sp.Expr:
+        if isinstance(expr, MatrixExpr) and not isinstance(expr, sp.MatrixSymbol):
+            if expr not in self._memo:
+                self._memo[expr] = self._dispatch(expr)
+            return self._memo[expr]
+        return self._dispatch(expr)
+
+    def _dispatch(self, expr: sp.Basic) -> sp.Matrix | sp.Expr:
         for cls in type(expr).__mro__:
             method = getattr(self, f"_eval_{cls.__name__}", None)
             if method is not None:
                 return method(expr)
         if isinstance(expr, MatrixExpr):
             raise ShapeError(f"Cannot instantiate {type(expr).__name__}: {expr}")
+        if expr.has(Scalar):  # a coefficient such as 1/m · e · step(z) with 1 × 1 factors
+            return expr.func(*(self(a) for a in expr.args))
         return expr.xreplace(self.sizes)  # a plain scalar coefficient
 
     def _eval_MatrixSymbol(self, e: sp.MatrixSymbol) -> sp.Matrix:
         if e.name not in self.env:
             self.env[e.name] = components(e, self.sizes)
-        return self.env[e.name]
+        value = self.env[e.name]
+        shape = tuple(self.dim(d) for d in e.shape)
+        if value.shape != shape:  # one name for two symbols of different shapes
+            return components(e, self.sizes)
+        return value
 
     def _eval_Scalar(self, e: Scalar) -> sp.Expr:
         return self(e.arg)[0, 0]
@@ -114,6 +132,22 @@ class Instantiator:
 
     def _eval_Apply(self, e: Apply) -> sp.Matrix:
         return self(e.arg).applyfunc(lambda t: e.function(t, e.order))
+
+    def _eval_SampleSum(self, e: SampleSum) -> sp.Matrix:
+        m = self.dim(e.m)
+        batches = [(s, self(b)) for s, b in e.pairs]
+        total: sp.Matrix | None = None
+        for i in range(m):
+            env = dict(self.env)
+            for sample, batch in batches:
+                scalar = sample.shape == (1, 1)
+                env[sample.name] = sp.Matrix([[batch[i]]]) if scalar else batch[:, i]
+            value = Instantiator(self.sizes, env)(e.body)
+            value = value if isinstance(value, sp.MatrixBase) else sp.Matrix([[value]])
+            total = value if total is None else total + value
+        if total is None:
+            raise ShapeError(f"A sum over m = {m} samples is empty: {e}")
+        return total
 
     def _eval_Softmax(self, e: Softmax) -> sp.Matrix:
         z = self(e.arg)

@@ -33,12 +33,20 @@ class ScalarFunction:
     func: Callable[[sp.Expr], sp.Expr]
     latex: str  # LaTeX of the function's name
     derivative_latex: str  # LaTeX of f' (its name, applied to the argument)
+    # f^(k)(t) when it cannot be found by differentiating ``func`` (a generic activation).
+    derivative: Callable[[sp.Expr, int], sp.Expr] | None = None
 
     def __call__(self, t: sp.Expr, order: int = 0) -> sp.Expr:
         if order == 0:
             return self.func(t)
+        if self.derivative is not None:
+            return self.derivative(t, order)
         d = sp.Dummy("t", real=True)
         return sp.diff(self.func(d), d, order).xreplace({d: t})
+
+
+def _generic(name: str) -> Callable[[sp.Expr, int], sp.Expr]:
+    return lambda t, order: sp.Function(name + chr(0x2032) * order, real=True)(t)
 
 
 ELEMENTWISE: dict[str, ScalarFunction] = {
@@ -52,6 +60,9 @@ ELEMENTWISE: dict[str, ScalarFunction] = {
         ScalarFunction("log", sp.log, r"\log", r"\log'"),
         ScalarFunction("square", lambda t: t**2, r"(\cdot)^{2}", r"2\,"),
         ScalarFunction("identity", lambda t: t, r"\operatorname{id}", r"\operatorname{id}'"),
+        # Any activation, for results that hold whatever σ is (backprop's BP1–BP4). It is
+        # an undefined function: specialise it (:func:`specialise`) before instantiating.
+        ScalarFunction("σ", sp.Function("σ", real=True), r"\sigma", r"\sigma'", _generic("σ")),
     )
 }
 _ = step
@@ -123,6 +134,50 @@ class Softmax(MatrixExpr):
             raise ValueError("softmax entries need a concrete size")
         col = [self.arg._entry(k, j, **kwargs) for k in range(int(rows))]
         return sp.exp(col[i]) / sp.Add(*[sp.exp(c) for c in col])
+
+
+class SampleSum(MatrixExpr):
+    """Σᵢ body over the m samples of a batch: the per-sample symbols of ``body`` (``xᵢ``,
+    ``yᵢ``) stand for column i of their batch matrices (``X``, ``y``).
+
+    ``pairs`` maps each per-sample symbol to its batch matrix: a k × 1 sample to the k × m
+    matrix whose columns are the samples, a 1 × 1 sample to an m × 1 (or 1 × m) vector.
+    Instantiated at a concrete m, the sum is built sample by sample from the columns.
+    """
+
+    def __new__(
+        cls,
+        body: MatrixExpr,
+        pairs: sp.Tuple | tuple[tuple[sp.MatrixSymbol, sp.MatrixSymbol], ...],
+        m: sp.Expr | int,
+    ) -> SampleSum:
+        pairs = sp.Tuple(*(sp.Tuple(s, b) for s, b in pairs))
+        for sample, batch in pairs:
+            ok = batch.shape == (sample.shape[0], m) or (
+                sample.shape == (1, 1) and batch.shape in ((m, 1), (1, m))
+            )
+            if not ok:
+                raise ValueError(
+                    f"the batch {batch} ({batch.shape}) cannot hold the samples {sample} "
+                    f"({sample.shape}) as its {m} columns"
+                )
+        return super().__new__(cls, sp.sympify(body), pairs, sp.sympify(m))
+
+    @property
+    def body(self) -> MatrixExpr:
+        return self.args[0]
+
+    @property
+    def pairs(self) -> tuple[tuple[sp.MatrixSymbol, sp.MatrixSymbol], ...]:
+        return tuple((s, b) for s, b in self.args[1])
+
+    @property
+    def m(self) -> sp.Expr:
+        return self.args[2]
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.body.shape
 
 
 class Scalar(sp.Expr):
@@ -210,9 +265,45 @@ def softmax(z: MatrixExpr) -> Softmax:
     return Softmax(z)
 
 
+def specialise(expr: sp.Basic, functions: dict[str, str]) -> sp.Basic:
+    """Replace element-wise functions by name, e.g. the generic σ by ``relu``.
+
+    >>> from jacobian_lab.matrix.expr import vector
+    >>> specialise(apply("σ", vector("z"), 1), {"σ": "relu"})
+    Apply(relu, z, 1)
+    """
+    for name in functions.values():
+        scalar_function(name)
+    return expr.replace(
+        lambda e: isinstance(e, Apply) and e.fname in functions,
+        lambda e: Apply(functions[e.fname], e.arg, e.order),
+    )
+
+
 __all__ = [
-    "DIM_J", "DIM_K", "DIM_M", "DIM_N", "ELEMENTWISE", "Apply", "Scalar", "ScalarFunction",
-    "Softmax", "T",
-    "apply", "diag", "dim", "divide", "expand_scalar", "hadamard", "matrix", "ones", "scalar",
-    "scalar_function", "softmax", "vector", "vsum",
+    "DIM_J",
+    "DIM_K",
+    "DIM_M",
+    "DIM_N",
+    "ELEMENTWISE",
+    "Apply",
+    "SampleSum",
+    "Scalar",
+    "ScalarFunction",
+    "Softmax",
+    "T",
+    "apply",
+    "diag",
+    "dim",
+    "divide",
+    "expand_scalar",
+    "hadamard",
+    "matrix",
+    "ones",
+    "scalar",
+    "scalar_function",
+    "softmax",
+    "specialise",
+    "vector",
+    "vsum",
 ]
