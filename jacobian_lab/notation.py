@@ -66,7 +66,12 @@ class NotationPrinter(StrPrinter):
         return s + _SUP_T
 
     def _print_HadamardProduct(self, e: Any) -> str:
-        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"], strict=True) for a in e.args)
+        # A matrix product inside ⊙ is bracketed: (Wᵀ δ) ⊙ σ′(z), never Wᵀ δ ⊙ σ′(z).
+        return " ⊙ ".join(
+            f"({self._print(a)})" if isinstance(a, sp.MatMul)
+            else self.parenthesize(a, PRECEDENCE["Mul"], strict=True)
+            for a in e.args
+        )
 
     def _print_HadamardPower(self, e: Any) -> str:
         base, p = e.args

@@ -22,8 +22,9 @@ from .notation import notation
 # --------------------------------------------------------------------------- terminal
 
 
-def _eq(lhs: Any, rhs: Any) -> str:
-    return f"{notation(lhs)} = {notation(rhs)}"
+def _eq(lhs: Any, rhs: Any) -> Text:
+    # Text, not a markup string: "[6, 4]ᵀ" must not be read as rich markup.
+    return Text(f"{notation(lhs)} = {notation(rhs)}")
 
 
 def _verdict_text(proof: Proof | None) -> Text:
@@ -44,12 +45,12 @@ def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
         t.add_column("shape")
         t.add_column("meaning")
         for g in d.givens:
-            t.add_row(notation(g.symbol), g.shape, g.meaning)
+            t.add_row(Text(notation(g.symbol)), Text(g.shape), Text(g.meaning))
         console.print(t)
     if d.definitions:
         console.print(Text("Definitions", "bold"))
         for s in d.definitions:
-            console.print(f"  {_eq(s.lhs, s.rhs)}")
+            console.print(Text("  ") + _eq(s.lhs, s.rhs))
     if steps and d.steps:
         t = Table(title="Steps", title_justify="left", show_lines=False, expand=False)
         t.add_column("#", justify="right", style="dim")
@@ -82,11 +83,11 @@ def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
         t.add_column("verdict")
         for v in d.proof.claims:
             if v.correct:
-                t.add_row(v.claim.text, Text(f"correct ({v.check.method})", "green"))
+                t.add_row(Text(v.claim.text), Text(f"correct ({v.check.method})", "green"))
             else:
                 reason = v.check.diagnosis or v.check.summary()
                 extra = f"\n{v.claim.explanation}" if v.claim.explanation else ""
-                t.add_row(v.claim.text, Text(f"WRONG — {reason}{extra}", "red"))
+                t.add_row(Text(v.claim.text), Text(f"WRONG — {reason}{extra}", "red"))
         console.print(t)
     for note in d.notes:
         console.print(Text.assemble(("note: ", "bold"), note))
@@ -224,6 +225,8 @@ def markdown(d: Derivation, steps: bool = True) -> str:
 def _tex_escape(s: str) -> str:
     table = {
         "&": "\\&",
+        "<": "\\textless{}",
+        ">": "\\textgreater{}",
         "%": "\\%",
         "$": "\\$",
         "#": "\\#",

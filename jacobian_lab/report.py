@@ -74,7 +74,10 @@ UNICODE_LATEX: dict[str, str] = {
     "’": "'",
     "‘": "`",
     "⁻": r"\ensuremath{^{-}}",
-    "ⁿ": r"\ensuremath{^{n}}",
+    "ⁿ": r"\ensuremath{^{n}}", "Δ": r"\ensuremath{\Delta}", "⁰": r"\ensuremath{^{0}}",
+    "ₐ": r"\ensuremath{_a}", "ₘ": r"\ensuremath{_m}", "±": r"\ensuremath{\pm}",
+    "ᶻ": r"\ensuremath{^{z}}", "₃": r"\ensuremath{_3}", "○": r"\ensuremath{\circ}",
+    "₀": r"\ensuremath{_0}",
     "⋅": r"\ensuremath{\cdot}",
     "∞": r"\ensuremath{\infty}",
 }

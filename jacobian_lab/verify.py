@@ -326,7 +326,9 @@ def compare(
                 bad_points.append(sub)
     if bad_points:
         # The smallest counterexample is the easiest to check by hand.
-        bad_point = min(bad_points, key=lambda p: max(abs(float(v)) for v in p.values()))
+        bad_point = min(
+            bad_points, key=lambda p: max((abs(float(v)) for v in p.values()), default=0.0)
+        )
     if bad_point is None:
         return Check(
             "correct",

@@ -78,10 +78,10 @@ def test_softmax_cross_entropy_is_s_minus_y_when_the_target_sums_to_one():
 def test_backprop_general_equations_bp1_to_bp4_and_batched():
     g = general()
     assert [notation(e) for e in (g.bp1, g.bp2, g.bp3, g.bp4)] == [
-        "∇ₐC ⊙ σ′(zᴸ)", "Wˡ⁺¹ᵀ δˡ⁺¹ ⊙ σ′(zˡ)", "δˡ", "δˡ aˡ⁻¹ᵀ"]
+        "∇ₐC ⊙ σ′(zᴸ)", "(Wˡ⁺¹ᵀ δˡ⁺¹) ⊙ σ′(zˡ)", "δˡ", "δˡ aˡ⁻¹ᵀ"]
     assert {k: notation(v) for k, v in g.batched.items()} == {
         "W": "1/m Δˡ Aˡ⁻¹ᵀ", "b": "1/m Δˡ 𝟏", "DL": "∇ᴬC ⊙ σ′(Zᴸ)",
-        "D": "Wˡ⁺¹ᵀ Δˡ⁺¹ ⊙ σ′(Zˡ)"}
+        "D": "(Wˡ⁺¹ᵀ Δˡ⁺¹) ⊙ σ′(Zˡ)"}
     assert any(s.rule.startswith("BP4: affine map w.r.t. its matrix") for s in g.steps)
 
 
@@ -104,7 +104,7 @@ def test_backprop_is_proven_on_every_network_and_the_batch():
     assert {"n0=2,n1=3,n2=2", "n0=3,n1=4,n2=3,n3=2"} <= set(p.sizes)
     assert all(len(r.checks) >= 3 for r in p.results)
     steps = {f"{notation(s.lhs)} = {notation(s.rhs)}" for s in d.steps}
-    assert {"δ¹ = W²ᵀ δ² ⊙ step(z¹)", "∇ₐC = -(a³^∘(-1) ⊙ y)", "∇ₐC = a² - y"} <= steps
+    assert {"δ¹ = (W²ᵀ δ²) ⊙ step(z¹)", "∇ₐC = -(a³^∘(-1) ⊙ y)", "∇ₐC = a² - y"} <= steps
     assert {("sigmoid" in lbl, "ReLU" in lbl, cost) for lbl, _, _, cost, _ in NETWORKS} >= {
         (True, False, "mse"), (True, True, "ce"), (True, True, "mse")}
 
@@ -116,7 +116,7 @@ def test_mnist_network_batched_gradients():
         "∂C/∂W1 = 1/m dZ1 Xᵀ",
         "(∂C/∂b1)ᵀ = 1/m dZ1 𝟏",
         "dZ2 (= m ∂C/∂Z2) = A2 - Y",
-        "dZ1 (= m ∂C/∂Z1) = W2ᵀ dZ2 ⊙ step(Z1)",
+        "dZ1 (= m ∂C/∂Z1) = (W2ᵀ dZ2) ⊙ step(Z1)",
     ]
     d, _ = proven("mnist-network")
     assert len(d.sizes) >= 3 and all(s[DIM_M] >= 1 for s in d.sizes)
@@ -126,7 +126,7 @@ def test_mnist_kernel_expressions_for_the_code_generator():
     ex = kernel_expressions()
     assert {k: notation(v) for k, v in ex.items()} == {
         "Z1": "W1 X + b1 𝟏ᵀ", "A1": "relu(Z1)", "Z2": "W2 A1 + b2 𝟏ᵀ", "A2": "softmax(Z2)",
-        "dZ2": "A2 - Y", "dZ1": "W2ᵀ dZ2 ⊙ step(Z1)", "dW2": "1/m dZ2 A1ᵀ",
+        "dZ2": "A2 - Y", "dZ1": "(W2ᵀ dZ2) ⊙ step(Z1)", "dW2": "1/m dZ2 A1ᵀ",
         "db2": "1/m dZ2 𝟏", "dW1": "1/m dZ1 Xᵀ", "db1": "1/m dZ1 𝟏"}
     symbols = {s.name for e in ex.values() for s in e.atoms(sp.MatrixSymbol)}
     assert symbols == {"X", "Y", "W1", "b1", "W2", "b2", "Z1", "A1", "Z2", "A2", "dZ1", "dZ2"}

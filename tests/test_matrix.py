@@ -392,7 +392,7 @@ def test_components_of_names_ending_in_a_digit_take_a_separator():
 
 def test_specialise_replaces_the_generic_activation():
     g = hadamard(T(W) * vector("d", k), apply("σ", x, 1))
-    assert notation(specialise(g, {"σ": "relu"})) == "Wᵀ d ⊙ step(x)"
+    assert notation(specialise(g, {"σ": "relu"})) == "(Wᵀ d) ⊙ step(x)"
     with pytest.raises(Exception, match="Unknown element-wise function"):
         specialise(g, {"σ": "sigmoidd"})
 
