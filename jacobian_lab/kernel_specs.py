@@ -60,7 +60,7 @@ def softmax_expressions() -> dict[str, MatrixExpr]:
 
 def softmax_cross_entropy_expressions() -> dict[str, MatrixExpr]:
     """∂C/∂z = (s − y)ᵀ per sample, i.e. dZ = A − Y for a batch (A = softmax(Z))."""
-    return {"dZ": sp.MatAdd(A, -Y)}
+    return {"dZ": _catalog("dZ2", {"A2": A, "Y": Y}, {"n2": k})}  # dZ2 = A2 − Y
 
 
 def mnist_network_expressions() -> dict[str, MatrixExpr]:
@@ -75,6 +75,17 @@ def mse_neuron_expressions() -> dict[str, MatrixExpr]:
     return {"C": cost, "dA": sp.MatAdd(A, -Y)}
 
 
+def _catalog(name: str, renames: dict[str, MatrixExpr], dims: dict[str, sp.Expr]) -> MatrixExpr:
+    """A result of the `mnist-network` derivation, its symbols renamed for a generic layer."""
+    import derivations.mnist_network as mnist  # the catalog: imported only when generating
+
+    expr = mnist.kernel_expressions()[name]
+    dim_map = {s: dims[s.name] for s in expr.free_symbols
+               if isinstance(s, sp.Symbol) and s.name in dims}
+    sym_map = {s: renames[s.name] for s in expr.atoms(sp.MatrixSymbol) if s.name in renames}
+    return expr.xreplace(sym_map).xreplace(dim_map)
+
+
 def backprop_expressions() -> dict[str, MatrixExpr]:
     """Z = W A + b 𝟏ᵀ; BP2 δ = (W_nextᵀ δ_next) ⊙ f'(Z); BP3/BP4 averaged over the batch."""
     W, A_in, b = matrix("W", k, n), matrix("A", n, m), vector_symbol("b", k)
@@ -82,12 +93,18 @@ def backprop_expressions() -> dict[str, MatrixExpr]:
     W_next, dZ_next = matrix("W_next", j, k), matrix("dZ_next", j, m)
     out = {
         "Z": sp.MatAdd(sp.MatMul(W, A_in), sp.MatMul(b, ones(1, m))),
-        "dW": sp.MatMul(1 / m, dZ, T(A_prev)),
-        "db": sp.MatMul(1 / m, dZ, ones(m)),
+        # BP4 and BP3, batched, exactly as the catalog derives them (mnist-network's output
+        # layer: dW2 = 1/m dZ2 A1ᵀ, db2 = 1/m dZ2 𝟏), renamed for a generic layer.
+        "dW": _catalog("dW2", {"dZ2": dZ, "A1": A_prev}, {"n2": k, "n1": n}),
+        "db": _catalog("db2", {"dZ2": dZ}, {"n2": k}),
         "dA_prev": sp.MatMul(T(W), dZ),
     }
     for f in ACTIVATIONS:
         out[f"delta_{f}"] = hadamard(sp.MatMul(T(W_next), dZ_next), apply(f, Z, 1))
+    # BP2 for ReLU exactly as the catalog derives it (dZ1 = W2ᵀ dZ2 ⊙ step(Z1)).
+    out["delta_relu"] = _catalog(
+        "dZ1", {"W2": W_next, "dZ2": dZ_next, "Z1": Z}, {"n2": j, "n1": k}
+    )
     return out
 
 
