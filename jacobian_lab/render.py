@@ -169,7 +169,9 @@ def latex_section(d: Derivation, steps: bool = True) -> str:
         out.append("\\begin{align*}")
         out.append(
             " \\\\\n".join(
-                f"{latex(s.lhs)} &= {latex(s.rhs)} && \\text{{{_tex_escape(s.rule)}}}"
+                f"{latex(s.lhs)} &= {latex(s.rhs)} && "
+                # a box of fixed width: long rule texts wrap instead of running off the page
+                f"\\parbox[t]{{0.36\\textwidth}}{{\\raggedright\\small {_tex_escape(s.rule)}}}"
                 for s in d.steps
             )
         )
