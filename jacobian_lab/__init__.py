@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .checker import Check
     from .component import gradient, jacobian
     from .derivation import Derivation, Proof
     from .parser import parse_expr, parse_exprs, parse_symbols
-    from .verify import Check
 
 __all__ = [
     "check",
@@ -55,8 +55,8 @@ def __getattr__(name: str) -> Any:
 
 def verify(exprs: Any, wrt: Any, claim: Any, layout: str = "numerator") -> Check:
     """Check a claimed Jacobian; strings are parsed safely (never evaluated)."""
+    from .checker import verify as _verify
     from .parser import parse_exprs, parse_matrix, parse_symbols
-    from .verify import verify as _verify
 
     if isinstance(exprs, str):
         exprs = parse_exprs(exprs)

@@ -13,12 +13,12 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .checker import Check, compare, verify
 from .component import chain, check_layout, evaluate, jacobian
 from .errors import UnknownNameError, did_you_mean
 from .latex import latex
 from .parser import parse_assignments, parse_exprs, parse_matrix, parse_point, parse_symbols
 from .pretty import pretty
-from .verify import Check, compare, verify
 
 LAYOUT_NOTE = {
     "numerator": "numerator layout: row i = output i, column j = variable j",

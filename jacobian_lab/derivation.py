@@ -6,7 +6,7 @@ proof record. Computing a derivation prints nothing; printers render it.
 
 A result counts only once :func:`prove` has instantiated it at several concrete sizes and
 shown it equal, entry by entry, to the component layer (``sympy.Matrix.jacobian`` on explicit
-scalar symbols), through :func:`jacobian_lab.verify.compare`.
+scalar symbols), through :func:`jacobian_lab.checker.compare`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from typing import Any, Literal
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
+from .checker import Check, Mismatch, compare
 from .errors import ShapeError
 from .matrix.explicit import Instantiator, components
 from .matrix.fastcheck import identical
 from .matrix.rules import VJP_RULE, is_matrix_variable, jac, rule_name, simplify, vjp
-from .verify import Check, Mismatch, compare
 
 CONVENTIONS: tuple[str, ...] = (
     "numerator layout: ∂f/∂x has one row per output of f and one column per entry of x",
@@ -134,6 +134,19 @@ class Derivation:
     sizes: list[dict[sp.Symbol, int]] = field(default_factory=list)
     conventions: tuple[str, ...] = CONVENTIONS
     proof: Proof | None = None
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter renders a derivation (steps, result, proof record) by itself."""
+        from .render import markdown
+
+        return markdown(self)
+
+    def _repr_latex_(self) -> str:
+        """The boxed results as one LaTeX display (for front ends that prefer LaTeX)."""
+        from .latex import latex
+
+        body = r" \\ ".join(f"{latex(r.lhs)} = {latex(r.expr)}" for r in self.results)
+        return f"$$\\begin{{gathered}}{body}\\end{{gathered}}$$"
 
 
 @dataclass(frozen=True)

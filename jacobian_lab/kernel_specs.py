@@ -334,7 +334,7 @@ class KernelCheck:
     kernel: str
     output: str
     sizes: str
-    check: Any  # jacobian_lab.verify.Check
+    check: Any  # jacobian_lab.checker.Check
 
     @property
     def ok(self) -> bool:
@@ -348,8 +348,8 @@ def verify(spec: KernelSpec, sizes: Sequence[Mapping[sp.Symbol, int]] = VERIFY_S
     Exactly the proof the catalog runs: the matrix-layer expression instantiated at
     concrete sizes against entries built from scalars and ``sympy.diff``.
     """
+    from .checker import compare
     from .matrix.explicit import Instantiator
-    from .verify import compare
 
     if spec.truth is None:
         raise VerificationError(f"kernel {spec.name} has no component-layer truth to check")

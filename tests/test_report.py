@@ -94,3 +94,14 @@ def test_every_catalog_entry_compiles_to_pdf_with_its_title(tmp_path):
         flat = " ".join(unicodedata.normalize("NFKC", text).split())
         for d in derivs:
             assert " ".join(d.title.split()) in flat, d.title
+
+
+def test_jupyter_renders_derivations_and_verdicts(neuron_relu):
+    md = neuron_relu._repr_markdown_()
+    assert md.startswith("## The gradient of a ReLU neuron")
+    tex = neuron_relu._repr_latex_()
+    assert tex.startswith("$$\\begin{gathered}")
+    assert r"\operatorname{step}\left(z\right) \mathbf{x}^{\top}" in tex
+    from jacobian_lab import verify
+
+    assert "**incorrect**" in verify("x^2", "x", "[[3*x]]")._repr_markdown_()

@@ -13,7 +13,7 @@ non-polynomial atoms into fresh symbols (:class:`Atoms`) and then
   independently of their arguments, a superset of the values they can take.
 
 It only ever confirms: when it cannot, the caller falls back to the verifier
-(:func:`jacobian_lab.verify.compare`), which also explains a mismatch.
+(:func:`jacobian_lab.checker.compare`), which also explains a mismatch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The verifier: is a claimed Jacobian right? If not, where, at which point, and why?
+"""The checker behind `verify`: is a claimed Jacobian right? If not, where, at which point, and why?
 
 :func:`compare` is the one checker every proof in jacobian_lab goes through (user claims,
 the catalog's matrix-layer results at concrete sizes, the notes' errata). It decides in two
