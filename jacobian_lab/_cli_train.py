@@ -125,6 +125,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     run.add_argument("--json", action="store_true",
                      help="print the final summary as JSON on stdout")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--report", metavar="FILE",
+                     help="also write a report of the run: FILE.pdf, .tex or .md")
     run.add_argument("--no-plots", action="store_true",
                      help="do not draw PNG plots (they need matplotlib)")
 
@@ -168,6 +170,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         summary = trainer.train(trainer.TrainConfig(**settings), run_dir=args.run_dir,
                                 **common)
+    if getattr(args, "report", None):
+        from .train_report import write_train_report
+
+        written = write_train_report(summary, args.report)
+        Console(stderr=True, highlight=False).print(f"wrote {written}")
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
     else:

@@ -160,7 +160,9 @@ def markdown_document(derivs: Sequence[Derivation]) -> str:
     return "\n".join(head) + "\n\n" + "\n".join(markdown(d) for d in derivs)
 
 
-def compile_pdf(tex: str, out: Path, runs: int = 2) -> float:
+def compile_pdf(
+    tex: str, out: Path, runs: int = 2, assets: dict[str, Path] | None = None
+) -> float:
     """Compile with pdflatex in a temporary directory; returns seconds taken."""
     exe = shutil.which("pdflatex")
     if exe is None:
@@ -172,6 +174,8 @@ def compile_pdf(tex: str, out: Path, runs: int = 2) -> float:
     with tempfile.TemporaryDirectory(prefix="jlab-report-") as tmp:
         src = Path(tmp) / "report.tex"
         src.write_text(tex, encoding="utf-8")
+        for name, asset in (assets or {}).items():
+            shutil.copyfile(asset, Path(tmp) / name)
         for _ in range(runs):
             proc = subprocess.run(
                 [exe, "-halt-on-error", "-interaction=nonstopmode", "report.tex"],

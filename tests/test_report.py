@@ -105,3 +105,29 @@ def test_jupyter_renders_derivations_and_verdicts(neuron_relu):
     from jacobian_lab import verify
 
     assert "**incorrect**" in verify("x^2", "x", "[[3*x]]")._repr_markdown_()
+
+
+def test_train_report_has_config_accuracy_checks_and_the_source_derivation(tmp_path, capsys):
+    from jacobian_lab.cli import main
+
+    report = tmp_path / "run.md"
+    code = main(["train", "--epochs", "1", "--limit", "400", "--quiet", "--check-every", "0",
+                 "--run-dir", str(tmp_path / "run"), "--report", str(report)])
+    capsys.readouterr()
+    assert code == 0
+    text = report.read_text()
+    assert "| test | loss " in text and "| gradient checks |" in text
+    assert "The MNIST network of the notes" in text
+    if (tmp_path / "run" / "loss.png").exists():
+        assert "![loss" in text and (tmp_path / "run-loss.png").exists()
+
+
+@needs_pdflatex
+def test_train_report_compiles_to_pdf(tmp_path, capsys):
+    from jacobian_lab.cli import main
+
+    report = tmp_path / "run.pdf"
+    code = main(["train", "--epochs", "1", "--limit", "400", "--quiet", "--check-every", "0",
+                 "--run-dir", str(tmp_path / "run"), "--report", str(report)])
+    capsys.readouterr()
+    assert code == 0 and report.stat().st_size > 1000

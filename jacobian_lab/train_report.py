@@ -1,0 +1,91 @@
+"""``jlab train --report FILE.pdf|.md``: a training run as a report.
+
+The run's configuration, accuracy and loss, the loss curve (the PNG the trainer drew), the
+gradient-check statistics, and the derivation the kernels came from (``mnist-network``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from .derivation import prove
+from .render import _tex_escape, latex_section, markdown
+from .report import FORMATS, ReportError, _proof_table, _unicode_preamble, compile_pdf
+
+SOURCE_DERIVATION = "mnist-network"
+
+
+def _rows(summary: Any) -> list[tuple[str, str]]:
+    c = summary.config
+    ch = summary.checks
+    return [
+        ("data", summary.dataset),
+        ("network", "-".join(map(str, c.layers)) + f", {c.activation} hidden, {c.loss}"),
+        ("optimiser",
+         f"{c.optimizer}, lr {c.lr}, batch {c.batch_size or 'default'}, seed {c.seed}"),
+        ("dtype", str(c.dtype)),
+        ("trained", f"{summary.epochs} epochs, {summary.steps} steps"),
+        ("train", f"loss {summary.train_loss:.4f}, accuracy {summary.train_accuracy:.4f}"),
+        ("test", f"loss {summary.test_loss:.4f}, accuracy {summary.test_accuracy:.4f}"),
+        ("gradient checks", f"{ch['count']} checks, {ch['failed']} failed"),
+        ("max error vs finite differences",
+         f"{ch['max_fd_direction']:.1e} (directions), {ch['max_fd_coordinate']:.1e} (coordinates)"),
+        ("max error vs closed forms", f"{ch['max_closed_form']:.1e}"),
+        ("time", f"{summary.seconds:.2f} s, {summary.samples_per_second:,.0f} samples/s"),
+    ]
+
+
+def _derivation() -> Any:
+    import derivations
+
+    d = derivations.get(SOURCE_DERIVATION)
+    prove(d)
+    return d
+
+
+def write_train_report(summary: Any, path: str | Path) -> Path:
+    """Write the report of a finished run; the format follows the suffix (.pdf, .tex, .md)."""
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in FORMATS:
+        raise ReportError(f"Unknown report format `{out.suffix or out.name}`; use one of: "
+                          f"{', '.join(FORMATS)}")
+    curve = Path(summary.run_dir) / "loss.png"
+    has_curve = curve.is_file()
+    d = _derivation()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".md":
+        lines = ["# Training run", "", "| setting | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in _rows(summary)]
+        if has_curve:
+            image = out.with_name(f"{out.stem}-loss.png")
+            shutil.copyfile(curve, image)
+            lines += ["", f"![loss and test loss per epoch]({image.name})"]
+        lines += ["", "## The derivation the kernels came from", "", markdown(d)]
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return out
+    table = "\n".join(f"{_tex_escape(k)} & {_tex_escape(v)} \\\\" for k, v in _rows(summary))
+    figure = (
+        "\\begin{center}\\includegraphics[width=0.7\\textwidth]{loss.png}\\end{center}"
+        if has_curve else "(no loss curve: matplotlib is not installed)"
+    )
+    body = "\n".join([
+        "\\section*{Training run}",
+        "\\begin{tabular}{lp{0.6\\textwidth}}", "\\hline", table, "\\hline", "\\end{tabular}", "",
+        figure, "", latex_section(d), _proof_table(d),
+    ])
+    tex = "\n".join([
+        "\\documentclass[11pt]{article}", "\\usepackage{amsmath,amssymb,graphicx}",
+        "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}",
+        "\\allowdisplaybreaks", _unicode_preamble(body),
+        "\\begin{document}", body, "\\end{document}", "",
+    ])
+    if suffix == ".tex":
+        out.write_text(tex, encoding="utf-8")
+        if has_curve:
+            shutil.copyfile(curve, out.with_name("loss.png"))
+        return out
+    compile_pdf(tex, out, assets={"loss.png": curve} if has_curve else None)
+    return out
