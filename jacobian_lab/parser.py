@@ -12,15 +12,18 @@ x**2 + sigmoid(z)/2
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import keyword
 import math
 import operator
 import re
+import signal
+import threading
 import tokenize
 import unicodedata
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -36,7 +39,8 @@ MAX_NODES = 2000  # expression nodes in the tree
 MAX_INT_DIGITS = 300  # digits of a number literal
 MAX_DECIMAL_EXPONENT = 300  # |e| in 1.5e-3
 MAX_EXPONENT = 1000  # |n| in x**n when n is a number
-MAX_RESULT_DIGITS = 1000  # |numbers| < 10**1000: printable, and SymPy compares them quickly
+MAX_RESULT_DIGITS = 310  # |numbers| < 10**310, about the float range: SymPy stays quick
+BUILD_SECONDS = 1.0  # SymPy's own simplification gets this long per text (see _time_budget)
 
 
 class FunctionSpec(NamedTuple):
@@ -85,7 +89,7 @@ def symbol(name: str) -> sp.Symbol:
 
 def _digits(r: sp.Rational) -> float:
     """About how many decimal digits the numerator or denominator of ``r`` has."""
-    return max(int(r.p).bit_length(), int(r.q).bit_length()) * math.log10(2)
+    return math.log10(max(abs(int(r.p)), int(r.q)))
 
 
 def _too_large(value: sp.Expr) -> bool:
@@ -99,6 +103,55 @@ def _too_large(value: sp.Expr) -> bool:
     # An mpf is (sign, mantissa, exponent, bit count): |x| < 2**(exponent + bit count).
     return any(f._mpf_[2] + f._mpf_[3] > MAX_RESULT_DIGITS / math.log10(2)
                for f in value.evalf(3).atoms(sp.Float))
+
+
+def _root_digits(base: sp.Expr, exp: sp.Expr) -> float:
+    """About how many digits the integers have that SymPy searches for perfect powers when it
+    evaluates ``base**exp``: N**(p/q) leads it to N**min(p, q - 1), exp(log(N)*r) to N**r, and
+    an integer power of N**(p/q) to N**(q - 1). Beyond a few hundred digits that search is slow.
+    """
+    fractions = [r.q - 1 for r in base.atoms(sp.Rational)] + [
+        min(abs(r.p), r.q - 1) for r in exp.atoms(sp.Rational)]
+    numbers = [*base.atoms(sp.Rational), *(r for log in exp.atoms(sp.log)
+                                          for r in log.atoms(sp.Rational))]
+    return max(fractions, default=0) * sum(map(_digits, numbers))
+
+
+def _radical_digits(factors: list[sp.Expr]) -> float:
+    """The same for a product, where SymPy merges roots: sqrt(a)*sqrt(b) becomes sqrt(a*b)."""
+    return sum(_root_digits(f.base, f.exp) for a in factors for f in sp.Mul.make_args(a)
+               if f.is_Pow and f.base.is_Rational)
+
+
+class _OutOfTime(BaseException):
+    """Raised by the timer inside SymPy; not an Exception, so that nothing on the way eats it."""
+
+
+@contextlib.contextmanager
+def _time_budget(seconds: float) -> Iterator[None]:
+    """Interrupt SymPy after ``seconds``: its automatic simplification takes seconds on inputs
+    as short as sqrt(sqrt(sqrt(exp(sqrt(asin(6)))))), which no static limit foresees.
+
+    SIGALRM is the only way to interrupt it in-process, so the budget applies in the main thread
+    of a Unix process that uses neither that signal nor the real-time timer; elsewhere there is
+    none, and only the static limits protect.
+    """
+    if not (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _OutOfTime
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -233,6 +286,17 @@ class _Builder(ast.NodeVisitor):
 
     def __init__(self, src: _Source) -> None:
         self.src = src
+        self.building: ast.expr | None = None  # the node SymPy is working on
+
+    def build(self, nodes: Sequence[ast.expr]) -> list[Any]:
+        """SymPy objects for ``nodes``, within :data:`BUILD_SECONDS` where that can be enforced."""
+        try:
+            with _time_budget(BUILD_SECONDS):
+                return [self.visit(node) for node in nodes]
+        except _OutOfTime:
+            at = self.building or nodes[0]
+            raise self.src.error(f"SymPy needs more than {BUILD_SECONDS:g} s to simplify "
+                                 f"`{self.src.segment(at)}`", at) from None
 
     def generic_visit(self, node: ast.AST) -> Any:
         assert isinstance(node, ast.expr)  # only expressions are ever visited
@@ -297,7 +361,9 @@ class _Builder(ast.NodeVisitor):
         for n in reversed(chain):
             right, inverse = self.visit(n.right), _INVERSE.get(type(n.op))
             operands.append(right if inverse is None else self._apply(inverse, [right], n))
-        return self._apply(sp.Add if level == "+" else sp.Mul, operands, node)
+        if level == "+":
+            return self._apply(sp.Add, operands, node)
+        return self._apply(sp.Mul, operands, node, _radical_digits(operands))
 
     def visit_Call(self, node: ast.Call) -> sp.Expr:
         func = node.func
@@ -323,7 +389,10 @@ class _Builder(ast.NodeVisitor):
             wanted = f"{lo}" if lo == hi else f"at least {lo}" if hi is None else f"{lo} or {hi}"
             raise self.src.error(f"`{name}` takes {wanted} argument{'s' * (wanted != '1')}, "
                                  f"got {n}", func)
-        return self._apply(spec.build, [self.visit(a) for a in node.args], node)
+        args = [self.visit(a) for a in node.args]
+        roots = {"sqrt": lambda: _root_digits(args[0], sp.S.Half),
+                 "exp": lambda: _root_digits(sp.E, args[0])}.get(name, lambda: 0.0)()
+        return self._apply(spec.build, args, node, roots)
 
     def _power(self, node: ast.BinOp, base: sp.Expr, exp: sp.Expr) -> sp.Expr:
         if exp.is_Rational and abs(exp) > MAX_EXPONENT:
@@ -332,11 +401,17 @@ class _Builder(ast.NodeVisitor):
         if base.is_Rational and exp.is_Rational and abs(exp) * _digits(base) > MAX_RESULT_DIGITS:
             raise self.src.error(f"Number too large: `{self.src.segment(node)}` would have more "
                                  f"than {MAX_RESULT_DIGITS} digits", node)
-        return self._apply(sp.Pow, [base, exp], node)
+        return self._apply(sp.Pow, [base, exp], node, _root_digits(base, exp))
 
-    def _apply(self, build: Callable[..., sp.Expr], args: list[sp.Expr], node: ast.expr) -> Any:
+    def _apply(self, build: Callable[..., sp.Expr], args: list[sp.Expr], node: ast.expr,
+               roots: float = 0) -> Any:
         """Call SymPy; its exceptions and oversized numbers become :class:`ParseError`."""
+        if roots > MAX_RESULT_DIGITS:
+            raise self.src.error(f"Numbers too large for exact roots in "
+                                 f"`{self.src.segment(node)}` (SymPy would search an integer of "
+                                 f"more than {MAX_RESULT_DIGITS} digits)", node)
         try:
+            self.building = node
             value = build(*args)
             too_large = _too_large(value)
         except Exception as e:  # SymPy refusing, or failing inside (atan(tan(10**300)))
@@ -371,7 +446,7 @@ def parse_expr(text: str) -> sp.Expr:
     if len(elements) > 1:
         raise src.error(f"Expected one expression, found {len(elements)} separated by commas",
                         src.text.index(",", src.end(elements[0])))
-    return _Builder(src).visit(elements[0])
+    return _Builder(src).build(elements[:1])[0]
 
 
 def parse_exprs(text: str | Sequence[str]) -> list[sp.Expr]:
@@ -383,7 +458,7 @@ def parse_exprs(text: str | Sequence[str]) -> list[sp.Expr]:
     result: list[sp.Expr] = []
     for item in _items(text):
         elements, src = _elements(item)
-        result += [_Builder(src).visit(e) for e in elements]
+        result += _Builder(src).build(elements)
     if not result:
         raise ParseError("No expressions given")
     return result
@@ -448,7 +523,7 @@ def _assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr, int]]:
         if any(sym == s for s, _, _ in result):
             raise ParseError(f"`{sym}` is assigned twice", text, at)
         body, src = _parse(value, text, begin + len(name) + 1)
-        result.append((sym, _Builder(src).visit(body), begin + len(name) + 1))
+        result.append((sym, _Builder(src).build([body])[0], begin + len(name) + 1))
     return result
 
 
@@ -473,9 +548,15 @@ def parse_point(text: str) -> dict[sp.Symbol, sp.Expr]:
             names = ", ".join(sorted(map(str, value.free_symbols)))
             raise ParseError(f"The value of `{sym}` must be a number, but it uses {names}",
                              text, at)
-        if not (value.is_real and value.is_finite):
-            raise ParseError(f"The value of `{sym}` is not a finite real number: {value}",
-                             text, at)
+        try:
+            with _time_budget(BUILD_SECONDS):  # SymPy may evaluate for a long time to decide
+                real = bool(value.is_real and value.is_finite)
+        except _OutOfTime:
+            raise ParseError(f"Cannot decide within {BUILD_SECONDS:g} s whether the value of "
+                             f"`{sym}` is a finite real number", text, at) from None
+        if not real:
+            raise ParseError(f"The value of `{sym}` is not a finite real number: "
+                             f"{_short(str(value))}", text, at)
         point[sym] = value
     return point
 
@@ -503,5 +584,5 @@ def parse_matrix(text: str) -> sp.Matrix:
         i = next((i for i, n in enumerate(lengths) if n != lengths[0]), 0)
         raise src.error(f"Rows must have the same, non-zero length; they have "
                         f"{', '.join(map(str, lengths))} entries", rows[i])
-    builder = _Builder(src)
-    return sp.Matrix([[builder.visit(e) for e in cells] for cells in rows_of_cells])
+    cells = _Builder(src).build([e for row in rows_of_cells for e in row])
+    return sp.Matrix(len(rows_of_cells), lengths[0], cells)
