@@ -24,6 +24,7 @@ from .errors import ShapeError
 from .matrix.explicit import Instantiator, components
 from .matrix.fastcheck import identical
 from .matrix.rules import VJP_RULE, is_matrix_variable, jac, rule_name, simplify, vjp
+from .notation import notation
 
 CONVENTIONS: tuple[str, ...] = (
     "numerator layout: ∂f/∂x has one row per output of f and one column per entry of x",
@@ -239,7 +240,8 @@ def chain_steps(
         # Written in the link's own output where it appears (softmax(z) → s), as the notes do.
         local = simplify(jac(definition, prev)).xreplace({definition: name})
         steps.append(Step(Partial(name, prev), local, rule_name(definition, prev),
-                          f"differentiate {name} = {sp.sstr(definition)} w.r.t. {prev}"))
+                          f"differentiate {notation(name)} = {notation(definition)} "
+                          f"w.r.t. {notation(prev)}"))
         factors.append(local)
         prev = name
     if len(links) > 1:

@@ -81,8 +81,6 @@ class NotationPrinter(StrPrinter):
     def _print_MatMul(self, e: Any) -> str:
         coeff, factors = e.as_coeff_matrices()
         parts = []
-        scalars = [f for f in e.args if not getattr(f, "is_Matrix", False) and f != coeff]
-        del scalars
         for f in factors:
             parts.append(self.parenthesize(f, PRECEDENCE["Mul"], strict=False))
         body = " ".join(parts)

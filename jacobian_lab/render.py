@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sympy as sp
-from rich.console import Console, Group
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -279,4 +279,3 @@ def to_json(d: Derivation) -> dict[str, Any]:
     }
 
 
-_ = Group

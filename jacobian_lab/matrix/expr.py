@@ -22,7 +22,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from ..errors import UnknownNameError, did_you_mean
-from ..functions import relu, sigmoid, softplus, step
+from ..functions import relu, sigmoid, softplus
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,6 @@ ELEMENTWISE: dict[str, ScalarFunction] = {
         ScalarFunction("σ", sp.Function("σ", real=True), r"\sigma", r"\sigma'", _generic("σ")),
     )
 }
-_ = step
 
 
 def scalar_function(name: str) -> ScalarFunction:
