@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,8 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .checker import Check, compare, verify
-from .component import chain, check_layout, evaluate, jacobian
-from .errors import UnknownNameError, did_you_mean
+from .component import chain, check_defined, check_layout, evaluate, jacobian, kink_notes
+from .errors import DomainError, UnknownNameError, did_you_mean
 from .latex import latex
 from .parser import parse_assignments, parse_exprs, parse_matrix, parse_point, parse_symbols
 from .pretty import pretty
@@ -52,8 +53,29 @@ def _inputs(args: argparse.Namespace) -> tuple[list[sp.Expr], list[sp.Symbol]]:
     return exprs, wrt
 
 
-def _value_at(m: sp.Matrix, at: str | None) -> sp.Matrix | None:
-    return evaluate(m, parse_point(at)) if at else None
+# ``x=nan``, ``y = -inf``, ``z=oo``: the parser would read them as (unknown) variable names.
+_NOT_FINITE = re.compile(
+    r"(?:^|,)\s*(?P<name>\w+)\s*=\s*(?P<value>[+-]?\s*(?:nan|inf|infinity|oo|zoo))\s*(?=,|$)",
+    re.IGNORECASE)
+
+
+def _point(at: str) -> dict[sp.Symbol, sp.Expr]:
+    bad = _NOT_FINITE.search(at)
+    if bad:
+        value = bad["value"].replace(" ", "")
+        raise DomainError(f"--at {bad['name']}={value} is not a finite number: a derivative is "
+                          "evaluated at a finite point (for its behaviour at ±∞, try a large "
+                          f"value such as {bad['name']}=1e6)")
+    return parse_point(at)
+
+
+def _value_at(exprs: Sequence[sp.Expr], m: sp.Matrix, at: str | None) -> sp.Matrix | None:
+    """``m`` at the point ``at``; :class:`DomainError` where f or its derivative is undefined."""
+    if not at:
+        return None
+    point = _point(at)
+    check_defined(exprs, point)
+    return evaluate(m, point)
 
 
 def _matrix_panel(title: str, m: sp.Matrix, subtitle: str = "") -> Panel:
@@ -72,7 +94,8 @@ def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
     jac = jacobian(exprs, wrt, layout=layout)
     # The simplified form is what we show, so check it against the raw derivative.
     check = compare(raw.T if layout == "denominator" else raw, jac, extra_exprs=exprs)
-    value = _value_at(jac, args.at)
+    value = _value_at(exprs, jac, args.at)
+    notes = kink_notes(raw, _point(args.at)) if value is not None else []
     kind = "gradient" if gradient else "Jacobian"
     if args.format == "json":
         out: dict[str, Any] = {
@@ -85,8 +108,9 @@ def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
             "check": check.to_dict(),
         }
         if value is not None:
-            out["at"] = {str(k): sp.sstr(v) for k, v in parse_point(args.at).items()}
+            out["at"] = {str(k): sp.sstr(v) for k, v in _point(args.at).items()}
             out["value"] = _rows(value)
+            out["notes"] = notes
         print(json.dumps(out, indent=2))
         return 0
     if args.format == "latex":
@@ -100,6 +124,8 @@ def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
     console.print(Text(LAYOUT_NOTE[layout], "dim"))
     if value is not None:
         console.print(_matrix_panel(f"at {args.at}", value))
+        for note in notes:
+            console.print(Text.assemble(("note: ", "bold yellow"), note))
     _print_check(console, check, "simplified result vs. the raw derivative")
     return 0
 

@@ -1,17 +1,25 @@
-"""``jlab list | derive | check``: the derivation catalog on the command line."""
+"""``jlab list | derive | check``: the derivation catalog on the command line.
+
+SymPy and the derivation core are imported inside the commands, after ``list`` and ``check``
+have hashed the sources for the proof cache (:mod:`jacobian_lab.proof_cache`): the key then
+describes the code that is about to be imported, not a file edited after it was.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Console
+from rich.markup import escape
 
-from .derivation import Derivation, Proof, prove
 from .errors import ShapeError
-from .render import latex_section as _latex_section
-from .render import markdown, render_check, render_list, render_rich, to_json
+from .proof_cache import ProofCache, ProofSummary, builder_salt
+
+if TYPE_CHECKING:
+    from .derivation import Derivation, Proof
 
 MAX_SIZE = 8
 
@@ -37,19 +45,73 @@ def _sizes(d: Derivation, spec: str | None) -> list[dict] | None:
     return [dict.fromkeys(dims, v) for v in values]
 
 
+def _salt(cat: Any, name: str) -> str | None:
+    """The cache's per-entry key of ``name``: "" for the packaged catalog, the file's hash for
+    a derivation loaded with ``--file``, None (never cached) when its origin is unknown."""
+    return builder_salt(getattr(cat, "_REGISTRY", {}).get(name))
+
+
+def _cache_notice(cache: ProofCache) -> None:
+    if cache.notice:
+        Console(stderr=True, highlight=False, soft_wrap=True).print(
+            f"[dim]note: {escape(cache.notice)}[/]"
+        )
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    check = not args.no_check
+    cache = ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
+    from .derivation import prove
+    from .render import render_list
+
     cat = _catalog()
     console = Console(highlight=False)
-    rows: list[tuple[Derivation, Proof | None]] = []
-    with console.status("proving the catalog…"):
-        for name in cat.names():
-            d = cat.get(name)
-            rows.append((d, None if args.no_check else prove(d)))
-    render_list(rows, console)
+    rows: list[tuple[Derivation, Proof | ProofSummary | None]] = []
+    cached: list[ProofSummary] = []
+    try:
+        with console.status("proving the catalog…") as status:
+            for name in cat.names():
+                d = cat.get(name)
+                if not check:
+                    rows.append((d, None))
+                    continue
+                salt = _salt(cat, name)
+                hit = cache.get(name, salt)
+                if hit is not None:
+                    cached.append(hit)
+                    rows.append((d, hit))
+                    continue
+                status.update(f"proving {name}…")
+                proof = prove(d)
+                cache.put(name, ProofSummary.of(proof), salt)
+                rows.append((d, proof))
+    finally:
+        cache.save()  # an interrupted run keeps what it proved
+    # render_list reads only .ok and .method of a status, which a ProofSummary has too.
+    render_list(cast("list[tuple[Derivation, Proof | None]]", rows), console)
+    if cached:
+        some = "statuses" if len(cached) == len(rows) else f"{len(cached)} of {len(rows)} statuses"
+        since = _when(min(c.proved_at for c in cached))
+        console.print(
+            f"[dim]{some} from the proof cache of {since} ({escape(str(cache.path))}); "
+            "`jlab check` re-proves[/]",
+            soft_wrap=True,  # one line: the path stays whole for copying
+        )
+    elif check and cache.enabled:
+        console.print(f"[dim]proved now; cached in {escape(str(cache.path))}[/]", soft_wrap=True)
+    _cache_notice(cache)
     return 0 if all(p is None or p.ok for _, p in rows) else 1
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
+    from .derivation import prove
+    from .render import latex_section as _latex_section
+    from .render import markdown, render_rich, to_json
+
     cat = _catalog()
     if args.file:
         added = cat.load_file(args.file)
@@ -71,15 +133,25 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    cache = ProofCache.open()  # check always proves; it refreshes what list will show
+    from .derivation import prove
+    from .render import render_check
+
     cat = _catalog()
     names = args.names or cat.names()
     console = Console(highlight=False, stderr=args.json)
     rows: list[tuple[Derivation, Proof]] = []
-    with console.status("proving…") as status:
-        for name in names:
-            status.update(f"proving {name}…")
-            d = cat.get(name)
-            rows.append((d, prove(d)))
+    try:
+        with console.status("proving…") as status:
+            for name in names:
+                status.update(f"proving {name}…")
+                d = cat.get(name)
+                proof = prove(d)
+                cache.put(name, ProofSummary.of(proof), _salt(cat, name))
+                rows.append((d, proof))
+    finally:
+        cache.save()
+    _cache_notice(cache)
     ok = all(p.ok for _, p in rows)
     if args.json:
         print(
@@ -97,8 +169,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import time
-
+    from .derivation import prove
     from .report import write_report
 
     cat = _catalog()

@@ -9,7 +9,10 @@ ways and always says which:
   digits at random points inside the domain (log, sqrt and division are respected by
   rejecting points where either side is undefined) and away from kinks (points within 1e-6
   of a ``Max``/``Min``/``Heaviside``/``Abs``/``sign``/``relu`` switch are rejected, and both
-  sides of every switch are sampled when the variables allow it).
+  sides of every switch are sampled when the variables allow it). Then, since the value ON a
+  switch is a convention the claim must share (ReLU'(0) = 0), both sides are also evaluated
+  exactly at points on each kink (found by solving a kink argument for a variable it is
+  linear in).
 
 A claim that differs at a sampled point is ``incorrect`` — with the differing entries, the
 counterexample point, both values and a diagnosis (transpose / denominator layout, constant
@@ -34,6 +37,7 @@ Method = Literal["symbolic", "sampled", "none"]
 DIGITS = 30
 REL_TOL = 1e-15  # at 30 significant digits a true identity agrees to ~1e-28
 KINK_MARGIN = 1e-6
+KINK_POINTS = 2  # points tried exactly on each kink
 _SIMPLIFY_MAX_OPS = 300
 
 
@@ -213,6 +217,75 @@ def sample_points(
     return points, kinks
 
 
+def _on_kink(
+    kink: sp.Expr, base: dict[sp.Symbol, sp.Float]
+) -> dict[sp.Symbol, sp.Expr] | None:
+    """A point exactly on the kink (``kink`` = 0), near ``base``, in exact rationals.
+
+    The base point is rounded to multiples of 1/64 and one variable the kink argument is
+    linear in (with a non-zero rational coefficient there) is solved for; ``None`` when no
+    variable allows it (e.g. a kink at sigmoid(x)·w = 0 has no rational solution).
+    """
+    sub: dict[sp.Symbol, sp.Expr] = {
+        v: sp.Rational(round(float(x) * 64), 64) for v, x in base.items()
+    }
+    for v in sorted(kink.free_symbols, key=str):
+        coeff = sp.diff(kink, v)
+        if coeff.has(v):
+            continue
+        others = {w: val for w, val in sub.items() if w != v}
+        c = coeff.xreplace(others)
+        rest = (kink - coeff * v).expand().xreplace(others)
+        if not (c.is_Rational and rest.is_Rational) or c == 0:
+            continue
+        point = {**sub, v: -rest / c}
+        if kink.xreplace(point) == 0:
+            return point
+    return None
+
+
+def _kink_mismatch(
+    variables: Sequence[sp.Symbol],
+    exprs: Sequence[sp.Expr],
+    kinks: Sequence[sp.Expr],
+    points: Sequence[dict[sp.Symbol, sp.Float]],
+    idx: Sequence[int],
+    exp_el: Sequence[sp.Expr],
+    clm_el: Sequence[sp.Expr],
+) -> tuple[dict[sp.Symbol, sp.Expr], dict[int, tuple[float, float]], sp.Expr] | None:
+    """Evaluate both sides exactly ON each kink (a few points per kink).
+
+    Sampling stays away from kinks, so a claim that differs only there — ReLU'(0) = 1 where
+    the convention is ReLU'(0) = 0 — would pass unseen. Points where either side is
+    undefined (x/|x| at 0) are skipped. Returns the point, the differing entries and the
+    kink, or ``None`` when the claim agrees on every kink point tried.
+    """
+    for kink in kinks:
+        for base in points:
+            point = _on_kink(kink, {v: base[v] for v in variables if v in base})
+            if point is None:
+                continue
+            if any(_value(e, point) is None for e in exprs):
+                continue
+            bad: dict[int, tuple[float, float]] = {}
+            for i in idx:
+                ev, cv = _value(exp_el[i], point), _value(clm_el[i], point)
+                if ev is None or cv is None:
+                    continue
+                if float(abs(cv - ev) / max(1, abs(ev))) > REL_TOL:
+                    bad[i] = (float(ev), float(cv))
+            if bad:
+                return point, bad, kink
+    return None
+
+
+_KINK_DIAGNOSIS = (
+    "the claim agrees with the derivative away from the kink {kink} = 0 but not on it: "
+    "the value at the switch follows a convention (here ReLU'(0) = step(0) = 0, as in the "
+    "notes and PyTorch); the claim uses another"
+)
+
+
 # --------------------------------------------------------------------------- compare
 
 
@@ -249,11 +322,13 @@ def compare(
     seed: int = 0,
     diagnose: bool = True,
     extra_exprs: Sequence[sp.Expr] = (),
+    kink_points: int | None = None,
 ) -> Check:
     """Compare a claimed matrix with the expected one, entry by entry.
 
     ``extra_exprs`` (e.g. the original function) take part in choosing sample points, so
-    their domains and kinks are respected too.
+    their domains and kinks are respected too. ``kink_points`` points are tried exactly on
+    each kink (default :data:`KINK_POINTS`).
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x", real=True)
@@ -330,6 +405,28 @@ def compare(
             bad_points, key=lambda p: max((abs(float(v)) for v in p.values()), default=0.0)
         )
     if bad_point is None:
+        per_kink = KINK_POINTS if kink_points is None else kink_points
+        at_kink = _kink_mismatch(variables, exprs, kinks, points[:per_kink], undecided_idx,
+                                 exp_el, clm_el)
+        if at_kink is not None:
+            point, idx_bad, kink = at_kink
+            mismatches = tuple(
+                Mismatch(i // expected.cols + 1, i % expected.cols + 1, expected[i], claim[i],
+                         ev, cv)
+                for i, (ev, cv) in idx_bad.items()
+            )
+            return Check(
+                "incorrect",
+                "sampled",
+                expected,
+                claim,
+                mismatches=mismatches,
+                counterexample={str(k): float(v) for k, v in point.items()},
+                diagnosis=_KINK_DIAGNOSIS.format(kink=sp.sstr(kink)),
+                points=len(points),
+                max_error=max_err,
+                kinks=kink_text,
+            )
         return Check(
             "correct",
             "sampled",

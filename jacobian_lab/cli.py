@@ -142,9 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         "list",
         help="the catalog of derivations, with their check status",
         formatter_class=fmt,
-        epilog=_examples("jlab list", "jlab list --no-check"),
+        epilog=_examples("jlab list", "jlab list --no-check", "jlab list --no-cache"),
     )
     p.add_argument("--no-check", action="store_true", help="do not run the proofs")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="prove everything now; do not read or write the proof cache (JLAB_NO_CACHE=1)",
+    )
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_list"))
 
     p = sub.add_parser(
@@ -203,6 +208,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 if the kernels are stale")
     p.add_argument("--show", metavar="NAME", help="print one kernel's generated source")
     p.set_defaults(func=_lazy("jacobian_lab._cli_codegen", "cmd_codegen"))
+
+    p = sub.add_parser(
+        "mutate", help="mutation testing: does every check fail on a wrong formula?",
+        description="Mutate every catalog result and kernel (× 1.001, sign, transpose, drop a "
+        "term, ReLU'(0) = 1, drop the 1/m) and require the proofs, the kernel verification "
+        "and the trainer's gradient check to catch each mutant that changes the value. Exit 1 "
+        "when one is missed.",
+        formatter_class=fmt,
+        epilog=_examples("jlab mutate", "jlab mutate --level kernel --level training",
+                         "jlab mutate neuron-relu dense_backward -v", "jlab mutate --json"),
+    )
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="catalog entries or kernels (default: all)")
+    p.add_argument("--level", action="append", choices=["catalog", "kernel", "training"],
+                   help="what to mutate (repeatable; default: all three)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also list the equivalent mutants")
+    p.add_argument("--json", action="store_true", help="every outcome, machine-readable")
+    p.set_defaults(func=_lazy("jacobian_lab._cli_mutate", "cmd_mutate"))
 
     from ._cli_train import add_data_arguments, add_train_arguments
 

@@ -172,16 +172,86 @@ def evaluate(matrix: sp.Matrix, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Matrix
     out = matrix.xreplace(sub)
     out = out.applyfunc(lambda e: sp.simplify(e) if not e.is_number else e)
     for idx, val in enumerate(out):
-        bad = (
-            val.has(sp.zoo, sp.nan, sp.oo, -sp.oo)
-            or val.is_real is False
-            or (val.is_number and not val.is_extended_real)
-        )
-        if bad:
+        if _undefined(val):
             i, j = divmod(idx, out.cols)
             at = ", ".join(f"{k}={v}" for k, v in sub.items())
+            why = ("the derivative of a jump, DiracDelta(0), is not a number"
+                   if val.has(sp.DiracDelta) else f"outside the domain: gives {val}")
             raise DomainError(
-                f"Entry ({i + 1},{j + 1}) = {matrix[i, j]} is undefined at {at} "
-                f"(outside the domain: gives {val})"
+                f"Entry ({i + 1},{j + 1}) = {matrix[i, j]} is undefined at {at} ({why})"
             )
     return out
+
+
+def _undefined(val: sp.Expr) -> bool:
+    """NaN, ±∞, complex, or an impulse (a DiracDelta left after substitution: δ(0))."""
+    return bool(
+        val.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.DiracDelta)
+        or val.is_real is False
+        or (val.is_number and not val.is_extended_real)
+    )
+
+
+def check_defined(exprs: Sequence[sp.Expr], point: Mapping[sp.Symbol, sp.Expr]) -> None:
+    """Raise :class:`DomainError` when a function is undefined at ``point``.
+
+    A derivative that exists as a formula says nothing where the function itself does not:
+    (log x)' = 1/x is −1 at x = −1, yet log is not defined there. Entries that still depend
+    on a variable without a value are skipped.
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x", real=True)
+    >>> try:
+    ...     check_defined([sp.log(x)], {x: -1})
+    ... except DomainError as e:
+    ...     print(e)
+    f = log(x) is undefined at x=-1 (gives I*pi), so is its derivative
+    """
+    by_name = {str(s): s for e in exprs for s in e.free_symbols}
+    sub = {by_name[str(s)]: sp.sympify(v) for s, v in point.items() if str(s) in by_name}
+    at = ", ".join(f"{k}={v}" for k, v in point.items())
+    for i, e in enumerate(exprs, 1):
+        raw = e.xreplace(sub)
+        if raw.free_symbols:
+            continue
+        val = raw if raw.has(sp.zoo, sp.nan) else sp.simplify(raw)
+        if _undefined(val):
+            name = "f" if len(exprs) == 1 else f"f{i}"
+            shown = f"{raw} = {val}" if raw != val else f"{val}"
+            raise DomainError(f"{name} = {e} is undefined at {at} (gives {shown}), so is its "
+                              "derivative")
+
+
+def kink_notes(jac: sp.Matrix, point: Mapping[sp.Symbol, sp.Expr]) -> list[str]:
+    """The conventions used where ``point`` lies on a kink of the derivative.
+
+    A step (Heaviside) or sign whose argument is 0 at ``point`` marks a point where the
+    function is not differentiable: the value shown there is a convention, and this says which.
+
+    >>> import sympy as sp
+    >>> from jacobian_lab.functions import relu
+    >>> x = sp.Symbol("x", real=True)
+    >>> kink_notes(sp.Matrix([[relu(x).diff(x)]]), {x: 0})  # doctest: +ELLIPSIS
+    ["x = 0 is a kink ...: ReLU'(0) = 0 by convention (step(0) = 0)"]
+    """
+    by_name = {str(s): s for s in jac.free_symbols}
+    sub = {by_name[str(s)]: sp.sympify(v) for s, v in point.items() if str(s) in by_name}
+    notes: list[str] = []
+    for node in sp.preorder_traversal(jac):
+        if not isinstance(node, sp.Heaviside | sp.sign):
+            continue
+        arg = node.args[0]
+        if arg.xreplace(sub) != 0:
+            continue
+        where = f"{arg} = 0 is a kink (the function is not differentiable there)"
+        if isinstance(node, sp.sign):
+            conv = "sign(0) = 0, so |u|' = 0 at u = 0"
+        elif node.args[1:] == (0,):
+            conv = "ReLU'(0) = 0 by convention (step(0) = 0)"
+        else:
+            conv = (f"Heaviside(0) = {node.args[1]} (SymPy's value for the derivative of "
+                    "Max/Min; relu(u) uses ReLU'(0) = 0)")
+        note = f"{where}: {conv}"
+        if note not in notes:
+            notes.append(note)
+    return notes

@@ -44,9 +44,9 @@ from numpy.typing import NDArray
 from .errors import DataError, did_you_mean
 
 __all__ = [
-    "MNIST_FILES", "MNIST_MIRROR", "MNIST_SHA256", "Dataset", "default_cache_dir",
-    "embedded_csv_path", "fashion_mnist_dir", "fetch_mnist", "load_dataset", "load_embedded",
-    "load_idx_dir", "read_idx", "write_idx",
+    "MNIST_FILES", "MNIST_MIRROR", "MNIST_SHA256", "Dataset", "check_dataset",
+    "default_cache_dir", "embedded_csv_path", "fashion_mnist_dir", "fetch_mnist",
+    "load_dataset", "load_embedded", "load_idx_dir", "read_idx", "write_idx",
 ]
 
 #: The mirror TensorFlow Datasets downloads MNIST from (Google's CVDF bucket).
@@ -103,6 +103,53 @@ class Dataset:
     def __repr__(self) -> str:
         return (f"Dataset({self.source!r}, train={self.x_train.shape[0]}×{self.x_train.shape[1]}, "
                 f"test={self.x_test.shape[0]}×{self.x_test.shape[1]})")
+
+
+def check_dataset(ds: Dataset, n_classes: int | None = None) -> None:
+    """Raise :class:`DataError` unless ``ds`` can be trained on: as many labels as images,
+    finite pixels (no NaN, no ±Inf), whole-number labels in ``0..n_classes − 1`` (without
+    ``n_classes``: not negative). The message counts the bad values and names the first.
+
+    The loaders here produce valid data by construction (bytes scaled to [0, 1]); this guards
+    a :class:`Dataset` built in code, which would otherwise train on NaN without a word.
+
+    >>> import numpy as np
+    >>> x = np.zeros((3, 4), np.float32); x[1, 2] = np.nan
+    >>> y = np.array([0, 1, 2])
+    >>> check_dataset(Dataset(x, y, x[:0], y[:0], "mine"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    jacobian_lab.errors.DataError: mine: the training images hold 1 NaN in 1 of 3 samples ...
+    """
+    for split, x, y in (("training", ds.x_train, ds.y_train), ("test", ds.x_test, ds.y_test)):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.ndim != 2 or y.shape != (x.shape[0],):
+            raise DataError(f"{ds.source}: the {split} set has images of shape {x.shape} and "
+                            f"labels of shape {y.shape}; expected (samples, pixels) and "
+                            "(samples,)")
+        if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+            raise DataError(f"{ds.source}: the {split} images are of dtype {x.dtype}, "
+                            "not numbers")
+        if np.issubdtype(x.dtype, np.floating):
+            finite = np.isfinite(x)
+            if not finite.all():
+                counts = [(int(np.count_nonzero(f(x))), what) for f, what in (
+                    (np.isnan, "NaN"), (np.isposinf, "+Inf"), (np.isneginf, "-Inf"))]
+                rows = np.flatnonzero(~finite.all(axis=1))
+                r = int(rows[0])
+                c = int(np.flatnonzero(~finite[r])[0])
+                raise DataError(f"{ds.source}: the {split} images hold "
+                                + ", ".join(f"{n} {what}" for n, what in counts if n)
+                                + f" in {rows.size} of {x.shape[0]} samples (the first: "
+                                f"sample {r}, pixel {c}); remove or repair those samples")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise DataError(f"{ds.source}: the {split} labels are of dtype {y.dtype}; labels "
+                            "are whole numbers (class indices 0, 1, …)")
+        outside = y < 0 if n_classes is None else (y < 0) | (y >= n_classes)
+        bad = np.flatnonzero(outside)
+        if bad.size:
+            allowed = "0 or more" if n_classes is None else f"0..{n_classes - 1}"
+            raise DataError(f"{ds.source}: {split} labels must be {allowed}; {bad.size} are "
+                            f"not (the first: {int(y[bad[0]])} at sample {int(bad[0])})")
 
 
 # --------------------------------------------------------------------------- files and caches

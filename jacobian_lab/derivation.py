@@ -338,8 +338,20 @@ def prove_result(
             truth = truth.T
         return compare(truth, result.expr, seed=seed, extra_exprs=list(result.of))
     truth, inst = component_truth(result, sizes, inst)
+    return judge(result, truth, instantiate_claim(result, inst), inst, seed=seed)
+
+
+def instantiate_claim(result: Result, inst: Instantiator) -> sp.Matrix:
+    """``result.expr`` with its intermediates substituted, as an explicit matrix."""
     claimed = inst(substitute(result.expr, result.defs))
-    claimed = claimed if isinstance(claimed, sp.MatrixBase) else sp.Matrix([[claimed]])
+    return claimed if isinstance(claimed, sp.MatrixBase) else sp.Matrix([[claimed]])
+
+
+def judge(
+    result: Result, truth: sp.Matrix, claimed: sp.Matrix, inst: Instantiator, seed: int = 0
+) -> Check:
+    """Compare an instantiated claim with the instantiated truth (the result's ``assume``
+    applied to both): the fast exact test first, then the checker."""
     truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
     fast = identical(truth, claimed, seed=seed)  # confirms the common case quickly
     if fast is not None:

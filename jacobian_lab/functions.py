@@ -108,7 +108,7 @@ class sigmoid(sp.Function):
     def _numpycode(self, printer: sp.printing.pycode.NumPyPrinter) -> str:
         # 1/2 (1 + tanh(z/2)) never overflows, unlike 1 / (1 + exp(-z)) at z = -1000.
         z = printer._print(self.args[0])
-        return f"0.5*(1 + {printer._module_format('numpy.tanh')}(0.5*{z}))"
+        return f"0.5*(1 + {printer._module_format('numpy.tanh')}(0.5*({z})))"
 
 
 class softplus(sp.Function):

@@ -15,3 +15,16 @@ def rng() -> np.random.Generator:
 @pytest.fixture
 def xy() -> tuple[sp.Symbol, sp.Symbol]:
     return sp.symbols("x y", real=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _jlab_cache_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+                    ) -> str:
+    """Point ``JLAB_CACHE_DIR`` at a fresh directory for the whole session (and for every
+    ``jlab`` a test runs in a subprocess): no test reads or writes a developer's
+    ``~/.cache/jacobian_lab`` — neither the proof cache of ``jlab list`` nor the data caches."""
+    root = str(tmp_path_factory.mktemp("jlab-cache"))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("JLAB_CACHE_DIR", root)
+    request.addfinalizer(mp.undo)
+    return root

@@ -124,3 +124,27 @@ def test_verdict_serialises_to_json_friendly_dict():
     d = verify(F, [x, y], J.T).to_dict()
     assert set(d) >= {"verdict", "method", "mismatches", "counterexample", "diagnosis"}
     assert d["mismatches"][0]["expected"] == "3*y**2"
+
+
+# --------------------------------------------------------------------------- on the kink
+
+w, b = sp.symbols("w b", real=True)
+
+
+def test_relu_derivative_with_relu_prime_of_0_equal_1_is_caught_on_the_kink():
+    truth = sp.Matrix([[relu(w * x + b).diff(w)]])  # x·Heaviside(w x + b, 0)
+    c = compare(truth, sp.Matrix([[x * sp.Heaviside(w * x + b, 1)]]))
+    assert c.verdict == "incorrect", "ReLU'(0) = 1 agrees away from the kink; it must be seen ON it"
+    assert "kink b + w*x = 0" in c.diagnosis and "ReLU'(0)" in c.diagnosis
+    point = {sp.Symbol(k, real=True): sp.Rational(v) for k, v in c.counterexample.items()}
+    assert (w * x + b).xreplace(point) == 0, "the counterexample lies on the kink"
+
+
+def test_the_same_convention_on_the_kink_is_correct():
+    truth = sp.Matrix([[relu(w * x + b).diff(w)]])
+    assert compare(truth, sp.Matrix([[x * sp.Heaviside(w * x + b, 0)]])).ok
+
+
+def test_a_claim_undefined_on_the_kink_is_not_judged_there():
+    # d|x|/dx = sign(x); x/|x| is undefined at 0 but equal everywhere else: not a mismatch
+    assert compare(sp.Matrix([[sp.Abs(x).diff(x)]]), sp.Matrix([[x / sp.Abs(x)]])).ok

@@ -196,7 +196,18 @@ def _crosses_kink(Z0: list[F64], *others: list[F64]) -> bool:
 
 
 def _ratio(a: float, b: float, scale: float) -> float:
+    """The relative error; ``inf`` when either side is NaN or ±Inf (a comparison that ran and
+    failed, never NaN — NaN means "not run", and every ``err > tol`` is False for NaN)."""
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return math.inf
     return abs(a - b) / max(abs(a), abs(b), scale, np.finfo(np.float64).tiny)
+
+
+def _exceeds(err: float, tol: float) -> str:
+    """``"relative error 3.1e-04 > tolerance 1e-06"``, or the not-finite case."""
+    if math.isinf(err):
+        return f"not finite (NaN or Inf), so above tolerance {tol:.0e}"
+    return f"relative error {err:.2e} > tolerance {tol:.0e}"
 
 
 def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
@@ -207,9 +218,17 @@ def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
 
     Only the first ``max_samples`` columns of the batch are used. ``rng`` draws the directions
     and coordinates. Never raises for a failed comparison: the messages are in ``failures``.
+    NaN or ±Inf anywhere — in the weights or the batch (then nothing is computed), in the loss
+    or a gradient — fails the check, with an error of ``inf``.
     """
     tol = tolerances or Tolerances()
     m = min(X.shape[1], max_samples)
+    bad = model.describe_non_finite({**net.arrays(), "X": X[:, :m], "Y": Y[:, :m]})
+    if bad:  # nothing to compare: a gradient at a NaN/Inf point fails, it is never checked
+        return GradientCheck(step=step, fd_direction=math.inf, fd_coordinate=math.inf,
+                             closed_form=math.inf, forward=math.inf, samples=m,
+                             failures=(f"not finite: {bad}; no gradient there can be "
+                                       "checked",))
     net64 = net.astype(np.float64)
     X64 = np.ascontiguousarray(X[:, :m], dtype=np.float64)
     Y64 = np.ascontiguousarray(Y[:, :m], dtype=np.float64)
@@ -220,31 +239,41 @@ def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
     # The gradient under test: backprop through the kernels, in float64.
     loss_k, grads = model.loss_and_gradients(net64, X64, Y64)
     backprop = grads.arrays()
+    # A gradient of the wrong shape (a transposed dW, a row db) would broadcast, not compare.
+    wrong = [f"{name}: backprop gives shape {g.shape}, the parameter has {p.shape}"
+             for name, g, p in zip(_names(len(Ws)), backprop, net64.parameters(), strict=True)
+             if g.shape != p.shape]
+    if wrong:
+        return GradientCheck(step=step, fd_direction=math.nan, fd_coordinate=math.nan,
+                             closed_form=math.inf, forward=math.nan, samples=m,
+                             failures=tuple(wrong))
 
     # (2) the closed forms and the forward pass.
     Z0, A0 = _forward(Ws, bs, X64, act, loss_name)
     loss_c, dW_c, db_c = _closed_forms(Ws, Z0, A0, Y64, act, loss_name)
     closed = [g for pair in zip(dW_c, db_c, strict=True) for g in pair]
-    forward_err = abs(loss_k - loss_c) / max(abs(loss_c), np.finfo(np.float64).tiny)
+    forward_err = (abs(loss_k - loss_c) / max(abs(loss_c), np.finfo(np.float64).tiny)
+                   if math.isfinite(loss_k) and math.isfinite(loss_c) else math.inf)
     if not forward_err <= tol.closed_form:
-        failures.append(f"loss: kernels {loss_k:.12g}, plain NumPy {loss_c:.12g}, relative "
-                        f"error {forward_err:.2e} > tolerance {tol.closed_form:.0e}")
+        failures.append(f"loss: kernels {loss_k:.12g}, plain NumPy {loss_c:.12g}: "
+                        f"{_exceeds(forward_err, tol.closed_form)}")
     closed_err = 0.0
     names = _names(len(Ws))
     for name, g, c in zip(names, backprop, closed, strict=True):
-        diff = np.abs(g - c)
-        err = float(diff.max() / max(float(np.abs(c).max()), np.finfo(np.float64).tiny))
-        if not np.isfinite(err):
-            err = math.inf
+        finite = np.isfinite(g) & np.isfinite(c)
+        if finite.all():
+            diff = np.abs(g - c)
+            err = float(diff.max() / max(float(np.abs(c).max()), np.finfo(np.float64).tiny))
+            flat = int(np.argmax(diff))
+        else:  # a NaN/Inf on either side fails, and the message points at it
+            err, flat = math.inf, int(np.argmin(finite))
         closed_err = max(closed_err, err)
         if not err <= tol.closed_form:
-            idx = np.unravel_index(int(np.nanargmax(diff)) if np.isfinite(diff).any() else 0,
-                                   diff.shape)
+            idx = np.unravel_index(flat, g.shape)
             where = ", ".join(map(str, idx))
             bp = "BP4" if name.startswith("dW") else "BP3"
             failures.append(f"{name}[{where}]: backprop {g[idx]:.10g}, closed form ({bp}) "
-                            f"{c[idx]:.10g}, relative error {err:.2e} > tolerance "
-                            f"{tol.closed_form:.0e}")
+                            f"{c[idx]:.10g}: {_exceeds(err, tol.closed_form)}")
 
     # (1) central differences of the plain NumPy loss.
     g_flat = np.concatenate([g.ravel() for g in backprop])
@@ -296,8 +325,7 @@ def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
         fd_dir_err = err if math.isnan(fd_dir_err) else max(fd_dir_err, err)
         if not err <= tol.fd:
             failures.append(f"direction {k + 1}: backprop ⟨∇C, v⟩ = {jvp:.10g}, central "
-                            f"difference {fd:.10g} (h = {h_dir:.1e}), relative error "
-                            f"{err:.2e} > tolerance {tol.fd:.0e}")
+                            f"difference {fd:.10g} (h = {h_dir:.1e}): {_exceeds(err, tol.fd)}")
 
     sizes = [p.size for p in theta]
     offsets = np.cumsum([0, *sizes])
@@ -326,8 +354,7 @@ def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
         if not err <= tol.fd:
             where = ", ".join(map(str, local))
             failures.append(f"{names[block]}[{where}]: backprop {g_val:.10g}, central "
-                            f"difference {fd:.10g} (h = {h:.1e}), relative error {err:.2e} > "
-                            f"tolerance {tol.fd:.0e}")
+                            f"difference {fd:.10g} (h = {h:.1e}): {_exceeds(err, tol.fd)}")
 
     return GradientCheck(step=step, fd_direction=fd_dir_err, fd_coordinate=fd_coord_err,
                          closed_form=closed_err, forward=forward_err, kink_skips=kink_skips,

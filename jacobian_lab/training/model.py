@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,8 @@ from ..errors import TrainingError, UnknownNameError, did_you_mean
 
 __all__ = [
     "ACTIVATIONS", "INITS", "LOSSES", "Forward", "Gradients", "Network", "Workspace",
-    "backward", "count_correct", "forward", "init_network", "loss", "loss_and_gradients",
+    "backward", "count_correct", "describe_non_finite", "forward", "init_network", "loss",
+    "loss_and_gradients",
     "sgd_update",
 ]
 
@@ -125,6 +126,25 @@ class Network:
             raise TrainingError("no weight arrays W1, W2, … found")
         return cls([np.array(arrays[f"W{i}"]) for i in range(1, n + 1)],
                    [np.array(arrays[f"b{i}"]) for i in range(1, n + 1)], activation, loss)
+
+
+def describe_non_finite(arrays: Mapping[str, Array]) -> str:
+    """``"W1: 3 NaN, 1 +Inf (first at [0, 4]); b2: …"``, or ``""`` when every entry is finite.
+
+    >>> describe_non_finite({"W1": np.array([[1.0, np.nan]]), "b1": np.zeros((1, 1))})
+    'W1: 1 NaN (first at [0, 1])'
+    """
+    parts = []
+    for name, a in arrays.items():
+        finite = np.isfinite(a)
+        if finite.all():
+            continue
+        counts = [(int(np.count_nonzero(f(a))), label) for f, label in (
+            (np.isnan, "NaN"), (np.isposinf, "+Inf"), (np.isneginf, "-Inf"))]
+        first = ", ".join(str(int(i)) for i in np.argwhere(~finite)[0])
+        parts.append(f"{name}: " + ", ".join(f"{n} {label}" for n, label in counts if n)
+                     + f" (first at [{first}])")
+    return "; ".join(parts)
 
 
 def init_network(sizes: tuple[int, ...] | list[int], *, activation: str = "relu",

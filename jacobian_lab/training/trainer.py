@@ -24,8 +24,10 @@ import io
 import json
 import math
 import os
+import re
 import secrets
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -77,6 +79,8 @@ EVAL_CHUNK = 4096
 
 CONFIG, CHECKPOINT, WEIGHTS = "config.json", "checkpoint.npz", "weights.npz"
 METRICS_JSON, METRICS_CSV, SUMMARY = "metrics.json", "metrics.csv", "summary.json"
+#: The files the trainer writes (atomically) into a run directory; plots are drawn by matplotlib.
+RUN_FILES = frozenset({CONFIG, CHECKPOINT, WEIGHTS, METRICS_JSON, METRICS_CSV, SUMMARY})
 STATE_VERSION = 1
 
 
@@ -189,15 +193,22 @@ class TrainData:
 
 
 def prepare_data(ds: Dataset, config: TrainConfig) -> TrainData:
-    """Cast to the run's dtype (no copy for float32), cut to ``limit``, one-hot the labels."""
+    """Check the data (:func:`~jacobian_lab.data.check_dataset`: a NaN/Inf pixel or a bad
+    label is a :class:`~jacobian_lab.errors.DataError`), cast to the run's dtype (no copy for
+    float32), cut to ``limit``, one-hot the labels."""
+    from ..data import check_dataset
+
     dtype = np.dtype(config.dtype)
     n_in, n_out = config.layers[0], config.layers[-1]
     if ds.x_train.shape[1] != n_in:
         raise TrainingError(f"--layers starts with {n_in} inputs but the images of "
                             f"{ds.source} have {ds.x_train.shape[1]} pixels")
+    check_dataset(ds)  # finite pixels, whole-number labels >= 0: before anything is written
     top = int(max(ds.y_train.max(initial=0), ds.y_test.max(initial=0)))
     if top >= n_out:
-        raise TrainingError(f"--layers ends with {n_out} outputs but the labels go up to {top}")
+        over = int(np.count_nonzero(ds.y_train >= n_out) + np.count_nonzero(ds.y_test >= n_out))
+        raise TrainingError(f"--layers ends with {n_out} outputs but the labels go up to {top} "
+                            f"({over} outside 0..{n_out - 1})")
     n = ds.x_train.shape[0] if config.limit is None else min(config.limit, ds.x_train.shape[0])
     eye = np.eye(n_out, dtype=dtype)
     x_train, y_train = np.ascontiguousarray(ds.x_train[:n], dtype=dtype), eye[ds.y_train[:n]]
@@ -330,7 +341,13 @@ class _State:
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write through a temporary file beside ``path``, then ``os.replace``."""
+    """Write through a temporary file beside ``path``, then ``os.replace``.
+
+    The file is fsynced before the rename and the directory after it (POSIX: the rename
+    itself is durable only once its directory is), so a crash or ``kill -9`` at any moment
+    leaves either the old file or the new one, never a mix. A kill skips the ``finally``: its
+    temporary file stays, and :func:`_remove_stale_temps` removes it at the next save.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "xb") as f:
@@ -338,9 +355,66 @@ def _atomic_write(path: Path, payload: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable, where the platform can (not on Windows)."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # some file systems cannot sync a directory
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+#: The temporary files :func:`_atomic_write` creates for the files of a run directory:
+#: ``.<file>.<pid>-<8 hex digits>.tmp``.
+_TEMP_FILE = re.compile(r"\.(?P<name>[^/]+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # single-threaded: none of our own temporary files is being written now
+    if os.name != "posix":
+        return False  # Windows refuses to delete a file still open, which is the check we need
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: alive, another user's
+        return True
+    return True
+
+
+def _remove_stale_temps(run_dir: Path) -> list[Path]:
+    """Remove the temporary files a killed writer left in ``run_dir``; return them.
+
+    Only files of our own pattern, for the files of a run directory, written by a process
+    that no longer runs (or by this one, between two writes): a writer still at work keeps its
+    file.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(run_dir))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP_FILE.fullmatch(entry.name)
+        if (m is None or m["name"] not in RUN_FILES or not entry.is_file(follow_symlinks=False)
+                or _pid_alive(int(m["pid"]))):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
 
 
 def _npz_bytes(arrays: Mapping[str, Array]) -> bytes:
@@ -382,6 +456,7 @@ def _write_metrics(run_dir: Path, state: _State, status: str, message: str = "")
 
 
 def _save_checkpoint(run_dir: Path, state: _State) -> None:
+    _remove_stale_temps(run_dir)
     arrays = dict(state.net.arrays())
     arrays["state"] = np.array(state.to_json())
     _atomic_write(run_dir / CHECKPOINT, _npz_bytes(arrays))
@@ -396,11 +471,16 @@ def _load_checkpoint(run_dir: Path, config: TrainConfig) -> _State:
             net = model.Network.from_arrays({k: z[k] for k in z.files if k != "state"},
                                             config.activation, config.loss)
             text = str(z["state"])
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise TrainingError(f"{path}: unreadable checkpoint ({e})") from None
     if net.sizes != config.layers or net.dtype != np.dtype(config.dtype):
         raise TrainingError(f"{path}: weights of layers {net.sizes} and dtype {net.dtype} do not "
                             f"match config.json ({config.layers}, {config.dtype})")
+    bad = model.describe_non_finite(net.arrays())
+    if bad:
+        raise TrainingError(f"{path}: the saved weights are not finite ({bad}); a run resumed "
+                            "from them would train on NaN: start a new run (a diverged run "
+                            "keeps its last finite checkpoint)")
     return _State.from_json(text, net, path)
 
 
@@ -615,6 +695,7 @@ def resume(run_dir: str | os.PathLike[str], *, epochs: int | None = None,
     except (OSError, ValueError) as e:
         raise TrainingError(f"{path / CONFIG}: unreadable ({e})") from None
     config = TrainConfig.from_dict(saved)
+    _remove_stale_temps(path)  # a run killed while it wrote a file leaves its temporary file
     changes: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         if value is None or value == getattr(config, key):
