@@ -51,7 +51,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     for o in shown:
         mark = "[bold red]missed[/]" if o.status == "missed" else "[yellow]equivalent[/]"
         out.print(f"{mark} {escape(o.level)} {escape(o.target)} · {escape(o.operator)} "
-                  f"({escape(o.detail)}): {escape(o.by)}")
+                  f"({escape(o.detail)}): {escape(o.by)}", soft_wrap=True)
     caught, missed = score.count("caught"), score.count("missed")
     out.print(f"mutation score {caught}/{caught + missed} = {score.score():.1%} "
               f"({score.count('equivalent')} equivalent mutants recognised, "

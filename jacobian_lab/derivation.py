@@ -19,7 +19,7 @@ from typing import Any, Literal
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .checker import Check, Mismatch, compare
+from .checker import Check, Mismatch, compare, refute
 from .errors import ShapeError
 from .matrix.explicit import Instantiator, components
 from .matrix.fastcheck import identical
@@ -325,20 +325,26 @@ def _assumed(m: sp.Matrix, result: Result, inst: Instantiator) -> sp.Matrix:
     return m.xreplace(result.assume(inst.env))
 
 
+def explicit_truth(result: Result) -> sp.Matrix:
+    """The truth of a component-level result (``of`` an explicit matrix of scalars)."""
+    if result.kind == "value":
+        return sp.Matrix(result.of)
+    truth = sp.Matrix(result.of).jacobian(sp.Matrix(list(result.wrt)))
+    return truth.T if result.kind == "gradient" else truth
+
+
 def prove_result(
     result: Result, sizes: Mapping[sp.Symbol, int], seed: int = 0,
-    inst: Instantiator | None = None,
+    inst: Instantiator | None = None, fast: bool = False,
 ) -> Check:
+    """Compare one result with the component layer at ``sizes`` (``fast``: see
+    :func:`jacobian_lab.checker.compare`)."""
     if isinstance(result.of, sp.MatrixBase):  # a component-level result: scalar variables
-        if result.kind == "value":
-            return compare(sp.Matrix(result.of), result.expr, seed=seed)
-        wrt = list(result.wrt)
-        truth = sp.Matrix(result.of).jacobian(sp.Matrix(wrt))
-        if result.kind == "gradient":
-            truth = truth.T
-        return compare(truth, result.expr, seed=seed, extra_exprs=list(result.of))
+        extra = [] if result.kind == "value" else list(result.of)
+        return compare(explicit_truth(result), result.expr, seed=seed, extra_exprs=extra,
+                       fast=fast)
     truth, inst = component_truth(result, sizes, inst)
-    return judge(result, truth, instantiate_claim(result, inst), inst, seed=seed)
+    return judge(result, truth, instantiate_claim(result, inst), inst, seed=seed, fast=fast)
 
 
 def instantiate_claim(result: Result, inst: Instantiator) -> sp.Matrix:
@@ -348,17 +354,23 @@ def instantiate_claim(result: Result, inst: Instantiator) -> sp.Matrix:
 
 
 def judge(
-    result: Result, truth: sp.Matrix, claimed: sp.Matrix, inst: Instantiator, seed: int = 0
+    result: Result, truth: sp.Matrix, claimed: sp.Matrix, inst: Instantiator, seed: int = 0,
+    fast: bool = False,
 ) -> Check:
     """Compare an instantiated claim with the instantiated truth (the result's ``assume``
-    applied to both): the fast exact test first, then the checker."""
+    applied to both): the fast exact test first, then the checker (``fast``: without
+    simplification or diagnosis, see :func:`jacobian_lab.checker.compare`)."""
     truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
-    fast = identical(truth, claimed, seed=seed)  # confirms the common case quickly
-    if fast is not None:
-        return Check("correct", fast[0], truth, claimed, points=fast[1])
+    if fast and truth.shape == claimed.shape:  # most claims are wrong: look for a witness
+        wrong = refute(truth, claimed, seed=seed)
+        if wrong is not None:
+            return wrong
+    same = identical(truth, claimed, seed=seed)  # confirms the common case quickly
+    if same is not None:
+        return Check("correct", same[0], truth, claimed, points=same[1])
     if not truth.free_symbols and not claimed.free_symbols and truth.shape == claimed.shape:
         return _numbers_differ(truth, claimed)  # a worked example: nothing to sample
-    return compare(truth, claimed, seed=seed)
+    return compare(truth, claimed, seed=seed, fast=fast)
 
 
 def _numbers_differ(truth: sp.Matrix, claimed: sp.Matrix) -> Check:

@@ -349,12 +349,14 @@ class KernelCheck:
 
 def verify(spec: KernelSpec, sizes: Sequence[Mapping[sp.Symbol, int]] = VERIFY_SIZES,
            seed: int = 0,
-           transform: Callable[[sp.Matrix], sp.Matrix] | None = None) -> list[KernelCheck]:
+           transform: Callable[[sp.Matrix], sp.Matrix] | None = None,
+           fast: bool = False) -> list[KernelCheck]:
     """Compare each output expression with the spec's component-layer truth.
 
     Exactly the proof the catalog runs: the matrix-layer expression instantiated at
     concrete sizes against entries built from scalars and ``sympy.diff``. ``transform``
-    is applied to each instantiated expression first (mutation testing swaps ReLU'(0)).
+    is applied to each instantiated expression first (mutation testing swaps ReLU'(0));
+    ``fast`` is passed to :func:`jacobian_lab.checker.compare`.
     """
     from .checker import compare
     from .matrix.explicit import Instantiator
@@ -370,7 +372,7 @@ def verify(spec: KernelSpec, sizes: Sequence[Mapping[sp.Symbol, int]] = VERIFY_S
         expected, subs = spec.truth(inst.env)
         label = ",".join(f"{d}={v}" for d, v in s.items())
         for (name, _), exp, got in zip(spec.outputs, expected, claimed, strict=True):
-            c = compare(exp.xreplace(subs), got.xreplace(subs), samples=4, seed=seed)
+            c = compare(exp.xreplace(subs), got.xreplace(subs), samples=4, seed=seed, fast=fast)
             checks.append(KernelCheck(spec.name, name, label, c))
     return checks
 

@@ -50,20 +50,10 @@ def test_mutants_of_an_explicit_result_drop_terms_entry_by_entry():
 # --------------------------------------------------------------------------- the three levels
 
 
-FAST_ENTRIES = [n for n in derivations.names() if n not in ("backprop", "mnist-network")]
-
-
-@pytest.mark.parametrize("name", FAST_ENTRIES)
+@pytest.mark.parametrize("name", derivations.names())
 def test_the_proof_catches_every_value_changing_mutant_of_a_catalog_entry(name):
     score = mutation.run(["catalog"], [name])
     assert score.outcomes, f"{name} produced no mutant"
-    assert score.perfect, f"{name}: mutants the proof missed:\n{_report(score)}"
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["backprop", "mnist-network"])
-def test_the_proof_catches_every_value_changing_mutant_of_the_networks(name):
-    score = mutation.run(["catalog"], [name])
     assert score.perfect, f"{name}: mutants the proof missed:\n{_report(score)}"
 
 
