@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test fuzz lint typecheck bench report clean
+.PHONY: setup run test fuzz mutate lint typecheck bench report clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 fuzz: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow -rP
+
+mutate: $(STAMP)
+	$(BIN)/jlab mutate
 
 lint: $(STAMP)
 	$(BIN)/ruff check jacobian_lab derivations tests benchmarks

@@ -48,6 +48,14 @@ def _check_variables(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol]) -> None
 
 def _inputs(args: argparse.Namespace) -> tuple[list[sp.Expr], list[sp.Symbol]]:
     exprs = parse_exprs(args.exprs if hasattr(args, "exprs") else [args.expr])
+    if not args.wrt:  # every variable, naturally sorted (x2 before x10)
+        free = {s for e in exprs for s in e.free_symbols}
+        wrt = sorted(free, key=lambda v: [int(t) if t.isdigit() else t
+                                          for t in re.split(r"(\d+)", str(v))])
+        if not wrt:
+            raise UnknownNameError("The expressions have no variable to differentiate with "
+                                   "respect to")
+        return exprs, wrt
     wrt = parse_symbols(args.wrt)
     _check_variables(exprs, wrt)
     return exprs, wrt

@@ -21,9 +21,9 @@ def _add_calculus_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wrt",
         nargs="+",
-        required=True,
         metavar="VAR",
-        help="variables to differentiate with respect to, in column order",
+        help="variables to differentiate with respect to, in column order (default: every "
+        "variable of the expressions, in alphabetical order: x1 x2 … x10)",
     )
     p.add_argument(
         "--layout",

@@ -146,12 +146,20 @@ def _time_budget(seconds: float) -> Iterator[None]:
         raise _OutOfTime
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Re-fired every 50 ms after the budget: an exception raised by a signal handler can land
+    # where Python swallows it (a gc callback, a __del__; the parser fuzz met one), and a
+    # one-shot timer would then leave the budget unenforced.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        while True:  # an alarm during the cleanup itself must not leave the timer armed
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except _OutOfTime:
+                continue
 
 
 def _short(text: str, limit: int = 40) -> str:

@@ -226,3 +226,16 @@ def test_report_markdown(tmp_path, capsys):
     code, _, err = run(capsys, "report", "neuron-relu", "-o", str(tmp_path / "r.md"))
     assert code == 0 and "wrote" in err
     assert "neuron-relu" in (tmp_path / "r.md").read_text()
+
+
+def test_wrt_defaults_to_every_variable_in_natural_order(capsys):
+    code, out, _ = run(capsys, "jacobian", "x10*x2, x1", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["wrt"] == ["x1", "x2", "x10"], "x2 comes before x10"
+    assert data["jacobian"] == [["0", "x10", "x2"], ["1", "0", "0"]]
+
+
+def test_a_constant_has_no_variable_to_differentiate(capsys):
+    code, _, err = run(capsys, "gradient", "3")
+    assert code == 2 and "no variable" in err

@@ -131,3 +131,29 @@ def test_cli_mutate_unknown_name_is_one_line_with_a_suggestion():
     proc = subprocess.run([*JLAB, "mutate", "relu_grd"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "relu_grad" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- the fast checker
+
+
+@pytest.mark.parametrize("name", derivations.names())
+def test_fast_mode_finds_no_counterexample_to_a_right_result(name):
+    """The quick float64 witness search (confirmed at 30 digits) never refutes a proven result."""
+    d = derivations.get(name)
+    for r in d.results:
+        for size in (list(r.sizes) or list(d.sizes) or [{}])[:2]:
+            check = derivation.prove_result(r, size, fast=True)
+            assert check.ok, f"{name}: {r.lhs} at {size}: {check.summary()}"
+
+
+def test_the_float64_evaluator_agrees_with_30_digit_evaluation():
+    from jacobian_lab.checker import _float_value
+    from jacobian_lab.functions import relu, sigmoid, softplus
+
+    x, y = sp.symbols("x y", real=True)
+    e = (relu(x - y) * sigmoid(2 * x) + softplus(y) / (1 + x**2) - sp.log(x**2 + 1)
+         + sp.Heaviside(x, 0) * sp.tanh(y) + sp.Max(x, y) ** 3 + sp.sqrt(x**2 + 3))
+    for vx, vy in ((0.3, -1.2), (-2.5, 0.7), (1.0, 1.0)):
+        want = float(e.xreplace({x: sp.Float(vx, 30), y: sp.Float(vy, 30)}).evalf(30))
+        got = _float_value(e, {x: vx, y: vy})
+        assert got == pytest.approx(want, rel=1e-13), (vx, vy)
