@@ -19,6 +19,7 @@ import math
 import operator
 import re
 import signal
+import sys
 import threading
 import tokenize
 import unicodedata
@@ -145,6 +146,13 @@ def _time_budget(seconds: float) -> Iterator[None]:
     def on_alarm(signum: int, frame: object) -> None:
         raise _OutOfTime
 
+    previous_hook = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:  # "Exception ignored in …" for our alarm: the timer
+        if not isinstance(unraisable.exc_value, _OutOfTime):  # fires again, nothing is lost
+            previous_hook(unraisable)
+
+    sys.unraisablehook = quiet
     previous = signal.signal(signal.SIGALRM, on_alarm)
     # Re-fired every 50 ms after the budget: an exception raised by a signal handler can land
     # where Python swallows it (a gc callback, a __del__; the parser fuzz met one), and a
@@ -157,6 +165,7 @@ def _time_budget(seconds: float) -> Iterator[None]:
             try:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
+                sys.unraisablehook = previous_hook
                 break
             except _OutOfTime:
                 continue

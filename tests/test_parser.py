@@ -403,6 +403,33 @@ def test_the_budget_holds_even_when_the_first_alarm_is_swallowed(monkeypatch):
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
+def test_an_alarm_dropped_in_a_gc_callback_is_not_reported_and_the_budget_holds(monkeypatch):
+    import gc
+
+    hook_before = sys.unraisablehook
+    calls = []
+
+    def slow_callback(phase, info):  # the first alarm lands here; Python drops what it raises
+        if not calls:
+            calls.append(phase)
+            time.sleep(1.5)
+
+    def build(arg: sp.Expr) -> sp.Expr:
+        gc.collect()
+        time.sleep(10)  # stands for SymPy working on: the next alarm must be heard here
+        return sp.sin(arg)
+
+    monkeypatch.setitem(FUNCTIONS, "sin", parser.FunctionSpec(build))
+    gc.callbacks.append(slow_callback)
+    try:
+        err = _fails_fast(parse_exprs, "sin(x)")
+    finally:
+        gc.callbacks.remove(slow_callback)
+    assert calls, "the slow gc callback ran"
+    assert str(err).startswith("SymPy needs more than 1 s")
+    assert sys.unraisablehook is hook_before, "the hook is restored"
+
+
 def test_time_budget_leaves_a_foreign_alarm_handler_alone(monkeypatch):
     monkeypatch.setitem(FUNCTIONS, "sin", _slow_sin(0.01))
 
