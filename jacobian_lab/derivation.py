@@ -19,7 +19,7 @@ from typing import Any, Literal
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .checker import Check, Mismatch, compare, refute
+from .checker import Check, Mismatch, compare
 from .errors import ShapeError
 from .matrix.explicit import Instantiator, components
 from .matrix.fastcheck import identical
@@ -362,6 +362,8 @@ def judge(
     simplification or diagnosis, see :func:`jacobian_lab.checker.compare`)."""
     truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
     if fast and truth.shape == claimed.shape:  # most claims are wrong: look for a witness
+        from .witness import refute
+
         wrong = refute(truth, claimed, seed=seed)
         if wrong is not None:
             return wrong
