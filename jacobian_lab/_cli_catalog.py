@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -91,8 +91,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 rows.append((d, proof))
     finally:
         cache.save()  # an interrupted run keeps what it proved
-    # render_list reads only .ok and .method of a status, which a ProofSummary has too.
-    render_list(cast("list[tuple[Derivation, Proof | None]]", rows), console)
+    render_list(rows, console)  # a Proof or a cached ProofSummary: both are a ProofStatus
     if cached:
         some = "statuses" if len(cached) == len(rows) else f"{len(cached)} of {len(rows)} statuses"
         since = _when(min(c.proved_at for c in cached))

@@ -7,7 +7,8 @@ Markdown), never through hand-assembled strings of SymPy output.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import sympy as sp
 from rich.console import Console
@@ -27,7 +28,18 @@ def _eq(lhs: Any, rhs: Any) -> Text:
     return Text(f"{notation(lhs)} = {notation(rhs)}")
 
 
-def _verdict_text(proof: Proof | None) -> Text:
+class ProofStatus(Protocol):
+    """What the catalog list shows of a proof: a :class:`Proof`, or the proof cache's
+    summary of one (:class:`jacobian_lab.proof_cache.ProofSummary`)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def method(self) -> str: ...
+
+
+def _verdict_text(proof: ProofStatus | None) -> Text:
     if proof is None:
         return Text("not proven", "yellow")
     if proof.ok:
@@ -109,7 +121,7 @@ def _first_failure(p: Any) -> str:
     return "failed"
 
 
-def render_list(rows: list[tuple[Derivation, Proof | None]], console: Console) -> None:
+def render_list(rows: Sequence[tuple[Derivation, ProofStatus | None]], console: Console) -> None:
     t = Table(title="jacobian_lab catalog", title_justify="left")
     t.add_column("name", style="bold cyan", no_wrap=True)
     t.add_column("title and summary", ratio=1)
