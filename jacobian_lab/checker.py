@@ -164,6 +164,33 @@ def _value(expr: sp.Expr, sub: dict[sp.Symbol, sp.Float]) -> sp.Expr | None:
     return val
 
 
+def _error(ev: sp.Expr, cv: sp.Expr) -> float:
+    """The checker's error between two 30-digit values: relative above 1, absolute below."""
+    return float(abs(cv - ev) / max(1, abs(ev)))
+
+
+def _differing(
+    exp_el: Sequence[sp.Expr], clm_el: Sequence[sp.Expr], idx: Sequence[int],
+    point: dict[sp.Symbol, sp.Expr],
+) -> dict[int, tuple[float, float]]:
+    """The entries (of ``idx``) whose two sides differ at ``point``: index → (expected,
+    claimed). Entries undefined there are skipped."""
+    bad: dict[int, tuple[float, float]] = {}
+    for i in idx:
+        ev, cv = _value(exp_el[i], point), _value(clm_el[i], point)
+        if ev is not None and cv is not None and _error(ev, cv) > REL_TOL:
+            bad[i] = (float(ev), float(cv))
+    return bad
+
+
+def _mismatches(expected: sp.Matrix, claim: sp.Matrix,
+                bad: dict[int, tuple[float, float]]) -> tuple[Mismatch, ...]:
+    """:class:`Mismatch` records (1-based row and column) for the differing entries."""
+    cols = expected.cols
+    return tuple(Mismatch(i // cols + 1, i % cols + 1, expected[i], claim[i], *bad[i])
+                 for i in sorted(bad))
+
+
 def _candidate(rng: np.random.Generator, n: int) -> np.ndarray:
     """A random point: mostly moderate values, sometimes small or large magnitudes."""
     scale = rng.choice([0.5, 2.0, 2.0, 3.0, 10.0, 100.0], size=n)
@@ -267,13 +294,7 @@ def _kink_mismatch(
                 continue
             if any(_value(e, point) is None for e in exprs):
                 continue
-            bad: dict[int, tuple[float, float]] = {}
-            for i in idx:
-                ev, cv = _value(exp_el[i], point), _value(clm_el[i], point)
-                if ev is None or cv is None:
-                    continue
-                if float(abs(cv - ev) / max(1, abs(ev))) > REL_TOL:
-                    bad[i] = (float(ev), float(cv))
+            bad = _differing(exp_el, clm_el, idx, point)
             if bad:
                 return point, bad, kink
     return None
@@ -324,6 +345,7 @@ def compare(
     extra_exprs: Sequence[sp.Expr] = (),
     kink_points: int | None = None,
     fast: bool = False,
+    witness: bool = True,
 ) -> Check:
     """Compare a claimed matrix with the expected one, entry by entry.
 
@@ -331,7 +353,8 @@ def compare(
     their domains and kinks are respected too. ``kink_points`` points are tried exactly on
     each kink (default :data:`KINK_POINTS`). ``fast`` (for mutation testing, where most
     claims are wrong) skips the symbolic simplification and the diagnosis and stops at the
-    first differing point.
+    first differing point; it first looks for a quick float64 witness
+    (:func:`jacobian_lab.witness.refute`) unless ``witness=False`` (the caller already did).
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x", real=True)
@@ -377,7 +400,7 @@ def compare(
         key=str,
     )
     exprs = [*expected, *claim, *extra_exprs]
-    if fast:
+    if fast and witness:
         from .witness import refute  # checker ← witness: imported when used
 
         quick = refute(expected, claim, seed=seed, extra_exprs=extra_exprs)
@@ -397,7 +420,6 @@ def compare(
     exp_el = [to_elementary(e) for e in expected]
     clm_el = [to_elementary(c) for c in claim]
     max_err = 0.0
-    bad: dict[int, tuple[float, float]] = {}
     bad_point: dict[sp.Symbol, sp.Float] | None = None
     bad_points: list[dict[sp.Symbol, sp.Float]] = []
     for sub in points:
@@ -405,7 +427,7 @@ def compare(
             ev, cv = _value(exp_el[idx], sub), _value(clm_el[idx], sub)
             if ev is None or cv is None:
                 continue
-            err = float(abs(cv - ev) / max(1, abs(ev)))
+            err = _error(ev, cv)
             max_err = max(max_err, err)
             if err > REL_TOL:
                 bad_points.append(sub)
@@ -424,17 +446,12 @@ def compare(
                                  exp_el, clm_el)
         if at_kink is not None:
             point, idx_bad, kink = at_kink
-            mismatches = tuple(
-                Mismatch(i // expected.cols + 1, i % expected.cols + 1, expected[i], claim[i],
-                         ev, cv)
-                for i, (ev, cv) in idx_bad.items()
-            )
             return Check(
                 "incorrect",
                 "sampled",
                 expected,
                 claim,
-                mismatches=mismatches,
+                mismatches=_mismatches(expected, claim, idx_bad),
                 counterexample={str(k): float(v) for k, v in point.items()},
                 diagnosis=_KINK_DIAGNOSIS.format(kink=sp.sstr(kink)),
                 points=len(points),
@@ -451,14 +468,8 @@ def compare(
             kinks=kink_text,
         )
     # Re-evaluate every entry at the counterexample so all differing entries are listed.
-    for idx in undecided_idx:
-        ev, cv = _value(exp_el[idx], bad_point), _value(clm_el[idx], bad_point)
-        if ev is not None and cv is not None and float(abs(cv - ev) / max(1, abs(ev))) > REL_TOL:
-            bad[idx] = (float(ev), float(cv))
-    cols = expected.cols
-    mismatches = tuple(
-        Mismatch(i // cols + 1, i % cols + 1, expected[i], claim[i], *bad[i]) for i in sorted(bad)
-    )
+    bad = _differing(exp_el, clm_el, undecided_idx, bad_point)
+    mismatches = _mismatches(expected, claim, bad)
     diagnosis = _diagnose(expected, claim, points, sorted(bad), extra_exprs) if diagnose else None
     return Check(
         "incorrect",

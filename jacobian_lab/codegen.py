@@ -29,7 +29,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import precedence
 
 from .errors import UnknownNameError, VerificationError, did_you_mean
-from .functions import relu, sigmoid, softplus
+from .functions import RELU_AT_ZERO, relu, sigmoid, softplus
 from .latex import JlabLatexPrinter
 from .matrix.expr import Apply, Softmax
 
@@ -165,8 +165,12 @@ class KernelPrinter(NumPyPrinter):
     """
 
     def __init__(self, dims: Mapping[sp.Symbol, str] | None = None,
-                 reserved: Iterable[str] = ()) -> None:
+                 reserved: Iterable[str] = (), relu_at_zero: int = RELU_AT_ZERO) -> None:
         super().__init__({"strict": True})
+        if relu_at_zero not in (0, 1):
+            raise VerificationError(f"ReLU'(0) is 0 or 1 in a kernel, not {relu_at_zero}")
+        self.relu_at_zero = relu_at_zero  # 1 only for mutation testing (jlab mutate)
+        self.step_op = ">" if relu_at_zero == 0 else ">="  # ReLU'(z) = (z > 0)
         self.dims = dict(dims or {})
         self.used_dims: list[sp.Symbol] = []
         self.statements: list[Statement] = []
@@ -297,7 +301,7 @@ class KernelPrinter(NumPyPrinter):
     def _factor(self, e: sp.Basic, mask: bool = True) -> str:
         """``e`` as one factor of an element-wise product (ReLU' as a bool mask)."""
         if mask and _is_step(e):
-            return f"({self._print(e.arg)} > 0)"
+            return f"({self._print(e.arg)} {self.step_op} 0)"
         return self.wrap(_bare(e), MUL)
 
     # ------------------------------------------------------------------ element-wise
@@ -337,9 +341,10 @@ class KernelPrinter(NumPyPrinter):
 
     def _apply_relu_1(self, x: sp.Basic, out: str | None) -> tuple[str, int]:
         z = self.atom(x)  # ReLU'(0) = 0: strictly greater; cast to z's own dtype
+        ufunc = "greater" if self.relu_at_zero == 0 else "greater_equal"
         if out:
-            return f"np.greater({z}, 0, out={out})", FUNC
-        return f"({z} > 0).astype({z}.dtype)", ATOM
+            return f"np.{ufunc}({z}, 0, out={out})", FUNC
+        return f"({z} {self.step_op} 0).astype({z}.dtype)", ATOM
 
     def _apply_sigmoid_0(self, x: sp.Basic, out: str | None) -> tuple[str, int]:
         z = self.atom(x)
@@ -444,9 +449,9 @@ def _used(name: str, stmts: Iterable[Statement]) -> bool:
     return any(re.search(rf"\b{re.escape(name)}\b", s.code) for s in stmts)
 
 
-def _body(spec: KernelSpec) -> list[Statement]:
+def _body(spec: KernelSpec, relu_at_zero: int = RELU_AT_ZERO) -> list[Statement]:
     names = [p for p, _ in spec.params] + [n for n, _ in spec.outputs]
-    p = KernelPrinter(_dims(spec), reserved=names)
+    p = KernelPrinter(_dims(spec), reserved=names, relu_at_zero=relu_at_zero)
     reps, exprs = _cse([e for _, e in spec.outputs], p)
     body: list[Statement] = []
     for sym, sub in reps:
@@ -486,8 +491,9 @@ def _annotation(spec: KernelSpec) -> str:
     return kinds[0] if len(kinds) == 1 else f"tuple[{', '.join(kinds)}]"
 
 
-def kernel_source(spec: KernelSpec) -> str:
-    """The source of one kernel function."""
+def kernel_source(spec: KernelSpec, relu_at_zero: int = RELU_AT_ZERO) -> str:
+    """The source of one kernel function (``relu_at_zero=1``: a deliberately wrong ReLU'(0),
+    for mutation testing)."""
     args = [f"{p}: np.ndarray" for p, _ in spec.params]
     if spec.out:
         args.append("out: np.ndarray | None = None")
@@ -502,7 +508,7 @@ def kernel_source(spec: KernelSpec) -> str:
            f"Derivation: {spec.derivation} (`jlab derive {spec.derivation}`)",
            *_labelled("Formula:", spec.formulas), *_labelled("Shapes:", shapes)]
     lines = [head, '    r"""' + doc[0], *(f"    {d}".rstrip() for d in doc[1:]), '    """']
-    lines += [f"    {line}" for s in _body(spec) for line in _render(s)]
+    lines += [f"    {line}" for s in _body(spec, relu_at_zero) for line in _render(s)]
     return "\n".join(lines) + "\n"
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .checker import Check, Mismatch, compare
+from .checker import Check, _mismatches, compare
 from .errors import ShapeError
 from .matrix.explicit import Instantiator, components
 from .matrix.fastcheck import identical
@@ -372,18 +372,14 @@ def judge(
         return Check("correct", same[0], truth, claimed, points=same[1])
     if not truth.free_symbols and not claimed.free_symbols and truth.shape == claimed.shape:
         return _numbers_differ(truth, claimed)  # a worked example: nothing to sample
-    return compare(truth, claimed, seed=seed, fast=fast)
+    return compare(truth, claimed, seed=seed, fast=fast, witness=False)  # searched above
 
 
 def _numbers_differ(truth: sp.Matrix, claimed: sp.Matrix) -> Check:
     """Two explicit numeric matrices that ``identical`` found different: list the entries."""
-    cols = truth.cols
-    bad = [i for i in range(len(truth)) if sp.simplify(claimed[i] - truth[i]) != 0]
-    mismatches = tuple(
-        Mismatch(i // cols + 1, i % cols + 1, truth[i], claimed[i], float(truth[i]),
-                 float(claimed[i]))
-        for i in bad
-    )
+    bad = {i: (float(truth[i]), float(claimed[i])) for i in range(len(truth))
+           if sp.simplify(claimed[i] - truth[i]) != 0}
+    mismatches = _mismatches(truth, claimed, bad)
     text = "; ".join(f"entry ({m.row},{m.col}) is {sp.sstr(m.claimed)}, not "
                      f"{sp.sstr(m.expected)}" for m in mismatches)
     return Check("incorrect", "symbolic", truth, claimed, mismatches=mismatches,

@@ -33,7 +33,6 @@ the original formula, exactly, at the same sizes, or on the same batch for train
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -235,6 +234,17 @@ class Score:
 Progress = Callable[[Outcome], None]
 
 
+def _timed(level: str, target: str, mu: Mutant, progress: Progress | None,
+           judge: Callable[..., tuple[Status, str]], *args: Any) -> Outcome:
+    """Run one judgement ``judge(*args)``, time it, report it to ``progress``."""
+    t0 = time.perf_counter()
+    status, by = judge(*args)
+    o = Outcome(level, target, mu.operator, mu.detail, status, by, time.perf_counter() - t0)
+    if progress:
+        progress(o)
+    return o
+
+
 # --------------------------------------------------------------------------- catalog
 
 
@@ -264,13 +274,7 @@ def catalog_outcomes(names: Sequence[str] | None = None,
             target = f"{name}: {_text(r.lhs)}"
             judge = _CatalogJudge(d, idx)
             for mu in mutants(r.expr, r.defs):
-                t0 = time.perf_counter()
-                status, by = judge(mu)
-                o = Outcome("catalog", target, mu.operator, mu.detail, status, by,
-                            time.perf_counter() - t0)
-                if progress:
-                    progress(o)
-                yield o
+                yield _timed("catalog", target, mu, progress, judge, mu)
 
 
 class _CatalogJudge:
@@ -350,16 +354,16 @@ def _label(sizes: Any) -> str:
 # --------------------------------------------------------------------------- kernels
 
 
-def _kernel_mutants(spec: Any) -> Iterator[tuple[Any, Mutant, str]]:
-    """(mutated spec or None when the spec itself refuses it, mutant, output name)."""
+def _kernel_mutants(spec: Any) -> Iterator[tuple[Any, str | None, Mutant, str]]:
+    """(mutated spec, or None with the reason the spec refuses it; mutant; output name)."""
     for oi, (oname, e) in enumerate(spec.outputs):
         for mu in mutants(e):
             outputs = tuple((n, mu.expr if k == oi else x)
                             for k, (n, x) in enumerate(spec.outputs))
             try:
-                yield replace(spec, outputs=outputs), mu, oname
+                yield replace(spec, outputs=outputs), None, mu, oname
             except JlabError as err:  # a spec whose parameter is no longer used
-                yield None, replace(mu, detail=f"{mu.detail} [{err}]"), oname
+                yield None, f"spec validation: {err}", mu, oname
 
 
 def kernel_outcomes(names: Sequence[str] | None = None,
@@ -370,22 +374,15 @@ def kernel_outcomes(names: Sequence[str] | None = None,
     for spec in kernel_specs():
         if names and spec.name not in names:
             continue
-        for mspec, mu, oname in _kernel_mutants(spec):
-            t0 = time.perf_counter()
-            status: Status
-            if mspec is None:
-                status, by = "caught", "spec validation: " + mu.detail.split("[", 1)[1][:-1]
-            else:
-                status, by = _judge_kernel(spec, mspec, mu, oname, verify)
-            o = Outcome("kernel", f"{spec.name}: {oname}", mu.operator, mu.detail, status, by,
-                        time.perf_counter() - t0)
-            if progress:
-                progress(o)
-            yield o
+        for mspec, refused, mu, oname in _kernel_mutants(spec):
+            yield _timed("kernel", f"{spec.name}: {oname}", mu, progress, _judge_kernel,
+                         spec, mspec, refused, mu, oname, verify)
 
 
-def _judge_kernel(spec: Any, mspec: Any, mu: Mutant, oname: str,
+def _judge_kernel(spec: Any, mspec: Any, refused: str | None, mu: Mutant, oname: str,
                   verify: Callable[..., Any]) -> tuple[Status, str]:
+    if refused is not None:
+        return "caught", refused
     from .kernel_specs import VERIFY_SIZES
     from .matrix.explicit import Instantiator
 
@@ -429,27 +426,18 @@ def trainer_kernels(activation: str, loss: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-_STEP_SOURCE = (
-    (re.compile(r"\(([^()]+) > 0\)"), r"(\1 >= 0)"),
-    (re.compile(r"heaviside\(([^,()]+), 0(\.0)?\)"), r"heaviside(\1, 1.0)"),
-)
-
-
 def _compile(spec: Any, relu_swap: bool) -> Callable[..., Any]:
     from .codegen import kernel_source
     from .errors import VerificationError
 
+    at_zero = 1 if relu_swap else 0
     try:
-        src, into_out = kernel_source(spec), False
+        src, into_out = kernel_source(spec, at_zero), False
     except VerificationError:  # the printer cannot write this mutant into out=
-        src, into_out = kernel_source(replace(spec, out=False)), spec.out
-    if relu_swap:
-        swapped = src
-        for pattern, repl in _STEP_SOURCE:
-            swapped = pattern.sub(repl, swapped)
-        if swapped == src:
-            raise JlabError(f"{spec.name}: no ReLU step found in the generated source to swap")
-        src = swapped
+        spec, into_out = replace(spec, out=False), spec.out
+        src = kernel_source(spec, at_zero)
+    if relu_swap and src == kernel_source(spec):
+        raise JlabError(f"{spec.name}: the generated source has no ReLU step to swap")
     namespace: dict[str, Any] = {"np": np}
     exec(compile(src, f"<mutant of {spec.name}>", "exec"), namespace)  # our generated code
     fn: Callable[..., Any] = namespace[spec.name]
@@ -522,24 +510,18 @@ def training_outcomes(names: Sequence[str] | None = None,
         if spec.name not in used or (names and spec.name not in names):
             continue
         configs = [cfg for cfg in TRAINING_CONFIGS if spec.name in trainer_kernels(*cfg)]
-        for mspec, mu, oname in _kernel_mutants(spec):
-            t0 = time.perf_counter()
-            if mspec is None:
-                status: Status = "caught"
-                by = "spec validation (no kernel can be generated)"
-            else:
-                status, by = _judge_training(spec.name, mspec, mu, configs, batches, baseline,
-                                             kernels, check_gradients)
-            o = Outcome("training", f"{spec.name}: {oname}", mu.operator, mu.detail, status,
-                        by, time.perf_counter() - t0)
-            if progress:
-                progress(o)
-            yield o
+        for mspec, refused, mu, oname in _kernel_mutants(spec):
+            yield _timed("training", f"{spec.name}: {oname}", mu, progress, _judge_training,
+                         spec.name, mspec, refused, mu, configs, batches, baseline, kernels,
+                         check_gradients)
 
 
-def _judge_training(name: str, mspec: Any, mu: Mutant, configs: Sequence[tuple[str, str]],
-                    batches: dict[tuple[str, str], _Batch], baseline: dict[Any, Any],
-                    kernels: Any, check_gradients: Callable[..., Any]) -> tuple[Status, str]:
+def _judge_training(name: str, mspec: Any, refused: str | None, mu: Mutant,
+                    configs: Sequence[tuple[str, str]], batches: dict[tuple[str, str], _Batch],
+                    baseline: dict[Any, Any], kernels: Any,
+                    check_gradients: Callable[..., Any]) -> tuple[Status, str]:
+    if refused is not None:
+        return "caught", f"{refused} (no kernel can be generated)"
     fn = _compile(mspec, relu_swap=mu.operator == "relu'(0)")
     original = getattr(kernels, name)
     changed_in: list[str] = []

@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import checker
-from .checker import Check, Mismatch
+from .checker import Check
 from .functions import relu, sigmoid, softplus
 
 __all__ = ["float_value", "refute"]
@@ -43,9 +43,7 @@ def refute(expected: sp.Matrix, claim: sp.Matrix, seed: int = 0,
     point, idx_bad, _ = found
     return Check(
         "incorrect", "sampled", expected, claim,
-        mismatches=tuple(
-            Mismatch(i // expected.cols + 1, i % expected.cols + 1, expected[i], claim[i],
-                     ev, cv) for i, (ev, cv) in idx_bad.items()),
+        mismatches=checker._mismatches(expected, claim, idx_bad),
         counterexample={str(k): float(v) for k, v in point.items()}, points=1,
         diagnosis=diagnosis,
     )
@@ -167,13 +165,11 @@ def _float_refutation(
             continue
         sub: dict[sp.Symbol, sp.Expr] = exact if exact is not None else {
             s: sp.Float(float(xi), checker.DIGITS) for s, xi in zip(variables, x, strict=True)}
-        bad: dict[int, tuple[float, float]] = {}
         rel = np.abs(c - e) / np.maximum(np.maximum(np.abs(e), np.abs(c)), 1e-30)
         for k in map(int, np.flatnonzero(far)[np.argsort(-rel[far])]):  # clearest first
-            # relu and sigmoid evaluate themselves (to_elementary's Max is slow to build)
-            ev, cv = checker._value(expected[idx[k]], sub), checker._value(claim[idx[k]], sub)
-            if ev is not None and cv is not None and \
-                    float(abs(cv - ev) / max(1, abs(ev))) > checker.REL_TOL:
-                bad[idx[k]] = (float(ev), float(cv))
-                return sub, bad, kink  # one confirmed entry is a counterexample
+            # the raw entries: relu and sigmoid evaluate themselves (to_elementary's Max is
+            # slow to build); one confirmed entry is a counterexample
+            bad = checker._differing(expected, claim, [idx[k]], sub)
+            if bad:
+                return sub, bad, kink
     return None
