@@ -36,6 +36,24 @@ def tidy(expr: sp.Expr) -> sp.Expr:
     return sp.simplify(expr)
 
 
+def with_convention(m: sp.Matrix) -> sp.Matrix:
+    """SymPy differentiates ``Max(0, z)`` to ``Heaviside(z)``, which is 1/2 at 0; ``relu(z)``
+    has ``Heaviside(z, 0)``. They are the same function, so they get the same derivative: every
+    step from differentiation takes the value 0 at its switch (ReLU'(0) = 0). The value at a
+    switch is a convention only where the function is not differentiable; where it is, the
+    judge takes the one-sided limits (see :mod:`jacobian_lab.checker`).
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x", real=True)
+    >>> with_convention(sp.Matrix([[sp.Max(0, x).diff(x)]]))
+    Matrix([[Heaviside(x, 0)]])
+    """
+    return m.replace(
+        lambda n: isinstance(n, sp.Heaviside) and n.args[1:] == (sp.S.Half,),
+        lambda n: sp.Heaviside(n.args[0], 0),
+    )
+
+
 def check_layout(layout: str) -> Layout:
     """Validate a layout name, naming the allowed ones."""
     if layout not in LAYOUTS:
@@ -76,7 +94,7 @@ def jacobian(
     if not outputs:
         raise ShapeError("No expressions to differentiate")
     _check_wrt(wrt)
-    jac = sp.Matrix(outputs).jacobian(sp.Matrix(list(wrt)))
+    jac = with_convention(sp.Matrix(outputs).jacobian(sp.Matrix(list(wrt))))
     if simplify:
         jac = jac.applyfunc(tidy)
     return jac.T if layout == "denominator" else jac

@@ -19,12 +19,13 @@ from typing import Any, Literal
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .checker import Check, _mismatches, compare
+from .checker import Check, compare
 from .errors import ShapeError
 from .matrix.explicit import Instantiator, components
 from .matrix.fastcheck import identical
 from .matrix.rules import VJP_RULE, is_matrix_variable, jac, rule_name, simplify, vjp
 from .notation import notation
+from .verdict import mismatches as _mismatches
 
 CONVENTIONS: tuple[str, ...] = (
     "numerator layout: ∂f/∂x has one row per output of f and one column per entry of x",

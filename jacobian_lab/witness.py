@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import checker
-from .checker import Check
+from . import sampler
 from .functions import relu, sigmoid, softplus
+from .verdict import KINK_DIAGNOSIS, Check, mismatches
 
 __all__ = ["float_value", "refute"]
 
 
 def refute(expected: sp.Matrix, claim: sp.Matrix, seed: int = 0,
-           extra_exprs: Sequence[sp.Expr] = ()) -> Check | None:
+           extra_exprs: Sequence[sp.Expr] = (), kink_search: bool = True) -> Check | None:
     """An ``incorrect`` verdict from a quick float64 search confirmed at 30 digits, or
     ``None`` (no counterexample found quickly: that proves nothing). Same shapes assumed."""
     idx = [i for i in range(len(expected)) if expected[i] != claim[i]]
@@ -34,19 +34,31 @@ def refute(expected: sp.Matrix, claim: sp.Matrix, seed: int = 0,
     exprs = [*expected, *claim, *extra_exprs]
     found = _float_refutation(variables, expected, claim, idx, exprs, seed)
     diagnosis = None
-    if found is None and checker.KINK_POINTS > 0:
+    if found is None and kink_search:
         found = _float_refutation(variables, expected, claim, idx, exprs, seed, on_kinks=True)
     if found is None:
         return None
     if found[2] is not None:
-        diagnosis = checker._KINK_DIAGNOSIS.format(kink=sp.sstr(found[2]))
+        diagnosis = KINK_DIAGNOSIS.format(kink=sp.sstr(found[2]))
     point, idx_bad, _ = found
     return Check(
         "incorrect", "sampled", expected, claim,
-        mismatches=checker._mismatches(expected, claim, idx_bad),
+        mismatches=mismatches(expected, claim, idx_bad),
         counterexample={str(k): float(v) for k, v in point.items()}, points=1,
         diagnosis=diagnosis,
     )
+
+
+_KINK_MARGIN = 1e-6  # float64 points this close to a kink are left to the exact checks
+
+
+def _candidate(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A random point: mostly moderate values (a network's gradient overflows float64 when
+    every coordinate is large), one point in four spread over 1e-3 … 1e6, both signs."""
+    if rng.random() < 0.25:
+        return rng.choice([-1.0, 1.0], size=n) * 10.0 ** rng.uniform(-3.0, 6.0, size=n)
+    scale = rng.choice([0.5, 2.0, 2.0, 3.0, 10.0, 100.0], size=n)
+    return rng.uniform(-1.0, 1.0, size=n) * scale
 
 
 class _Unsupported(Exception):
@@ -109,7 +121,8 @@ def _float_refutation(
     seed: int,
     tries: int = 24,
     on_kinks: bool = False,
-) -> tuple[dict[sp.Symbol, sp.Expr], dict[int, tuple[float, float]], sp.Expr | None] | None:
+) -> tuple[dict[sp.Symbol, sp.Expr], dict[int, tuple[float | None, float | None]],
+           sp.Expr | None] | None:
     """A quick search for a counterexample in float64, confirmed at 30 digits.
 
     Evaluating large explicit matrices (a 3-layer network's gradient) with 30-digit
@@ -124,7 +137,7 @@ def _float_refutation(
     """
     if not variables:
         return None
-    kinks = checker.kink_arguments(*exprs)
+    kinks = sampler.kink_arguments(*exprs)
     targets = [*(expected[i] for i in idx), *(claim[i] for i in idx), *kinks, *exprs]
 
     def f(*x: float) -> list[float]:
@@ -136,12 +149,12 @@ def _float_refutation(
     if on_kinks and not kinks:
         return None
     for t in range(tries):
-        x = checker._candidate(rng, len(variables))
+        x = _candidate(rng, len(variables))
         kink = None
         exact: dict[sp.Symbol, sp.Expr] | None = None
         if on_kinks:
             kink = kinks[t % len(kinks)]
-            exact = checker._on_kink(kink, {v: sp.Float(float(xi)) for v, xi in
+            exact = sampler.on_kink(kink, {v: sp.Float(float(xi)) for v, xi in
                                     zip(variables, x, strict=True)})
             if exact is None:
                 continue
@@ -157,19 +170,19 @@ def _float_refutation(
         if on_kinks:
             if kv[t % len(kinks)] != 0.0:
                 continue  # not exactly on the kink in float64: try another point
-        elif np.abs(kv).min(initial=np.inf) < checker.KINK_MARGIN:
+        elif np.abs(kv).min(initial=np.inf) < _KINK_MARGIN:
             continue
         e, c = v[:n], v[n: 2 * n]
         far = np.abs(c - e) > 1e-8 * np.maximum(np.maximum(np.abs(e), np.abs(c)), 1e-30)
         if not far.any():
             continue
         sub: dict[sp.Symbol, sp.Expr] = exact if exact is not None else {
-            s: sp.Float(float(xi), checker.DIGITS) for s, xi in zip(variables, x, strict=True)}
+            s: sp.Float(float(xi), sampler.DIGITS) for s, xi in zip(variables, x, strict=True)}
         rel = np.abs(c - e) / np.maximum(np.maximum(np.abs(e), np.abs(c)), 1e-30)
         for k in map(int, np.flatnonzero(far)[np.argsort(-rel[far])]):  # clearest first
             # the raw entries: relu and sigmoid evaluate themselves (to_elementary's Max is
             # slow to build); one confirmed entry is a counterexample
-            bad = checker._differing(expected, claim, [idx[k]], sub)
+            bad = sampler.differing(expected, claim, [idx[k]], sub)
             if bad:
                 return sub, bad, kink
     return None

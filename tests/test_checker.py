@@ -115,9 +115,17 @@ def test_kink_arguments_of_max_and_heaviside():
     assert set(ks) == {x - y, x - 2}
 
 
-def test_claim_undefined_everywhere_is_undecided():
+def test_claim_undefined_where_the_truth_is_defined_is_incorrect():
+    # sqrt(-x^2 - 1) is complex everywhere, the truth x is defined everywhere
     c = compare(sp.Matrix([[x]]), sp.Matrix([[sp.sqrt(-(x**2) - 1)]]))
+    assert c.verdict == "incorrect"
+    assert "the claim is undefined at" in c.diagnosis
+
+
+def test_truth_undefined_everywhere_is_undecided_with_a_true_reason():
+    c = compare(sp.Matrix([[sp.sqrt(-(x**2) - 1)]]), sp.Matrix([[x]]))
     assert c.verdict == "undecided"
+    assert "undefined at all" in c.diagnosis
 
 
 def test_verdict_serialises_to_json_friendly_dict():

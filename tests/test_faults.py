@@ -590,12 +590,12 @@ def test_gradient_on_the_relu_kink_states_the_convention(
                              "ReLU'(0) = 0 by convention (step(0) = 0)"]
     assert main(["gradient", "relu(x)", "--wrt", "x", "--at", "x=0"]) == 0
     assert "ReLU'(0) = 0 by convention" in " ".join(capsys.readouterr().out.split())
-    # Off the kink there is nothing to state; SymPy's Max has its own value at 0.
+    # Off the kink there is nothing to state; Max(x, 0) is relu(x): the same derivative.
     assert main(["gradient", "relu(x)", "--wrt", "x", "--at", "x=1", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["notes"] == []
     assert main(["gradient", "Max(x, 0)", "--wrt", "x", "--at", "x=0", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["value"] == [["1/2"]] and "Heaviside(0) = 1/2" in data["notes"][0]
+    assert data["value"] == [["0"]] and "ReLU'(0) = 0 by convention" in data["notes"][0]
 
 
 def test_gradient_errors_from_the_real_command_line_are_one_line_with_exit_2() -> None:

@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 import derivations
-from jacobian_lab import checker, derivation, mutation
+from jacobian_lab import checker, derivation, mutation, sampler
 from jacobian_lab.matrix.expr import DIM_M, DIM_N, apply, matrix, vector
 
 JLAB = [sys.executable, "-m", "jacobian_lab"]
@@ -109,7 +109,7 @@ def test_a_blind_training_check_makes_its_mutants_missed(monkeypatch):
 
 
 def test_relu_prime_of_0_is_caught_only_by_evaluating_on_the_kink(monkeypatch):
-    monkeypatch.setattr(checker, "KINK_POINTS", 0)
+    monkeypatch.setattr(sampler, "KINK_POINTS", 0)
     score = mutation.run(["kernel"], ["relu_grad"])
     swap = [o for o in score.outcomes if o.operator == "relu'(0)"]
     assert [o.status for o in swap] == ["missed"], \
