@@ -53,6 +53,11 @@ class DataError(JlabError, ValueError):
     """A data file that is missing, corrupt, truncated or inconsistent."""
 
 
+class FileError(JlabError, RuntimeError):
+    """A file or directory that cannot be written or used: a missing or read-only directory,
+    a full disk, a file-size limit, a run directory another run holds."""
+
+
 class TrainingError(JlabError, RuntimeError):
     """A training run that cannot go on (divergence, failed strict gradient check)."""
 
