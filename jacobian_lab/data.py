@@ -497,12 +497,25 @@ def fetch_mnist(dest_dir: str | os.PathLike[str] | None = None, mirror: str | No
     sums = MNIST_SHA256 if checksums is None else checksums
     if dest.exists() and not dest.is_dir():
         raise DataError(f"--dir {dest} is a file, not a directory; choose another --dir")
+    created = [p for p in (dest, *dest.parents) if not p.exists() and not p.is_symlink()]
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DataError(describe_os_error(dest, e, "create the download directory")) from None
     names = [stem + ".gz" for _, images, labels in MNIST_FILES for stem in (images, labels)]
     remove_stale_temps(dest, names)  # what a killed fetch left behind
+    try:
+        _fetch_all(dest, base, sums, names, float(timeout), progress, max_bytes)
+    except BaseException:
+        for d in created:  # a failed first fetch leaves no empty directories behind
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+    return dest
+
+
+def _fetch_all(dest: Path, base: str, sums: Mapping[str, str], names: list[str],
+               timeout: float, progress: Progress | None, max_bytes: int | None) -> None:
     for name in names:
         if name not in sums:
             raise DataError(f"no checksum given for {name}; checksums has {sorted(sums)}")
@@ -511,8 +524,7 @@ def fetch_mnist(dest_dir: str | os.PathLike[str] | None = None, mirror: str | No
             continue
         known = MNIST_SIZES.get(name) if expected == MNIST_SHA256.get(name) else None
         cap = known if known is not None else (max_bytes or MAX_DOWNLOAD_BYTES)
-        _download(base + name, name, expected, target, float(timeout), progress, cap)
-    return dest
+        _download(base + name, name, expected, target, timeout, progress, cap)
 
 
 # --------------------------------------------------------------------------- embedded default

@@ -62,6 +62,17 @@ class TrainingError(JlabError, RuntimeError):
     """A training run that cannot go on (divergence, failed strict gradient check)."""
 
 
+class UserCodeError(JlabError):
+    """A user's own Python file (``jlab derive --file``) raised or returned something wrong.
+
+    ``details`` is the traceback of the user's code, printed under the one-line message.
+    """
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
 class VerificationError(JlabError, AssertionError):
     """A proof or check that failed where it was required to pass."""
 
