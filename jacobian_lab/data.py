@@ -445,6 +445,9 @@ def _download(url: str, name: str, expected_sha: str, target: Path, timeout: flo
                         ) from None
     except urllib.error.HTTPError as e:
         e.close()  # it holds the open response
+        if 300 <= e.code < 400:
+            raise DataError(f"too many redirects (HTTP {e.code}, a redirect loop?) for {url}; "
+                            "check --mirror; nothing was saved") from None
         raise DataError(f"HTTP {e.code} {_one_line(e.reason)} for {url}; nothing was saved"
                         ) from None
     except urllib.error.URLError as e:

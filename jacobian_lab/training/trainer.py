@@ -607,12 +607,12 @@ def _new_run_dir(run_dir: str | os.PathLike[str] | None
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        _remove_new_dirs(path, created)
+        _remove_dirs(created)
         raise FileError(describe_os_error(path, e, "create the run directory")) from None
     try:
         lock = RunDirLock(path).acquire()
     except JlabError:
-        _remove_new_dirs(path, created)
+        _remove_dirs(created)  # only if empty: another run may be writing into it
         raise
     if (path / CONFIG).exists():
         lock.release()
@@ -622,13 +622,18 @@ def _new_run_dir(run_dir: str | os.PathLike[str] | None
 
 
 def _remove_new_dirs(path: Path, created: list[Path]) -> None:
-    """Undo a run that failed before its first checkpoint: remove its files and the
-    directories it created (a directory that holds anything else stays)."""
+    """Undo a run that failed before its first checkpoint (it holds the lock, so the files
+    are its own): remove its files and the directories it created, if nothing else is in
+    them."""
     for name in (*RUN_FILES, LOCK_FILE):
         with contextlib.suppress(OSError):
             (path / name).unlink()
     remove_stale_temps(path, RUN_FILES)
-    for d in reversed(created):
+    _remove_dirs(created)
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    for d in reversed(created):  # deepest first; rmdir leaves a directory that is not empty
         with contextlib.suppress(OSError):
             d.rmdir()
 
