@@ -83,6 +83,7 @@ METRICS_JSON, METRICS_CSV, SUMMARY = "metrics.json", "metrics.csv", "summary.jso
 RUN_FILES = frozenset({CONFIG, CHECKPOINT, WEIGHTS, METRICS_JSON, METRICS_CSV, SUMMARY})
 PLOT_FILES = frozenset({"loss.png", "accuracy.png", "weights.png"})
 STATE_VERSION = 1
+MAX_EPOCHS = 1_000_000  #: the notebook's gd takes 500; more is a typo, not a plan
 
 
 class DivergenceError(TrainingError):
@@ -130,6 +131,8 @@ class TrainConfig:
             raise TrainingError(f"--lr must be a positive number, got {self.lr}")
         if self.seed < 0:
             raise TrainingError(f"--seed must be a whole number >= 0, got {self.seed}")
+        if self.epochs > MAX_EPOCHS:
+            raise TrainingError(f"--epochs must be at most {MAX_EPOCHS:,}, got {self.epochs}")
         for name in ("epochs", "check_every", "limit", "batch_size", "checkpoint_every"):
             value = getattr(self, name)
             low = 0 if name == "check_every" else 1
