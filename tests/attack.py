@@ -753,7 +753,7 @@ def _sweep_one(cmd: list[str], tail: list[str], option: str, label: str, value: 
         if option == "--mirror" and v.startswith(("FILE", "DIR", "MISSING", "RO")):
             v = "file:" + v
         argv = [*cmd, v, *tail] if option == "<arg>" else [*cmd, *tail, option, v]
-        name = f"{' '.join(cmd[:2] if cmd[0] in ('data', 'chain') else cmd[:1])} {option} "
+        name = f"{' '.join(cmd[:2] if cmd[0] == 'data' else cmd[:1])} {option} "
         name += label
         try:
             r = run(argv, tmp, timeout=120, prefix=NO_OVERRIDE if label == "read-only" else None)
