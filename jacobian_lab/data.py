@@ -28,8 +28,10 @@ import importlib.util
 import io
 import math
 import os
+import socket
 import stat
 import struct
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -394,8 +396,54 @@ class _Deadline(Exception):
     pass
 
 
+def _watched_opener(sockets: list[socket.socket]) -> urllib.request.OpenerDirector:
+    """urllib's opener, recording the socket of each plain-HTTP connection it makes, so that
+    a watchdog can cut one that a server keeps alive by dripping its headers."""
+    class Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            sockets.append(self.sock)
+
+    class Handler(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(Connection, req)
+
+    return urllib.request.build_opener(Handler)
+
+
+def _cut(sockets: list[socket.socket], fired: threading.Event) -> None:
+    fired.set()
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _download(url: str, name: str, expected_sha: str, target: Path, timeout: float,
               progress: Progress | None, max_bytes: int) -> None:
+    """Download ``url`` into ``target`` within ``timeout`` seconds for the whole file: each
+    read waits at most until the deadline, and a watchdog cuts the connection at it (a
+    server dripping its headers)."""
+    sockets: list[socket.socket] = []
+    fired = threading.Event()
+    watchdog = threading.Timer(timeout, _cut, args=(sockets, fired))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        _download_within(url, name, expected_sha, target, timeout, progress, max_bytes,
+                         _watched_opener(sockets))
+    except DataError:
+        if fired.is_set():
+            raise DataError(f"timed out: {name} did not arrive within --timeout {timeout:g} s "
+                            f"from {url}; nothing was saved (a slower network needs a larger "
+                            "--timeout)") from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _download_within(url: str, name: str, expected_sha: str, target: Path, timeout: float,
+                     progress: Progress | None, max_bytes: int,
+                     opener: urllib.request.OpenerDirector) -> None:
     deadline = time.monotonic() + timeout
 
     def remaining() -> float:
@@ -406,7 +454,7 @@ def _download(url: str, name: str, expected_sha: str, target: Path, timeout: flo
 
     def write(f: BinaryIO) -> None:
         digest, done = hashlib.sha256(), 0
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with opener.open(url, timeout=timeout) as response:
             length_header = response.headers.get("Content-Length")
             total = int(length_header) if length_header and length_header.isdigit() else None
             if total is not None and total > max_bytes:

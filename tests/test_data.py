@@ -635,12 +635,19 @@ def test_a_symlink_loop_named_like_an_idx_file_is_reported_as_a_loop(tmp_path, a
 
 @pytest.fixture
 def misbehaving() -> Iterator[tuple[str, dict[str, str]]]:
-    """A server on 127.0.0.1: /drip sends one byte every 0.8 s, /endless never stops."""
+    """A server on 127.0.0.1 that sends one byte every 0.8 s ("drip"), its headers one byte
+    every 0.5 s ("slow headers"), or never stops ("endless")."""
     mode: dict[str, str] = {}
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             try:
+                if mode["kind"] == "slow headers":
+                    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                    return
                 self.send_response(200)
                 if mode["kind"] == "drip":
                     self.send_header("Content-Length", "100")
@@ -667,9 +674,10 @@ def misbehaving() -> Iterator[tuple[str, dict[str, str]]]:
         server.server_close()
 
 
-def test_fetch_timeout_is_a_deadline_for_the_whole_file(tmp_path, misbehaving):
+@pytest.mark.parametrize("kind", ["drip", "slow headers"])
+def test_fetch_timeout_is_a_deadline_for_the_whole_file(tmp_path, misbehaving, kind):
     url, mode = misbehaving
-    mode["kind"] = "drip"
+    mode["kind"] = kind
     t0 = time.monotonic()
     with pytest.raises(DataError, match=r"did not arrive within --timeout 2 s"):
         fetch_mnist(tmp_path / "d", mirror=url, checksums={n + ".gz": "0" * 64 for n in NAMES},
