@@ -716,7 +716,8 @@ BAD = {"empty": "", "negative": "-1", "zero": "0", "huge": "99999999999999999999
 #: command, its fixed arguments, the options (or positional slots "<arg>") to sweep.
 COMMANDS: list[tuple[list[str], list[str], list[str]]] = [
     (["jacobian", "x*y"], [], ["--wrt", "--at", "--layout", "--format"]),
-    (["gradient"], ["x^2 + y"], ["<arg>", "--wrt", "--at"]),
+    (["gradient"], [], ["<arg>"]),
+    (["gradient", "x^2 + y"], [], ["--wrt", "--at"]),
     (["chain", "--outer", "sin(g1)", "--inner", "g1=x^2"], ["--wrt", "x"], ["--format"]),
     (["chain", "--inner", "g1=x^2", "--wrt", "x"], [], ["--outer"]),
     (["verify", "x^2", "--claim", "[[2*x]]"], [], ["--seed", "--wrt", "--at"]),
