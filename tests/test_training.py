@@ -564,3 +564,23 @@ def test_a_run_dir_held_by_another_run_is_refused_and_nothing_of_it_removed(
     finally:
         holder.release()
     assert (run / trainer.CONFIG).read_text() == "{}"
+
+
+def test_a_write_error_in_the_middle_of_a_run_is_a_file_error_and_metrics_say_failed(
+        tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jacobian_lab.errors import FileError
+
+    real, saves = trainer._save_checkpoint, []
+
+    def save(run_dir: Path, state: Any) -> None:
+        saves.append(state.epoch)
+        if len(saves) == 2:  # the first checkpoint after epoch 1: the disk is full now
+            raise FileError(f"cannot write {run_dir / trainer.CHECKPOINT}: no space left")
+        real(run_dir, state)
+
+    monkeypatch.setattr(trainer, "_save_checkpoint", save)
+    with pytest.raises(FileError, match="no space left"):
+        trainer.train(TrainConfig(epochs=2, limit=300, check_every=0), run_dir=tmp_path / "r",
+                      dataset=digits, **QUIET)
+    metrics = json.loads((tmp_path / "r" / trainer.METRICS_JSON).read_text())
+    assert metrics["status"] == "failed" and "no space left" in metrics["message"]

@@ -819,7 +819,7 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike[str] | None = None,
         except BaseException:
             _remove_new_dirs(path, created)  # nothing is left of a run that never started
             raise
-        return _run(config, state, data, path, console, progress, plots)
+        return _run_recording_failure(config, state, data, path, console, progress, plots)
     finally:
         lock.release()
 
@@ -885,7 +885,7 @@ def _resume(path: Path, epochs: int | None,
         raise TrainingError(f"the data differ from the run's: now {data.fingerprint()}, "
                             f"then {state.data}")
     _write_json(path / CONFIG, config.to_dict())
-    return _run(config, state, data, path, console, progress, plots)
+    return _run_recording_failure(config, state, data, path, console, progress, plots)
 
 
 def _load(spec: str) -> Dataset:
@@ -898,6 +898,19 @@ class _Diverged(Exception):
     def __init__(self, step: int, reason: str) -> None:
         super().__init__(reason)
         self.step, self.reason = step, reason
+
+
+def _run_recording_failure(config: TrainConfig, state: _State, data: TrainData,
+                           run_dir: Path, console: Console | None, progress: bool,
+                           plots: bool) -> TrainSummary:
+    """:func:`_run`; a file that cannot be written mid-run (a full disk) leaves metrics.json
+    saying so, where it can still be written, instead of "running"."""
+    try:
+        return _run(config, state, data, run_dir, console, progress, plots)
+    except FileError as e:
+        with contextlib.suppress(JlabError, OSError):
+            _write_metrics(run_dir, state, "failed", str(e))
+        raise
 
 
 def _run(config: TrainConfig, state: _State, data: TrainData, run_dir: Path,
