@@ -174,22 +174,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .errors import TrainingError
     from .training import trainer
 
-    if getattr(args, "report", None):  # checked before the run, not refused after it
+    if getattr(args, "report", None) is not None:  # checked before the run, not after it
         from .report import check_output
 
         check_output(args.report, "--report")
     settings = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
     common: dict[str, Any] = {"console": Console(stderr=True, highlight=False),
                               "progress": not args.quiet, "plots": not args.no_plots}
-    if args.resume:
-        if args.run_dir:
+    if args.resume is not None:
+        if args.run_dir is not None:
             raise TrainingError("--resume continues its own run directory; leave out --run-dir")
         epochs = settings.pop("epochs", None)
         summary = trainer.resume(args.resume, epochs=epochs, overrides=settings, **common)
     else:
         summary = trainer.train(trainer.TrainConfig(**settings), run_dir=args.run_dir,
                                 **common)
-    if getattr(args, "report", None):
+    if getattr(args, "report", None) is not None:
         from .train_report import write_train_report
 
         written = write_train_report(summary, args.report)

@@ -200,6 +200,8 @@ def compile_pdf(
 def check_output(path: str | Path, option: str = "-o") -> Path:
     """Refuse, before any work, a report path of an unknown format or one that cannot be
     written (a missing or read-only directory, a directory, a device)."""
+    if not str(path).strip():
+        raise ReportError(f"{option} needs a file name like report.pdf, got an empty string")
     out = Path(path)
     if out.suffix.lower() not in FORMATS:
         raise ReportError(

@@ -834,6 +834,8 @@ def resume(run_dir: str | os.PathLike[str], *, epochs: int | None = None,
     again on the command line: ``strict`` and ``check_every`` may change, any other must
     equal the saved value.
     """
+    if not str(run_dir).strip():
+        raise TrainingError("--resume needs a run directory, got an empty string")
     path = Path(run_dir).expanduser()
     if not path.is_dir() or not (path / CONFIG).is_file():
         what = "no such directory" if not path.exists() else (
