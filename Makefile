@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test fuzz mutate lint typecheck bench report clean
+.PHONY: setup run test attack fuzz mutate lint typecheck bench report clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+attack: $(STAMP)
+	$(BIN)/python tests/attack.py --sweep
 
 fuzz: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow -rP

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jacobian_lab.errors import JlabError, UnknownNameError, did_you_mean
+from jacobian_lab.errors import JlabError, UnknownNameError, UserCodeError, did_you_mean
 
 if TYPE_CHECKING:
     from jacobian_lab.derivation import Derivation
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 Builder = Callable[[], "Derivation"]
 _REGISTRY: dict[str, Builder] = {}
 _ORDER: list[str] = []
+_USER_FILES: dict[str, Path] = {}  # names registered by load_file: the file they came from
 _loaded = False
 
 
@@ -76,7 +77,39 @@ def get(name: str) -> Derivation:
         raise UnknownNameError(
             f"Unknown derivation `{name}`{hint}{'' if hint else '.'} Known: {', '.join(names())}"
         )
-    return _REGISTRY[name]()
+    builder = _REGISTRY[name]
+    origin = _USER_FILES.get(name)
+    if origin is None:
+        return builder()
+    from jacobian_lab.derivation import Derivation
+
+    try:
+        result = builder()
+    except JlabError:
+        raise
+    except Exception as e:
+        raise _user_error(origin, f"its builder `{builder.__name__}` of `{name}` raised", e
+                          ) from None
+    if not isinstance(result, Derivation):
+        raise UserCodeError(
+            f"{origin}: the builder `{builder.__name__}` registered as `{name}` returned "
+            f"{type(result).__name__} {_short(result)}, not a Derivation; return "
+            "Derivation(name, title, summary, ...)")
+    return result
+
+
+def _short(value: object) -> str:
+    text = " ".join(repr(value).split())
+    return f"({text[:60]}…)" if len(text) > 60 else f"({text})"
+
+
+def _user_error(origin: Path, what: str, e: BaseException) -> UserCodeError:
+    import traceback
+
+    details = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    first = " ".join(str(e).split())[:120]
+    return UserCodeError(f"{origin}: {what} {type(e).__name__}: {first} (your file's "
+                         "traceback follows)", details)
 
 
 def load_file(path: str | Path) -> list[str]:
@@ -87,14 +120,22 @@ def load_file(path: str | Path) -> list[str]:
     """
     p = Path(path)
     if not p.is_file():
-        raise UnknownNameError(f"No derivation file at {p}")
+        what = "a directory" if p.is_dir() else "no such file"
+        raise UnknownNameError(f"--file {p}: {what}; give a Python file that registers a "
+                               "derivation")
     before = set(_REGISTRY)
     spec = importlib.util.spec_from_file_location(f"derivations._user_{p.stem}", p)
     if spec is None or spec.loader is None:
         raise UnknownNameError(f"Cannot import {p} as a Python module")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except JlabError:
+        raise
+    except Exception as e:  # the user's own code: keep its traceback, under our line
+        raise _user_error(p, "importing it raised", e) from None
     added = [n for n in _REGISTRY if n not in before]
+    _USER_FILES.update(dict.fromkeys(added, p))
     if not added:
         raise UnknownNameError(f"{p} registered no derivation (use @derivations.register(...))")
     return added

@@ -169,11 +169,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .derivation import prove
-    from .report import write_report
+    from .report import check_output, write_report
 
     cat = _catalog()
     if args.all == bool(args.names):
         raise ShapeError("Give derivation names or --all (not both)")
+    check_output(args.output)  # before the proofs: a path that cannot be written fails now
     names = cat.names() if args.all else args.names
     console = Console(highlight=False, stderr=True)
     t0 = time.perf_counter()

@@ -24,7 +24,7 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     from .kernel_specs import kernel_specs
 
     path = Path(getattr(args, "output", None) or codegen.GENERATED)
-    if getattr(args, "show", None):
+    if getattr(args, "show", None) is not None:
         print(codegen.show(args.show), end="")
         return 0
     console = Console(highlight=False)

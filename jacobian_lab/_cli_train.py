@@ -73,6 +73,20 @@ def _lr(text: str) -> float:
     return value
 
 
+MAX_TIMEOUT = 86_400.0  # jacobian_lab.data.MAX_TIMEOUT (not imported: it loads NumPy)
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds like 30, got {text!r}") from None
+    if not 0.001 <= value <= MAX_TIMEOUT:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be between 0.001 and {MAX_TIMEOUT:g} seconds, "
+                                         f"got {text}")
+    return value
+
+
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
     """The options of ``jlab train`` (settings default to None: see :data:`DEFAULTS`)."""
     net = p.add_argument_group("network")
@@ -97,7 +111,7 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                           "new total")
     opt.add_argument("--batch-size", type=_at_least(int, 1), metavar="N",
                      help="minibatch size (default: 64)")
-    opt.add_argument("--seed", type=int, metavar="N",
+    opt.add_argument("--seed", type=_at_least(int, 0), metavar="N",
                      help="seed of initialisation and shuffling; the same seed gives "
                           "bit-identical weights (default: 0)")
     opt.add_argument("--dtype", choices=DTYPES, help="float32 (default) or float64")
@@ -146,8 +160,9 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
                    help="base URL holding the four .gz files (default: Google's CVDF mirror)")
     f.add_argument("--dir", metavar="DIR",
                    help="where to put the files (default: the cache, used by --data mnist)")
-    f.add_argument("--timeout", type=_at_least(float, 0.001), default=30.0, metavar="SECONDS",
-                   help="network timeout per request (default: 30)")
+    f.add_argument("--timeout", type=_timeout, default=30.0, metavar="SECONDS",
+                   help="the longest each file may take to download, in seconds "
+                        f"(default: 30, at most {MAX_TIMEOUT:g})")
 
 
 # --------------------------------------------------------------------------- commands
@@ -159,18 +174,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .errors import TrainingError
     from .training import trainer
 
+    if getattr(args, "report", None) is not None:  # checked before the run, not after it
+        from .report import check_output
+
+        check_output(args.report, "--report")
     settings = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
     common: dict[str, Any] = {"console": Console(stderr=True, highlight=False),
                               "progress": not args.quiet, "plots": not args.no_plots}
-    if args.resume:
-        if args.run_dir:
+    if args.resume is not None:
+        if args.run_dir is not None:
             raise TrainingError("--resume continues its own run directory; leave out --run-dir")
         epochs = settings.pop("epochs", None)
         summary = trainer.resume(args.resume, epochs=epochs, overrides=settings, **common)
     else:
         summary = trainer.train(trainer.TrainConfig(**settings), run_dir=args.run_dir,
                                 **common)
-    if getattr(args, "report", None):
+    if getattr(args, "report", None) is not None:
         from .train_report import write_train_report
 
         written = write_train_report(summary, args.report)
@@ -194,7 +213,9 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     tasks: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                TransferSpeedColumn())
-    with Progress(*columns, console=Console(stderr=True, highlight=False)) as progress:
+    console = Console(stderr=True, highlight=False)
+    # Bars on a terminal only: a log gets nothing but the result or one line of error.
+    with Progress(*columns, console=console, disable=not console.is_terminal) as progress:
         def report(name: str, done: int, total: int | None) -> None:
             if name not in tasks:
                 tasks[name] = progress.add_task(name, total=total)

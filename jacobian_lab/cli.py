@@ -9,8 +9,26 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from .errors import JlabError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line on stderr, exit 2 (subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        ns, extra = self.parse_known_args(args, namespace)
+        if extra:  # name the command whose help lists the options, not the top level
+            command = getattr(ns, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            self.exit(2, f"error: unrecognized arguments: {' '.join(extra)} "
+                         f"(see {prog} --help)\n")
+        return ns
 
 
 def _examples(*lines: str) -> str:
@@ -44,7 +62,7 @@ def _add_calculus_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="jlab",
         description="Derive, show, check and run the matrix calculus of neural networks.",
         formatter_class=fmt,
@@ -282,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Console(stderr=True, highlight=False, soft_wrap=True).print(
             f"[bold red]error:[/] {escape(str(exc))}"
         )
+        if getattr(exc, "details", None):  # a user's own file failed: its traceback, below
+            print(exc.details, file=sys.stderr, end="")  # type: ignore[attr-defined]
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -29,6 +29,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.precedence import precedence
 
 from .errors import UnknownNameError, VerificationError, did_you_mean
+from .files import atomic_write_text
 from .functions import RELU_AT_ZERO, relu, sigmoid, softplus
 from .latex import JlabLatexPrinter
 from .matrix.expr import Apply, Softmax
@@ -551,7 +552,7 @@ def write(path: Path | str = GENERATED, specs: Sequence[KernelSpec] | None = Non
     """Write the generated module (only when it changed); returns the path."""
     path, text = Path(path), generate(specs)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
     return path
 
 

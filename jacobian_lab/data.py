@@ -28,12 +28,16 @@ import importlib.util
 import io
 import math
 import os
-import secrets
+import socket
+import stat
 import struct
+import threading
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -41,7 +45,8 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError, did_you_mean
+from .errors import DataError, JlabError, did_you_mean
+from .files import atomic_write, atomic_write_bytes, describe_os_error, remove_stale_temps
 
 __all__ = [
     "MNIST_FILES", "MNIST_MIRROR", "MNIST_SHA256", "Dataset", "check_dataset",
@@ -126,6 +131,8 @@ def check_dataset(ds: Dataset, n_classes: int | None = None) -> None:
             raise DataError(f"{ds.source}: the {split} set has images of shape {x.shape} and "
                             f"labels of shape {y.shape}; expected (samples, pixels) and "
                             "(samples,)")
+        if x.shape[0] == 0:
+            raise DataError(f"{ds.source}: the {split} set has 0 samples; it needs at least one")
         if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
             raise DataError(f"{ds.source}: the {split} images are of dtype {x.dtype}, "
                             "not numbers")
@@ -164,20 +171,6 @@ def default_cache_dir() -> Path:
     return base / "jacobian_lab"
 
 
-def _atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temporary file beside ``path``, then rename; on any error remove it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
@@ -186,61 +179,98 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_maybe_gzip(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it starts with the gzip magic 1f 8b."""
+@contextlib.contextmanager
+def _open_idx(path: Path) -> Iterator[BinaryIO]:
+    """The file's byte stream, gunzipped as it is read when it starts with 1f 8b."""
     try:
-        raw = path.read_bytes()
+        f = open(path, "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
-    if path.name.endswith(".gz"):
-        raise DataError(f"{path}: not a gzip file (it starts with {raw[:2].hex(' ') or 'nothing'}"
-                        ", a gzip file with 1f 8b)")
-    return raw
+        raise DataError(describe_os_error(path, e, "read")) from None
+    with f:
+        magic = f.read(2)
+        f.seek(0)
+        if magic == _GZIP_MAGIC:
+            with gzip.GzipFile(fileobj=f, mode="rb") as g:
+                yield g  # type: ignore[misc]
+            return
+        if path.name.endswith(".gz"):
+            raise DataError(f"{path}: not a gzip file (it starts with "
+                            f"{magic.hex(' ') or 'nothing'}, a gzip file with 1f 8b)")
+        yield f
+
+
+def _read_exactly(stream: BinaryIO, n: int, path: Path) -> bytes:
+    try:
+        data = stream.read(n)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: corrupt or truncated gzip data ({e})") from None
+    return data
 
 
 # --------------------------------------------------------------------------- IDX files
 
-def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None) -> NDArray[np.uint8]:
+#: The largest payload an IDX file may announce (the full MNIST training images: 47 MB).
+#: The header is read first and a larger size is refused before anything is unpacked.
+MAX_IDX_BYTES = 1 << 30
+
+
+def read_idx(path: str | os.PathLike[str], *, ndim: int | None = None,
+             max_bytes: int = MAX_IDX_BYTES) -> NDArray[np.uint8]:
     """Read an IDX file of unsigned bytes (gzipped or not) into an array of its dimensions.
 
-    ``ndim`` (1 for labels, 3 for images) is checked when given. Raises :class:`DataError` for
-    a bad magic number, another element type, a header or payload that does not fit.
+    ``ndim`` (1 for labels, 3 for images) is checked when given. The header is read first: a
+    payload it announces above ``max_bytes`` (default :data:`MAX_IDX_BYTES`) is refused before
+    anything is unpacked, and the payload is streamed into an array of exactly that size, so
+    a gzip bomb costs no memory. Raises :class:`DataError` for a bad magic number, another
+    element type, a header or payload that does not fit.
     """
     path = Path(path)
-    raw = _read_maybe_gzip(path)
-    if len(raw) < 4:
-        raise DataError(f"{path}: truncated: {len(raw)} bytes, too short for an IDX header")
-    if raw[:2] != b"\0\0":
-        raise DataError(f"{path}: bad magic number {raw[:4].hex(' ')}: an IDX file starts with "
-                        "00 00 08 then the number of dimensions")
-    type_code, n = raw[2], raw[3]
-    if type_code != _IDX_UBYTE:
-        kind = _IDX_TYPES.get(type_code, "unknown")
-        raise DataError(f"{path}: type code 0x{type_code:02x} ({kind}) is not supported; "
-                        "MNIST files hold unsigned bytes (0x08)")
-    if n == 0 or (ndim is not None and n != ndim):
-        expected = f"{ndim}" if ndim is not None else "at least 1"
-        raise DataError(f"{path}: header says {n} dimensions, expected {expected}")
-    header = 4 + 4 * n
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated: the header needs {header} bytes, found {len(raw)}")
-    dims = struct.unpack(f">{n}I", raw[4:header])
-    expected_bytes, found = math.prod(dims), len(raw) - header
-    what = "label" if n == 1 else "pixel"
-    if found < expected_bytes:
-        raise DataError(f"{path}: truncated: expected {expected_bytes} bytes of {what} data "
-                        f"for dimensions {'×'.join(map(str, dims))}, found {found}")
-    if found > expected_bytes:
-        raise DataError(f"{path}: {found - expected_bytes} extra bytes after the "
-                        f"{expected_bytes} bytes of {what} data that the header announces")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
+    with _open_idx(path) as stream:
+        head = _read_exactly(stream, 4, path)
+        if len(head) < 4:
+            raise DataError(f"{path}: truncated: {len(head)} bytes, too short for an IDX header")
+        if head[:2] != b"\0\0":
+            raise DataError(f"{path}: bad magic number {head[:4].hex(' ')}: an IDX file starts "
+                            "with 00 00 08 then the number of dimensions")
+        type_code, n = head[2], head[3]
+        if type_code != _IDX_UBYTE:
+            kind = _IDX_TYPES.get(type_code, "unknown")
+            raise DataError(f"{path}: type code 0x{type_code:02x} ({kind}) is not supported; "
+                            "MNIST files hold unsigned bytes (0x08)")
+        if n == 0 or (ndim is not None and n != ndim):
+            expected = f"{ndim}" if ndim is not None else "at least 1"
+            raise DataError(f"{path}: header says {n} dimensions, expected {expected}")
+        dims_raw = _read_exactly(stream, 4 * n, path)
+        if len(dims_raw) < 4 * n:
+            raise DataError(f"{path}: truncated: the header needs {4 + 4 * n} bytes, found "
+                            f"{4 + len(dims_raw)}")
+        dims = struct.unpack(f">{n}I", dims_raw)
+        expected_bytes = math.prod(dims)
+        what = "label" if n == 1 else "pixel"
+        shape = "×".join(map(str, dims))
+        if expected_bytes > max_bytes:
+            raise DataError(f"{path}: the header announces {expected_bytes:,} bytes of {what} "
+                            f"data ({shape}), more than the limit of {max_bytes:,} bytes; "
+                            "refused before unpacking")
+        out = np.empty(expected_bytes, dtype=np.uint8)
+        view, done = out.data, 0
+        while done < expected_bytes:
+            block = _read_exactly(stream, min(_CHUNK * 16, expected_bytes - done), path)
+            if not block:
+                break
+            view[done:done + len(block)] = block
+            done += len(block)
+        if done < expected_bytes:
+            raise DataError(f"{path}: truncated: expected {expected_bytes} bytes of {what} data "
+                            f"for dimensions {shape}, found {done}")
+        extra = len(_read_exactly(stream, _CHUNK, path))
+        if extra:
+            more = "" if extra < _CHUNK else " or more"
+            raise DataError(f"{path}: {extra}{more} extra bytes after the {expected_bytes} "
+                            f"bytes of {what} data that the header announces")
+    return out.reshape(dims)
 
 
 def write_idx(path: str | os.PathLike[str], array: NDArray[np.integer]) -> None:
@@ -262,13 +292,29 @@ def write_idx(path: str | os.PathLike[str], array: NDArray[np.integer]) -> None:
                + np.ascontiguousarray(a, dtype=np.uint8).tobytes())
     if path.name.endswith(".gz"):
         payload = gzip.compress(payload, compresslevel=6, mtime=0)
-    _atomic_write(path, lambda f: f.write(payload))
+    atomic_write_bytes(path, payload)
 
 
 def _find_idx(directory: Path, stem: str) -> Path | None:
+    """``stem`` or ``stem.gz`` in ``directory``; None when neither exists. Something by that
+    name that is not a readable file (a directory, a dangling link, a link loop) is an error
+    saying so."""
     for name in (stem, stem + ".gz"):
-        if (directory / name).is_file():
-            return directory / name
+        p = directory / name
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            if p.is_symlink():
+                raise DataError(f"{p}: a symbolic link to {os.readlink(p)}, which does not "
+                                "exist; fix the link or replace it by the file") from None
+            continue
+        except OSError as e:
+            raise DataError(describe_os_error(p, e, "read")) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise DataError(f"{p}: a directory, not an IDX file; put the file itself there")
+        if not stat.S_ISREG(st.st_mode):
+            raise DataError(f"{p}: not a regular file; put the IDX file itself there")
+        return p
     return None
 
 
@@ -310,6 +356,9 @@ def load_idx_dir(directory: str | os.PathLike[str]) -> Dataset:
         if images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
             raise DataError(f"{images_path}: expected {IMAGE_SIDE}×{IMAGE_SIDE} images, found "
                             f"{images.shape[1]}×{images.shape[2]}")
+        if images.shape[0] == 0:
+            raise DataError(f"{images_path}: holds 0 images; the {split} set needs at least "
+                            "one")
         labels = read_idx(labels_path, ndim=1)
         if labels.shape[0] != images.shape[0]:
             raise DataError(f"{images_path.name} has {images.shape[0]} images but "
@@ -326,17 +375,105 @@ def fashion_mnist_dir() -> Path | None:
 
 # --------------------------------------------------------------------------- download
 
+#: Sizes of the four published MNIST archives: a download of one of them is cut off past it.
+MNIST_SIZES: Mapping[str, int] = {
+    "train-images-idx3-ubyte.gz": 9_912_422, "train-labels-idx1-ubyte.gz": 28_881,
+    "t10k-images-idx3-ubyte.gz": 1_648_877, "t10k-labels-idx1-ubyte.gz": 4_542,
+}
+#: The most a download of a file of unknown size (other checksums) may send.
+MAX_DOWNLOAD_BYTES = 64 << 20
+#: The longest ``timeout`` accepted (a day); it bounds the download of each whole file.
+MAX_TIMEOUT = 86_400.0
+
+
+def _one_line(text: object, limit: int = 200) -> str:
+    """An error text from a server or a library, on one line and not too long."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+
+
+class _Deadline(Exception):
+    pass
+
+
+def _watched_opener(sockets: list[socket.socket]) -> urllib.request.OpenerDirector:
+    """urllib's opener, recording the socket of each plain-HTTP connection it makes, so that
+    a watchdog can cut one that a server keeps alive by dripping its headers."""
+    class Connection(http.client.HTTPConnection):
+        def connect(self) -> None:
+            super().connect()
+            sockets.append(self.sock)
+
+    class Handler(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(Connection, req)
+
+    return urllib.request.build_opener(Handler)
+
+
+def _cut(sockets: list[socket.socket], fired: threading.Event) -> None:
+    fired.set()
+    for sock in sockets:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _download(url: str, name: str, expected_sha: str, target: Path, timeout: float,
-              progress: Progress | None) -> None:
+              progress: Progress | None, max_bytes: int) -> None:
+    """Download ``url`` into ``target`` within ``timeout`` seconds for the whole file: each
+    read waits at most until the deadline, and a watchdog cuts the connection at it (a
+    server dripping its headers)."""
+    sockets: list[socket.socket] = []
+    fired = threading.Event()
+    watchdog = threading.Timer(timeout, _cut, args=(sockets, fired))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        _download_within(url, name, expected_sha, target, timeout, progress, max_bytes,
+                         _watched_opener(sockets))
+    except DataError:
+        if fired.is_set():
+            raise DataError(f"timed out: {name} did not arrive within --timeout {timeout:g} s "
+                            f"from {url}; nothing was saved (a slower network needs a larger "
+                            "--timeout)") from None
+        raise
+    finally:
+        watchdog.cancel()
+
+
+def _download_within(url: str, name: str, expected_sha: str, target: Path, timeout: float,
+                     progress: Progress | None, max_bytes: int,
+                     opener: urllib.request.OpenerDirector) -> None:
+    deadline = time.monotonic() + timeout
+
+    def remaining() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Deadline
+        return left
+
     def write(f: BinaryIO) -> None:
         digest, done = hashlib.sha256(), 0
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with opener.open(url, timeout=timeout) as response:
             length_header = response.headers.get("Content-Length")
             total = int(length_header) if length_header and length_header.isdigit() else None
-            while block := response.read(_CHUNK):
+            if total is not None and total > max_bytes:
+                raise DataError(f"{url}: the server announces {total:,} bytes for {name}, more "
+                                f"than its limit of {max_bytes:,}; nothing was saved")
+            sock = getattr(getattr(response.fp, "raw", None), "_sock", None)
+            while True:
+                if sock is not None:  # each wait ends at the deadline of the whole file
+                    sock.settimeout(min(timeout, remaining()))
+                block = response.read1(_CHUNK)
+                if not block:
+                    break
+                remaining()
+                done += len(block)
+                if done > max_bytes:
+                    raise DataError(f"{url}: the server sent more than the {max_bytes:,} bytes "
+                                    f"{name} may have; nothing was saved")
                 f.write(block)
                 digest.update(block)
-                done += len(block)
                 if progress is not None:
                     progress(name, done, total)
         if total is not None and done != total:
@@ -347,50 +484,98 @@ def _download(url: str, name: str, expected_sha: str, target: Path, timeout: flo
                             f"{expected_sha}, got {digest.hexdigest()}; nothing was saved")
 
     try:
-        _atomic_write(target, write)
+        atomic_write(target, write)
+    except JlabError:
+        raise
+    except (_Deadline, TimeoutError):
+        raise DataError(f"timed out: {name} did not arrive within --timeout {timeout:g} s from "
+                        f"{url}; nothing was saved (a slower network needs a larger --timeout)"
+                        ) from None
     except urllib.error.HTTPError as e:
         e.close()  # it holds the open response
-        raise DataError(f"HTTP {e.code} {e.reason} for {url}; nothing was saved") from None
+        if 300 <= e.code < 400:
+            raise DataError(f"too many redirects (HTTP {e.code}, a redirect loop?) for {url}; "
+                            "check --mirror; nothing was saved") from None
+        raise DataError(f"HTTP {e.code} {_one_line(e.reason)} for {url}; nothing was saved"
+                        ) from None
     except urllib.error.URLError as e:
-        raise DataError(f"cannot download {url}: {e.reason}; nothing was saved") from None
-    except TimeoutError:
-        raise DataError(f"timed out after {timeout} s downloading {url}; nothing was saved"
+        if isinstance(e.reason, TimeoutError):
+            raise DataError(f"timed out: {name} did not arrive within --timeout {timeout:g} s "
+                            f"from {url}; nothing was saved") from None
+        raise DataError(f"cannot download {url}: {_one_line(e.reason)}; nothing was saved"
                         ) from None
     except http.client.IncompleteRead as e:
         raise DataError(f"truncated download of {name} from {url}: received {len(e.partial)} "
                         "bytes before the connection closed; nothing was saved") from None
-    except (OSError, http.client.HTTPException) as e:
-        raise DataError(f"downloading {url} to {target} failed ({e}); nothing was saved"
-                        ) from None
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        raise DataError(f"downloading {url} failed ({type(e).__name__}: {_one_line(e)}); "
+                        "nothing was saved") from None
+
+
+def _check_mirror(mirror: str) -> str:
+    """``mirror`` as a base URL ending in ``/``; anything but an http(s) URL with a host is
+    a :class:`DataError`."""
+    try:
+        parts = urllib.parse.urlsplit(mirror)
+        host, _ = parts.hostname, parts.port
+    except ValueError as e:
+        raise DataError(f"--mirror {mirror!r} is not a valid URL ({e}); give one like "
+                        f"{MNIST_MIRROR}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise DataError(f"--mirror {mirror!r} is not an http(s) URL with a host; give one like "
+                        f"{MNIST_MIRROR}")
+    return mirror if mirror.endswith("/") else mirror + "/"
 
 
 def fetch_mnist(dest_dir: str | os.PathLike[str] | None = None, mirror: str | None = None,
                 checksums: Mapping[str, str] | None = None, timeout: float = 30,
-                progress: Progress | None = None) -> Path:
+                progress: Progress | None = None, max_bytes: int | None = None) -> Path:
     """Download the four MNIST ``.gz`` files, verify their SHA-256, and return the directory.
 
     ``dest_dir`` defaults to ``default_cache_dir() / "mnist"``; ``mirror`` to :data:`MNIST_MIRROR`;
     ``checksums`` (file name → sha256) to :data:`MNIST_SHA256`. A file already there with the
     right hash is kept as is; a new one lands only once its hash is verified, so a failed or
-    corrupt download never replaces or leaves a file.
+    corrupt download never replaces or leaves a file. ``timeout`` (seconds) bounds each whole
+    file, not each read; a file may not be larger than its published size
+    (:data:`MNIST_SIZES`) or, for other checksums, ``max_bytes`` (default
+    :data:`MAX_DOWNLOAD_BYTES`). Temporary files of earlier, killed fetches are removed.
     """
+    if not (isinstance(timeout, (int, float)) and 0 < timeout <= MAX_TIMEOUT):
+        raise DataError(f"--timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got "
+                        f"{timeout}")
     dest = Path(dest_dir) if dest_dir is not None else default_cache_dir() / "mnist"
-    base = mirror or MNIST_MIRROR
-    base = base if base.endswith("/") else base + "/"
+    base = _check_mirror(mirror) if mirror is not None else MNIST_MIRROR
     sums = MNIST_SHA256 if checksums is None else checksums
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"--dir {dest} is a file, not a directory; choose another --dir")
+    created = [p for p in (dest, *dest.parents) if not p.exists() and not p.is_symlink()]
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"{dest}: cannot create the download directory ({e.strerror})") from None
-    for stem in (stem for _, images, labels in MNIST_FILES for stem in (images, labels)):
-        name = stem + ".gz"
+        raise DataError(describe_os_error(dest, e, "create the download directory")) from None
+    names = [stem + ".gz" for _, images, labels in MNIST_FILES for stem in (images, labels)]
+    remove_stale_temps(dest, names)  # what a killed fetch left behind
+    try:
+        _fetch_all(dest, base, sums, names, float(timeout), progress, max_bytes)
+    except BaseException:
+        for d in created:  # a failed first fetch leaves no empty directories behind
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        raise
+    return dest
+
+
+def _fetch_all(dest: Path, base: str, sums: Mapping[str, str], names: list[str],
+               timeout: float, progress: Progress | None, max_bytes: int | None) -> None:
+    for name in names:
         if name not in sums:
             raise DataError(f"no checksum given for {name}; checksums has {sorted(sums)}")
         expected, target = sums[name].lower(), dest / name
         if target.is_file() and _sha256_file(target) == expected:
             continue
-        _download(base + name, name, expected, target, timeout, progress)
-    return dest
+        known = MNIST_SIZES.get(name) if expected == MNIST_SHA256.get(name) else None
+        cap = known if known is not None else (max_bytes or MAX_DOWNLOAD_BYTES)
+        _download(base + name, name, expected, target, timeout, progress, cap)
 
 
 # --------------------------------------------------------------------------- embedded default
@@ -483,7 +668,7 @@ def load_embedded(cache_dir: str | os.PathLike[str] | None = None, test_fraction
         # A cache that cannot be written (read-only home) only costs the next load a re-parse.
         with contextlib.suppress(OSError):
             cache.mkdir(parents=True, exist_ok=True)
-            _atomic_write(cache_file, lambda f: np.savez(f, pixels=pixels, labels=labels,
+            atomic_write(cache_file, lambda f: np.savez(f, pixels=pixels, labels=labels,
                                                          sha256=np.array(sha)))
     pixels, labels = cached
     train, test = _stratified_split(labels, test_fraction, seed)

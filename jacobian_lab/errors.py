@@ -53,8 +53,24 @@ class DataError(JlabError, ValueError):
     """A data file that is missing, corrupt, truncated or inconsistent."""
 
 
+class FileError(JlabError, RuntimeError):
+    """A file or directory that cannot be written or used: a missing or read-only directory,
+    a full disk, a file-size limit, a run directory another run holds."""
+
+
 class TrainingError(JlabError, RuntimeError):
     """A training run that cannot go on (divergence, failed strict gradient check)."""
+
+
+class UserCodeError(JlabError):
+    """A user's own Python file (``jlab derive --file``) raised or returned something wrong.
+
+    ``details`` is the traceback of the user's code, printed under the one-line message.
+    """
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
 
 
 class VerificationError(JlabError, AssertionError):

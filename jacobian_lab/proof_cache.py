@@ -33,15 +33,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
-import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata, util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .errors import FileError
+from .files import atomic_write_bytes
 
 if TYPE_CHECKING:
     from .derivation import Proof
@@ -189,8 +192,16 @@ class ProofSummary:
             raise ValueError("counts are not whole numbers")
         if counts[1] > counts[2]:
             raise ValueError("more claims correct than judged")
-        return cls(ok, method, float(d["max_error"]), tuple(sizes), float(d["seconds"]),
-                   counts[0], counts[1], counts[2], float(d["proved_at"]))
+        max_error, seconds, proved_at = d["max_error"], d["seconds"], d["proved_at"]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                   for v in (max_error, seconds, proved_at)):
+            raise ValueError("max_error, seconds and proved_at must be numbers")
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"seconds {seconds!r} is not a duration")
+        if not (math.isfinite(proved_at) and 0 <= proved_at <= time.time() + 86_400):
+            raise ValueError(f"proved_at {proved_at!r} is not a time up to now")
+        return cls(ok, method, float(max_error), tuple(sizes), float(seconds),
+                   counts[0], counts[1], counts[2], float(proved_at))
 
 
 # --------------------------------------------------------------------------- the file
@@ -298,17 +309,11 @@ class ProofCache:
                     self._entries.setdefault(name, entry)
         body = json.dumps({"format": FORMAT, "key": self.key, "versions": versions(),
                            "entries": self._entries}, indent=1, sort_keys=True).encode()
-        tmp = self.path.with_name(f".{FILENAME}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "xb") as f:
-                f.write(body)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            atomic_write_bytes(self.path, body)
             self._dirty = False
         except OSError as exc:
             self._off(f"cannot write {self.path} ({exc.strerror or exc})")
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        except FileError as exc:
+            self._off(str(exc))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .derivation import CONVENTIONS, Derivation
 from .errors import JlabError
+from .files import atomic_write_bytes, atomic_write_text, check_output_path
 from .render import _tex_escape, latex_section, markdown
 
 FORMATS = (".tex", ".pdf", ".md")
@@ -192,23 +193,32 @@ def compile_pdf(
                 tail = "\n".join(text.splitlines()[-25:])
                 first = errors[0] if errors else "see the log"
                 raise ReportError(f"pdflatex failed: {first}\n--- log tail ---\n{tail}")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(Path(tmp) / "report.pdf", out)
+        atomic_write_bytes(out, (Path(tmp) / "report.pdf").read_bytes())
     return time.perf_counter() - t0
 
 
-def write_report(derivs: Sequence[Derivation], path: str | Path) -> Path:
-    """Write ``path``; the format follows the suffix (.tex, .pdf, .md)."""
+def check_output(path: str | Path, option: str = "-o") -> Path:
+    """Refuse, before any work, a report path of an unknown format or one that cannot be
+    written (a missing or read-only directory, a directory, a device)."""
+    if not str(path).strip():
+        raise ReportError(f"{option} needs a file name like report.pdf, got an empty string")
     out = Path(path)
-    suffix = out.suffix.lower()
-    if suffix not in FORMATS:
+    if out.suffix.lower() not in FORMATS:
         raise ReportError(
-            f"Unknown report format `{out.suffix or out.name}`; use one of: {', '.join(FORMATS)}"
+            f"{option} {out}: unknown report format `{out.suffix or out.name}`; use one of: "
+            f"{', '.join(FORMATS)}"
         )
+    return check_output_path(out, option)
+
+
+def write_report(derivs: Sequence[Derivation], path: str | Path) -> Path:
+    """Write ``path`` atomically; the format follows the suffix (.tex, .pdf, .md)."""
+    out = check_output(path)
+    suffix = out.suffix.lower()
     if suffix == ".md":
-        out.write_text(markdown_document(derivs), encoding="utf-8")
+        atomic_write_text(out, markdown_document(derivs))
     elif suffix == ".tex":
-        out.write_text(latex_document(derivs), encoding="utf-8")
+        atomic_write_text(out, latex_document(derivs))
     else:
         compile_pdf(latex_document(derivs), out)
     return out

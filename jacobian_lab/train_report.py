@@ -6,13 +6,13 @@ gradient-check statistics, and the derivation the kernels came from (``mnist-net
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 from .derivation import prove
+from .files import atomic_write_bytes, atomic_write_text
 from .render import _tex_escape, latex_section, markdown
-from .report import FORMATS, ReportError, _proof_table, _unicode_preamble, compile_pdf
+from .report import _proof_table, _unicode_preamble, check_output, compile_pdf
 
 SOURCE_DERIVATION = "mnist-network"
 
@@ -47,24 +47,20 @@ def _derivation() -> Any:
 
 def write_train_report(summary: Any, path: str | Path) -> Path:
     """Write the report of a finished run; the format follows the suffix (.pdf, .tex, .md)."""
-    out = Path(path)
+    out = check_output(path, "--report")
     suffix = out.suffix.lower()
-    if suffix not in FORMATS:
-        raise ReportError(f"Unknown report format `{out.suffix or out.name}`; use one of: "
-                          f"{', '.join(FORMATS)}")
     curve = Path(summary.run_dir) / "loss.png"
     has_curve = curve.is_file()
     d = _derivation()
-    out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".md":
         lines = ["# Training run", "", "| setting | value |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in _rows(summary)]
         if has_curve:
             image = out.with_name(f"{out.stem}-loss.png")
-            shutil.copyfile(curve, image)
+            atomic_write_bytes(image, curve.read_bytes())
             lines += ["", f"![loss and test loss per epoch]({image.name})"]
         lines += ["", "## The derivation the kernels came from", "", markdown(d)]
-        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        atomic_write_text(out, "\n".join(lines) + "\n")
         return out
     table = "\n".join(f"{_tex_escape(k)} & {_tex_escape(v)} \\\\" for k, v in _rows(summary))
     figure = (
@@ -83,9 +79,9 @@ def write_train_report(summary: Any, path: str | Path) -> Path:
         "\\begin{document}", body, "\\end{document}", "",
     ])
     if suffix == ".tex":
-        out.write_text(tex, encoding="utf-8")
+        atomic_write_text(out, tex)
         if has_curve:
-            shutil.copyfile(curve, out.with_name("loss.png"))
+            atomic_write_bytes(out.with_name("loss.png"), curve.read_bytes())
         return out
     compile_pdf(tex, out, assets={"loss.png": curve} if has_curve else None)
     return out

@@ -239,3 +239,16 @@ def test_wrt_defaults_to_every_variable_in_natural_order(capsys):
 def test_a_constant_has_no_variable_to_differentiate(capsys):
     code, _, err = run(capsys, "gradient", "3")
     assert code == 2 and "no variable" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["jacobian", "x", "--layout", "diag"], ["train", "--bogus"], ["verify", "x"],
+    ["train", "--seed", "-1"], ["data", "fetch", "mnist", "--timeout", "inf"], [],
+])
+def test_usage_errors_are_one_line_on_stderr_with_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "--help)" in err
+    assert "usage:" not in err

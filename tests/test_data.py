@@ -567,3 +567,153 @@ def test_fashion_mnist_full_size_reads_60000_and_10000():
     assert np.bincount(ds.y_train).tolist() == [6000] * 10
     assert np.bincount(ds.y_test).tolist() == [1000] * 10
     assert elapsed < 30
+
+
+# --------------------------------------------------------------------------- issue 12: bounds
+
+def _bomb(path: Path, announced: int, zeros: int) -> None:
+    with gzip.open(path, "wb", compresslevel=9) as f:
+        f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, announced, 28, 28))
+        block = bytes(1 << 20)
+        for _ in range(zeros >> 20):
+            f.write(block)
+
+
+def test_a_gzip_bomb_is_refused_while_streaming_without_unpacking_it(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    _bomb(path, 10, 64 << 20)  # 10 images announced, 64 MB of zeros behind them
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"extra bytes after the 7840 bytes"):
+            read_idx(path, ndim=3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"peak {peak / 2**20:.0f} MiB"
+
+
+def test_a_header_announcing_more_than_the_limit_is_refused_before_unpacking(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    _bomb(path, 60000, 1 << 20)
+    with pytest.raises(DataError, match=r"announces 47,040,000 bytes .* more than the limit "
+                                        r"of 1,000,000 bytes; refused before unpacking"):
+        read_idx(path, ndim=3, max_bytes=1_000_000)
+
+
+@pytest.mark.parametrize("split", ["train", "t10k"])
+def test_idx_data_with_0_images_is_refused_naming_the_file(tmp_path, arrays, split):
+    _write_mnist(tmp_path, arrays)
+    write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8))
+    write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
+    with pytest.raises(DataError, match=rf"{split}-images-idx3-ubyte.gz: holds 0 images"):
+        load_idx_dir(tmp_path)
+
+
+def test_an_empty_split_through_the_api_is_a_data_error_not_a_divergence():
+    x, y = np.zeros((5, 4), np.float32), np.arange(5)
+    with pytest.raises(DataError, match="the test set has 0 samples"):
+        data.check_dataset(Dataset(x, y, x[:0], y[:0], "mine"))
+
+
+def test_a_directory_named_like_an_idx_file_is_reported_as_a_directory(tmp_path, arrays):
+    _write_mnist(tmp_path, arrays)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    (tmp_path / "t10k-labels-idx1-ubyte").mkdir()
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte: a directory, not an IDX"):
+        load_idx_dir(tmp_path)
+
+
+def test_a_symlink_loop_named_like_an_idx_file_is_reported_as_a_loop(tmp_path, arrays):
+    _write_mnist(tmp_path, arrays)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    (tmp_path / "t10k-labels-idx1-ubyte").symlink_to("t10k-labels-idx1-ubyte")
+    with pytest.raises(DataError, match=r"symbolic link loop"):
+        load_idx_dir(tmp_path)
+
+
+@pytest.fixture
+def misbehaving() -> Iterator[tuple[str, dict[str, str]]]:
+    """A server on 127.0.0.1 that sends one byte every 0.8 s ("drip"), its headers one byte
+    every 0.5 s ("slow headers"), or never stops ("endless")."""
+    mode: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                if mode["kind"] == "slow headers":
+                    for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"x" * 1000:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                    return
+                self.send_response(200)
+                if mode["kind"] == "drip":
+                    self.send_header("Content-Length", "100")
+                self.end_headers()
+                for _ in range(10_000_000):
+                    self.wfile.write(b"x" if mode["kind"] == "drip" else bytes(1 << 16))
+                    self.wfile.flush()
+                    if mode["kind"] == "drip":
+                        time.sleep(0.8)
+            except OSError:
+                pass
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", mode
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("kind", ["drip", "slow headers"])
+def test_fetch_timeout_is_a_deadline_for_the_whole_file(tmp_path, misbehaving, kind):
+    url, mode = misbehaving
+    mode["kind"] = kind
+    t0 = time.monotonic()
+    with pytest.raises(DataError, match=r"did not arrive within --timeout 2 s"):
+        fetch_mnist(tmp_path / "d", mirror=url, checksums={n + ".gz": "0" * 64 for n in NAMES},
+                    timeout=2)
+    assert time.monotonic() - t0 < 3.5
+    assert not (tmp_path / "d").exists()  # the directory it made is gone again
+
+
+def test_fetch_of_an_endless_stream_stops_at_the_size_cap(tmp_path, misbehaving):
+    url, mode = misbehaving
+    mode["kind"] = "endless"
+    dest = tmp_path / "d"
+    dest.mkdir()
+    with pytest.raises(DataError, match=r"sent more than the 1,048,576 bytes"):
+        fetch_mnist(dest, mirror=url, checksums={n + ".gz": "0" * 64 for n in NAMES},
+                    timeout=20, max_bytes=1 << 20)
+    assert list(dest.iterdir()) == []
+
+
+def test_fetch_removes_the_temporary_files_of_an_earlier_killed_fetch(tmp_path, mirror):
+    dest = tmp_path / "d"
+    dest.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = dest / f".train-images-idx3-ubyte.gz.{dead}-0a1b2c3d.tmp"
+    stale.write_bytes(b"half a download")
+    fetch_mnist(dest, mirror=mirror.url, checksums=mirror.checksums, timeout=5)
+    assert not stale.exists()
+
+
+@pytest.mark.parametrize(("mirror_url", "timeout", "message"), [
+    ("garbage", 5, "is not an http"), ("http://[::1", 5, "is not a valid URL"),
+    (None, float("inf"), "--timeout must be"), (None, float("nan"), "--timeout must be"),
+])
+def test_fetch_refuses_a_bad_mirror_or_timeout_before_creating_anything(
+        tmp_path, mirror_url, timeout, message):
+    with pytest.raises(DataError, match=message):
+        fetch_mnist(tmp_path / "d", mirror=mirror_url, timeout=timeout)
+    assert not (tmp_path / "d").exists()

@@ -34,6 +34,7 @@ import pytest
 import sympy as sp
 
 import jacobian_lab.kernels as kernels
+from jacobian_lab import files
 from jacobian_lab.cli import main
 from jacobian_lab.data import Dataset, check_dataset, load_dataset
 from jacobian_lab.errors import DataError, TrainingError
@@ -182,7 +183,7 @@ def test_an_atomic_write_fsyncs_the_file_then_renames_then_fsyncs_the_directory(
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
-    trainer._atomic_write(tmp_path / "summary.json", b"{}\n")
+    files.atomic_write_bytes(tmp_path / "summary.json", b"{}\n")
     assert (tmp_path / "summary.json").read_bytes() == b"{}\n"
     expected = ["fsync file", "replace", "fsync dir"] if os.name == "posix" else [
         "fsync file", "replace"]

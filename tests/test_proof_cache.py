@@ -370,3 +370,21 @@ def test_the_session_never_uses_the_developers_cache():
     root = Path(os.environ["JLAB_CACHE_DIR"])
     assert root != Path.home() / ".cache" / "jacobian_lab"
     assert pc.cache_dir() == root
+
+
+@pytest.mark.parametrize("bad", [float("nan"), 1e300, -1e300, "inf", float("inf")])
+def test_an_invalid_proved_at_is_a_miss_and_the_entry_is_rewritten(tmp_path, bad):
+    cache = pc.ProofCache(tmp_path, key="k")
+    cache.put("gradient", pc.ProofSummary(True, "symbolic", 0.0, ("scalars",), 0.1, 1, 1, 1,
+                                          1000.0))
+    cache.save()
+    path = tmp_path / pc.FILENAME
+    data = json.loads(path.read_text())
+    data["entries"]["gradient"]["proof"]["proved_at"] = bad
+    path.write_text(json.dumps(data))
+    again = pc.ProofCache(tmp_path, key="k")
+    assert again.get("gradient") is None  # a miss: list proves it again
+    again.put("gradient", pc.ProofSummary(True, "symbolic", 0.0, ("scalars",), 0.1, 1, 1, 1,
+                                          2000.0))
+    again.save()
+    assert json.loads(path.read_text())["entries"]["gradient"]["proof"]["proved_at"] == 2000.0

@@ -475,3 +475,112 @@ def test_check_tolerances_are_configurable(rng: np.random.Generator) -> None:
     tight = check_gradients(net, X, Y, rng, tolerances=Tolerances(fd=1e-30))
     assert not tight.passed and all("tolerance 1e-30" in f for f in tight.failures)
     assert check_gradients(net, X, Y, rng, tolerances=Tolerances(fd=1e-3)).passed
+
+
+# --------------------------------------------------------------------------- issue 12: validation
+
+@pytest.mark.parametrize(("saved", "message"), [
+    ([1, 2], "expected a JSON object of settings, found a list"),
+    ({"lr": "0.1"}, "setting `lr` must be a number, got '0.1'"),
+    ({"lr": None}, "setting `lr` must be a number, got None"),
+    ({"layers": 784}, "setting `layers` must be a list of sizes"),
+    ({"seed": "abc"}, "setting `seed` must be a whole number, got 'abc'"),
+    ({"seed": -1}, "--seed must be a whole number >= 0, got -1"),
+    ({"tol_fd": "x"}, "setting `tol_fd` must be a number, got 'x'"),
+    ({"lr": 10**400}, "--lr must be a positive number"),
+    ({"strict": "yes"}, "setting `strict` must be true or false"),
+])
+def test_a_hand_edited_config_is_refused_naming_the_file_and_the_field(
+        saved: Any, message: str) -> None:
+    with pytest.raises(TrainingError, match=r"^run/config\.json: " + _escape(message)):
+        TrainConfig.from_dict(saved, "run/config.json")
+
+
+def _escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda s: [1, 2, 3], "expected a JSON object, found a list"),
+    (lambda s: s.update(history=None), "`history` must be a list of objects"),
+    (lambda s: s.update(first_loss="abc"), "`first_loss` must be a finite number or null"),
+    (lambda s: s.update(epoch=-5), "`epoch` must be a whole number >= 0, got -5"),
+    (lambda s: s.update(seconds=float("nan")), "`seconds` must be a number of seconds"),
+    (lambda s: s.pop("rng") and None, "no `rng`"),
+    (lambda s: s.update(rng={"bit_generator": "nope"}), "`rng` is not a generator state"),
+])
+def test_a_tampered_checkpoint_state_is_refused_naming_the_field(change: Any,
+                                                                 message: str) -> None:
+    net = model.init_network((4, 3, 2), rng=np.random.default_rng(0))
+    state = trainer._State(net, np.random.default_rng(0), np.random.default_rng(1))
+    d = json.loads(state.to_json())
+    new = change(d)
+    text = json.dumps(d if new is None else new)
+    with pytest.raises(TrainingError, match=r"^ck\.npz: damaged checkpoint state.*"
+                                            + _escape(message)):
+        trainer._State.from_json(text, net, Path("ck.npz"))
+
+
+@pytest.mark.parametrize("layers", [(784, 100_000_000, 10), (784, 10**20, 10)])
+def test_a_network_too_large_for_memory_is_refused_with_the_memory_it_needs(
+        layers: tuple[int, ...]) -> None:
+    with pytest.raises(TrainingError, match=r"needs about .* of memory; this machine allows"):
+        TrainConfig(layers=layers)
+
+
+def test_a_negative_seed_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    with pytest.raises(TrainingError, match="--seed must be a whole number >= 0"):
+        trainer.train(TrainConfig(seed=-1), run_dir=tmp_path / "r", **QUIET)
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(SystemExit):
+        _parse(["--seed", "-1"])
+
+
+def test_a_garbage_checkpoint_is_unreadable_and_never_mentions_pickles(
+        tmp_path: Path, digits: Dataset) -> None:
+    s = trainer.train(TrainConfig(epochs=1, limit=300, check_every=0), run_dir=tmp_path / "r",
+                      dataset=digits, **QUIET)
+    (s.run_dir / trainer.CHECKPOINT).write_bytes(b"\x93NUMPY garbage" * 100)
+    with pytest.raises(TrainingError, match=r"checkpoint\.npz: unreadable checkpoint \(not a "
+                                            r"NumPy \.npz archive") as e:
+        trainer.resume(s.run_dir, epochs=2, dataset=digits, **QUIET)
+    assert "pickle" not in str(e.value)
+
+
+def test_a_run_dir_held_by_another_run_is_refused_and_nothing_of_it_removed(
+        tmp_path: Path, digits: Dataset) -> None:
+    from jacobian_lab.files import RunDirLock
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / trainer.CONFIG).write_text("{}")  # the other run's file, mid-run
+    holder = RunDirLock(run).acquire()
+    try:
+        with pytest.raises(JlabError, match=r"in use by another run \(PID \d+\)"):
+            trainer.train(TrainConfig(epochs=1, limit=300), run_dir=run, dataset=digits,
+                          **QUIET)
+    finally:
+        holder.release()
+    assert (run / trainer.CONFIG).read_text() == "{}"
+
+
+def test_a_write_error_in_the_middle_of_a_run_is_a_file_error_and_metrics_say_failed(
+        tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    from jacobian_lab.errors import FileError
+
+    real, saves = trainer._save_checkpoint, []
+
+    def save(run_dir: Path, state: Any) -> None:
+        saves.append(state.epoch)
+        if len(saves) == 2:  # the first checkpoint after epoch 1: the disk is full now
+            raise FileError(f"cannot write {run_dir / trainer.CHECKPOINT}: no space left")
+        real(run_dir, state)
+
+    monkeypatch.setattr(trainer, "_save_checkpoint", save)
+    with pytest.raises(FileError, match="no space left"):
+        trainer.train(TrainConfig(epochs=2, limit=300, check_every=0), run_dir=tmp_path / "r",
+                      dataset=digits, **QUIET)
+    metrics = json.loads((tmp_path / "r" / trainer.METRICS_JSON).read_text())
+    assert metrics["status"] == "failed" and "no space left" in metrics["message"]

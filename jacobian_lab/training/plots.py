@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 import os
-import secrets
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ..files import atomic_write
 
 __all__ = ["ACCURACY_PNG", "LOSS_PNG", "WEIGHTS_PNG", "write_plots"]
 
@@ -35,13 +36,7 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp.png")
-    try:
-        fig.savefig(tmp, format="png")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
 
 
 def _curves(history: Sequence[dict[str, Any]], keys: tuple[str, str], ylabel: str,

@@ -21,11 +21,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
 import math
 import os
-import re
-import secrets
 import time
 import zipfile
 from collections.abc import Callable, Mapping
@@ -36,7 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import TrainingError
+from ..errors import FileError, JlabError, TrainingError
+from ..files import LOCK_FILE, RunDirLock, atomic_write_bytes, describe_os_error, remove_stale_temps
 from . import model
 from .checks import GradientCheck, GradientCheckError, Tolerances, check_gradients
 
@@ -81,7 +81,9 @@ CONFIG, CHECKPOINT, WEIGHTS = "config.json", "checkpoint.npz", "weights.npz"
 METRICS_JSON, METRICS_CSV, SUMMARY = "metrics.json", "metrics.csv", "summary.json"
 #: The files the trainer writes (atomically) into a run directory; plots are drawn by matplotlib.
 RUN_FILES = frozenset({CONFIG, CHECKPOINT, WEIGHTS, METRICS_JSON, METRICS_CSV, SUMMARY})
+PLOT_FILES = frozenset({"loss.png", "accuracy.png", "weights.png"})
 STATE_VERSION = 1
+MAX_EPOCHS = 1_000_000  #: the notebook's gd takes 500; more is a typo, not a plan
 
 
 class DivergenceError(TrainingError):
@@ -113,6 +115,7 @@ class TrainConfig:
     checkpoint_every: int | None = None  #: epochs; default 1 (gd: 25); always at the end
 
     def __post_init__(self) -> None:
+        _check_types(self)
         layers = tuple(self.layers)
         object.__setattr__(self, "layers", layers)
         model.check_choice("activation", self.activation, model.ACTIVATIONS)
@@ -120,15 +123,20 @@ class TrainConfig:
         model.check_choice("init", self.init, model.INITS)
         model.check_choice("optimizer", self.optimizer, OPTIMIZERS)
         model.check_choice("dtype", self.dtype, DTYPES)
-        if len(layers) < 2 or not all(isinstance(n, int) and n >= 1 for n in layers):
+        if len(layers) < 2 or not all(n >= 1 for n in layers):
             raise TrainingError(f"--layers needs at least two positive sizes like 784,10,10, "
                                 f"got {','.join(map(str, layers))}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
+        _check_memory(layers, np.dtype(self.dtype).itemsize)
+        if not _positive(self.lr):
             raise TrainingError(f"--lr must be a positive number, got {self.lr}")
+        if self.seed < 0:
+            raise TrainingError(f"--seed must be a whole number >= 0, got {self.seed}")
+        if self.epochs > MAX_EPOCHS:
+            raise TrainingError(f"--epochs must be at most {MAX_EPOCHS:,}, got {self.epochs}")
         for name in ("epochs", "check_every", "limit", "batch_size", "checkpoint_every"):
             value = getattr(self, name)
             low = 0 if name == "check_every" else 1
-            if value is not None and (not isinstance(value, int) or value < low):
+            if value is not None and value < low:
                 raise TrainingError(f"--{name.replace('_', '-')} must be a whole number "
                                     f">= {low}, got {value}")
         if self.optimizer == "gd" and self.batch_size is not None:
@@ -137,8 +145,10 @@ class TrainConfig:
         if self.optimizer == "sgd" and self.batch_size not in (None, 1):
             raise TrainingError(f"--optimizer sgd uses batches of 1, not --batch-size "
                                 f"{self.batch_size}; use --optimizer minibatch")
-        if not (self.tol_fd > 0 and self.tol_closed_form > 0):
-            raise TrainingError("gradient-check tolerances must be positive")
+        for name in ("tol_fd", "tol_closed_form"):
+            if not _positive(getattr(self, name)):
+                raise TrainingError(f"setting `{name}` must be a positive number, got "
+                                    f"{getattr(self, name)}")
 
     def batch_for(self, n_train: int) -> int:
         """The batch size this optimiser uses on ``n_train`` samples."""
@@ -160,13 +170,104 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> TrainConfig:
+    def from_dict(cls, d: Any, source: str | os.PathLike[str] = "the configuration"
+                  ) -> TrainConfig:
+        """The configuration saved as ``d`` (``config.json``), every field checked: a bad
+        one is a :class:`TrainingError` naming ``source`` and the field."""
+        if not isinstance(d, dict):
+            raise TrainingError(f"{source}: expected a JSON object of settings, found "
+                                f"{_json_kind(d)}; restore the file or start a new run")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise TrainingError(f"unknown settings {', '.join(unknown)} in the configuration; "
+            raise TrainingError(f"{source}: unknown settings {', '.join(unknown)}; "
                                 f"known: {', '.join(sorted(known))}")
-        return cls(**{**d, "layers": tuple(d.get("layers", cls.layers))})
+        layers = d.get("layers", list(cls.layers))
+        if not isinstance(layers, list):
+            raise TrainingError(f"{source}: setting `layers` must be a list of sizes like "
+                                f"[784, 10, 10], got {layers!r}")
+        try:
+            return cls(**{**d, "layers": tuple(layers)})
+        except JlabError as e:
+            raise TrainingError(f"{source}: {e}; fix the file or start a new run") from None
+
+
+#: The type of every setting (``int?``: a whole number or null), checked in one place.
+_SETTING_TYPES: dict[str, str] = {
+    "layers": "sizes", "activation": "str", "loss": "str", "init": "str", "optimizer": "str",
+    "lr": "number", "epochs": "int", "batch_size": "int?", "seed": "int", "dtype": "str",
+    "data": "str", "limit": "int?", "check_every": "int", "strict": "bool",
+    "tol_fd": "number", "tol_closed_form": "number", "checkpoint_every": "int?",
+}
+_KIND_TEXT = {"sizes": "a list of whole numbers like [784, 10, 10]", "str": "a string",
+              "number": "a number", "int": "a whole number", "int?": "a whole number or null",
+              "bool": "true or false"}
+
+
+def _positive(v: Any) -> bool:
+    try:
+        return math.isfinite(v) and v > 0
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _json_kind(v: Any) -> str:
+    kinds = ((list, "a list"), (str, "a string"), (bool, "a boolean"), (dict, "an object"))
+    return next((k for t, k in kinds if isinstance(v, t)), "null" if v is None else repr(v))
+
+
+def _check_types(config: TrainConfig) -> None:
+    for name, kind in _SETTING_TYPES.items():
+        v = getattr(config, name)
+        ok = {
+            "sizes": isinstance(v, (tuple, list)) and all(_is_int(n) for n in v),
+            "str": isinstance(v, str),
+            "number": (isinstance(v, (int, float, np.floating, np.integer))
+                       and not isinstance(v, (bool, np.bool_))),
+            "int": _is_int(v), "int?": v is None or _is_int(v),
+            "bool": isinstance(v, bool),
+        }[kind]
+        if not ok:
+            raise TrainingError(f"setting `{name}` must be {_KIND_TEXT[kind]}, got {v!r}")
+
+
+#: A network whose weights, gradients and saved copies would need more than this share of the
+#: machine's memory is refused before anything is created.
+MEMORY_SHARE = 0.5
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(layers: tuple[int, ...], itemsize: int) -> None:
+    """Refuse (with the memory it would need) a network too large for this machine."""
+    params = sum(a * b + b for a, b in itertools.pairwise(layers))
+    # weights + gradients + the float64 draw at initialisation + a checkpoint's bytes
+    need = params * (3 * itemsize + 8)
+    total = _physical_memory()
+    limit = int(total * MEMORY_SHARE) if total else 2**47
+    if need > limit:
+        raise TrainingError(
+            f"--layers {','.join(map(str, layers))}: a network of {params:,} parameters "
+            f"needs about {_bytes(need)} of memory; this machine allows {_bytes(limit)} "
+            f"({MEMORY_SHARE:.0%} of {_bytes(total) if total else 'its memory'}): use "
+            "smaller layers")
+
+
+def _bytes(n: int) -> str:
+    for unit, size in (("EiB", 2**60), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
+        if n >= size:
+            value = n / size
+            return f"{value:,.1f} {unit}" if value < 1e6 else f"{value:.2e} {unit}"
+    return f"{n:,} bytes"
 
 
 # --------------------------------------------------------------------------- data
@@ -324,97 +425,85 @@ class _State:
 
     @classmethod
     def from_json(cls, text: str, net: model.Network, path: Path) -> _State:
+        """The state saved in a checkpoint, every field checked against :data:`_STATE_SCHEMA`
+        before any work: a bad one is a :class:`TrainingError` naming the field."""
         try:
             d = json.loads(text)
-            if d.get("version") != STATE_VERSION:
-                raise TrainingError(f"{path}: checkpoint format {d.get('version')} is not "
-                                    f"{STATE_VERSION}")
-            rng, check_rng = np.random.default_rng(), np.random.default_rng()
-            rng.bit_generator.state = d["rng"]
-            check_rng.bit_generator.state = d["check_rng"]
-            return cls(net, rng, check_rng, int(d["epoch"]), int(d["step"]), d["history"],
-                       d["checks"], d["first_loss"], d["loss_ema"], float(d["seconds"]),
-                       float(d["train_seconds"]), float(d["check_seconds"]), int(d["samples"]),
-                       d["data"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise TrainingError(f"{path}: damaged checkpoint state ({e})") from None
+        except (ValueError, RecursionError) as e:
+            raise TrainingError(f"{path}: damaged checkpoint state (not JSON: {e}); restore "
+                                "the file or start a new run") from None
+        if not isinstance(d, dict):
+            raise TrainingError(f"{path}: damaged checkpoint state (expected a JSON object, "
+                                f"found {_json_kind(d)}); restore the file or start a new run")
+        if d.get("version") != STATE_VERSION:
+            raise TrainingError(f"{path}: checkpoint format {d.get('version')!r} is not "
+                                f"{STATE_VERSION}")
+        for name, (check, kind) in _STATE_SCHEMA.items():
+            if name not in d:
+                raise TrainingError(f"{path}: damaged checkpoint state (no `{name}`)")
+            if not check(d[name]):
+                raise TrainingError(f"{path}: damaged checkpoint state: `{name}` must be "
+                                    f"{kind}, got {d[name]!r:.60}; restore the file or start "
+                                    "a new run")
+        rng, check_rng = np.random.default_rng(), np.random.default_rng()
+        for name, generator in (("rng", rng), ("check_rng", check_rng)):
+            try:
+                generator.bit_generator.state = d[name]
+            except (KeyError, TypeError, ValueError, OverflowError) as e:
+                raise TrainingError(f"{path}: damaged checkpoint state: `{name}` is not a "
+                                    f"generator state ({e})") from None
+        return cls(net, rng, check_rng, d["epoch"], d["step"], d["history"], d["checks"],
+                   d["first_loss"], d["loss_ema"], float(d["seconds"]),
+                   float(d["train_seconds"]), float(d["check_seconds"]), d["samples"],
+                   d["data"])
+
+
+def _count(v: Any) -> bool:
+    return _is_int(v) and v >= 0
+
+
+def _seconds(v: Any) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            and v >= 0)
+
+
+def _loss_or_none(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                         and math.isfinite(v))
+
+
+def _records(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(r, dict) for r in v)
+
+
+#: The checkpoint's ``state`` fields: (check, what it must be).
+_STATE_SCHEMA: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epoch": (_count, "a whole number >= 0"), "step": (_count, "a whole number >= 0"),
+    "samples": (_count, "a whole number >= 0"),
+    "rng": (lambda v: isinstance(v, dict), "a generator state (an object)"),
+    "check_rng": (lambda v: isinstance(v, dict), "a generator state (an object)"),
+    "history": (_records, "a list of objects (one per epoch)"),
+    "checks": (_records, "a list of objects (one per gradient check)"),
+    "first_loss": (_loss_or_none, "a finite number or null"),
+    "loss_ema": (_loss_or_none, "a finite number or null"),
+    "seconds": (_seconds, "a number of seconds >= 0"),
+    "train_seconds": (_seconds, "a number of seconds >= 0"),
+    "check_seconds": (_seconds, "a number of seconds >= 0"),
+    "data": (lambda v: isinstance(v, dict), "an object describing the data"),
+}
 
 
 def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write through a temporary file beside ``path``, then ``os.replace``.
-
-    The file is fsynced before the rename and the directory after it (POSIX: the rename
-    itself is durable only once its directory is), so a crash or ``kill -9`` at any moment
-    leaves either the old file or the new one, never a mix. A kill skips the ``finally``: its
-    temporary file stays, and :func:`_remove_stale_temps` removes it at the next save.
-    """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a rename in ``directory`` durable, where the platform can (not on Windows)."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-    try:
-        fd = os.open(directory, flags)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):  # some file systems cannot sync a directory
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-#: The temporary files :func:`_atomic_write` creates for the files of a run directory:
-#: ``.<file>.<pid>-<8 hex digits>.tmp``.
-_TEMP_FILE = re.compile(r"\.(?P<name>[^/]+)\.(?P<pid>\d+)-[0-9a-f]{8}\.tmp")
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # single-threaded: none of our own temporary files is being written now
-    if os.name != "posix":
-        return False  # Windows refuses to delete a file still open, which is the check we need
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # PermissionError: alive, another user's
-        return True
-    return True
+    """Every file of a run directory is written by :func:`jacobian_lab.files.atomic_write`:
+    a kill at any moment leaves the old file or the new one; a killed writer's temporary
+    file is removed by :func:`_remove_stale_temps` at the next save."""
+    atomic_write_bytes(path, payload)
 
 
 def _remove_stale_temps(run_dir: Path) -> list[Path]:
-    """Remove the temporary files a killed writer left in ``run_dir``; return them.
-
-    Only files of our own pattern, for the files of a run directory, written by a process
-    that no longer runs (or by this one, between two writes): a writer still at work keeps its
-    file.
-    """
-    removed: list[Path] = []
-    try:
-        entries = list(os.scandir(run_dir))
-    except OSError:
-        return removed
-    for entry in entries:
-        m = _TEMP_FILE.fullmatch(entry.name)
-        if (m is None or m["name"] not in RUN_FILES or not entry.is_file(follow_symlinks=False)
-                or _pid_alive(int(m["pid"]))):
-            continue
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(entry.path)
-            removed.append(Path(entry.path))
-    return removed
+    """Remove the temporary files a killed writer left in ``run_dir`` (files of a run
+    directory only, written by a process that no longer runs); return them."""
+    return remove_stale_temps(run_dir, RUN_FILES | PLOT_FILES)
 
 
 def _npz_bytes(arrays: Mapping[str, Array]) -> bytes:
@@ -467,12 +556,24 @@ def _load_checkpoint(run_dir: Path, config: TrainConfig) -> _State:
     if not path.is_file():
         raise TrainingError(f"{run_dir}: no {CHECKPOINT} to resume from")
     try:
-        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as z:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise FileError(describe_os_error(path, e, "read")) from None
+    fix = "restore it from a copy or start a new run"
+    if raw[:4] != b"PK\x03\x04":
+        start = raw[:4].hex(" ") or "nothing"
+        raise TrainingError(f"{path}: unreadable checkpoint (not a NumPy .npz archive: it "
+                            f"starts with {start}, an .npz with 50 4b 03 04); {fix}")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as z:
+            if z["state"].dtype.kind != "U" or z["state"].shape != ():
+                raise ValueError("its `state` is not a text")
             net = model.Network.from_arrays({k: z[k] for k in z.files if k != "state"},
                                             config.activation, config.loss)
             text = str(z["state"])
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise TrainingError(f"{path}: unreadable checkpoint ({e})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, TypeError) as e:
+        why = ("an entry is not a plain array" if "pickle" in str(e) else str(e).strip("'\""))
+        raise TrainingError(f"{path}: unreadable checkpoint ({why}); {fix}") from None
     if net.sizes != config.layers or net.dtype != np.dtype(config.dtype):
         raise TrainingError(f"{path}: weights of layers {net.sizes} and dtype {net.dtype} do not "
                             f"match config.json ({config.layers}, {config.dtype})")
@@ -484,7 +585,13 @@ def _load_checkpoint(run_dir: Path, config: TrainConfig) -> _State:
     return _State.from_json(text, net, path)
 
 
-def _new_run_dir(run_dir: str | os.PathLike[str] | None) -> Path:
+def _new_run_dir(run_dir: str | os.PathLike[str] | None
+                 ) -> tuple[Path, RunDirLock, list[Path]]:
+    """Create (if needed) and lock a run directory for a new run.
+
+    Returns the path, its lock (held: release it when the run ends) and the directories this
+    call created, deepest last (removed again if the run fails before its first checkpoint).
+    """
     if run_dir is None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path, k = Path("runs") / stamp, 1
@@ -492,15 +599,46 @@ def _new_run_dir(run_dir: str | os.PathLike[str] | None) -> Path:
             k += 1
             path = Path("runs") / f"{stamp}-{k}"
     else:
+        if not str(run_dir).strip():
+            raise TrainingError("--run-dir needs a directory name, got an empty string")
         path = Path(run_dir).expanduser()
-        if (path / CONFIG).exists():
-            raise TrainingError(f"{path} already holds a run; continue it with --resume {path} "
-                                "or choose another --run-dir")
+    if path.exists() and not path.is_dir():
+        raise FileError(f"--run-dir {path} is a file, not a directory; choose another "
+                        "--run-dir")
+    created = [p for p in (path, *path.parents) if not p.exists() and not p.is_symlink()]
+    created.reverse()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise TrainingError(f"{path}: cannot create the run directory ({e.strerror})") from None
-    return path
+        _remove_dirs(created)
+        raise FileError(describe_os_error(path, e, "create the run directory")) from None
+    try:
+        lock = RunDirLock(path).acquire()
+    except JlabError:
+        _remove_dirs(created)  # only if empty: another run may be writing into it
+        raise
+    if (path / CONFIG).exists():
+        lock.release()
+        raise TrainingError(f"{path} already holds a run; continue it with --resume {path} "
+                            "or choose another --run-dir")
+    return path, lock, created
+
+
+def _remove_new_dirs(path: Path, created: list[Path]) -> None:
+    """Undo a run that failed before its first checkpoint (it holds the lock, so the files
+    are its own): remove its files and the directories it created, if nothing else is in
+    them."""
+    for name in (*RUN_FILES, LOCK_FILE):
+        with contextlib.suppress(OSError):
+            (path / name).unlink()
+    remove_stale_temps(path, RUN_FILES)
+    _remove_dirs(created)
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    for d in reversed(created):  # deepest first; rmdir leaves a directory that is not empty
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 # --------------------------------------------------------------------------- summary
@@ -667,14 +805,23 @@ def train(config: TrainConfig, *, run_dir: str | os.PathLike[str] | None = None,
     ``strict``; both keep the last good checkpoint.
     """
     data = prepare_data(dataset if dataset is not None else _load(config.data), config)
-    path = _new_run_dir(run_dir)
-    rng = np.random.default_rng(config.seed)
-    net = model.init_network(config.layers, activation=config.activation, loss=config.loss,
-                             init=config.init, rng=rng, dtype=np.dtype(config.dtype))
-    state = _State(net, rng, np.random.default_rng([config.seed, 1]), data=data.fingerprint())
-    _write_json(path / CONFIG, config.to_dict())
-    _save_checkpoint(path, state)  # epoch 0: a good checkpoint exists from the start
-    return _run(config, state, data, path, console, progress, plots)
+    path, lock, created = _new_run_dir(run_dir)  # held until the run ends, however it ends
+    try:
+        try:
+            rng = np.random.default_rng(config.seed)
+            net = model.init_network(config.layers, activation=config.activation,
+                                     loss=config.loss, init=config.init, rng=rng,
+                                     dtype=np.dtype(config.dtype))
+            state = _State(net, rng, np.random.default_rng([config.seed, 1]),
+                           data=data.fingerprint())
+            _write_json(path / CONFIG, config.to_dict())
+            _save_checkpoint(path, state)  # epoch 0: a good checkpoint exists from the start
+        except BaseException:
+            _remove_new_dirs(path, created)  # nothing is left of a run that never started
+            raise
+        return _run_recording_failure(config, state, data, path, console, progress, plots)
+    finally:
+        lock.release()
 
 
 def resume(run_dir: str | os.PathLike[str], *, epochs: int | None = None,
@@ -687,14 +834,35 @@ def resume(run_dir: str | os.PathLike[str], *, epochs: int | None = None,
     again on the command line: ``strict`` and ``check_every`` may change, any other must
     equal the saved value.
     """
+    if not str(run_dir).strip():
+        raise TrainingError("--resume needs a run directory, got an empty string")
     path = Path(run_dir).expanduser()
+    if not path.is_dir() or not (path / CONFIG).is_file():
+        what = "no such directory" if not path.exists() else (
+            "a file, not a directory" if not path.is_dir() else f"no {CONFIG}")
+        raise TrainingError(f"--resume {path}: not a run directory ({what})")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise FileError(f"--resume {path}: the run directory is not writable (read-only or no "
+                        "permission); a resumed run saves its checkpoints there: make it "
+                        "writable or copy it elsewhere")
+    lock = RunDirLock(path).acquire()
     try:
-        saved = json.loads((path / CONFIG).read_text())
-    except FileNotFoundError:
-        raise TrainingError(f"{path}: not a run directory (no {CONFIG})") from None
-    except (OSError, ValueError) as e:
-        raise TrainingError(f"{path / CONFIG}: unreadable ({e})") from None
-    config = TrainConfig.from_dict(saved)
+        return _resume(path, epochs, overrides, dataset, console, progress, plots)
+    finally:
+        lock.release()
+
+
+def _resume(path: Path, epochs: int | None,
+            overrides: Mapping[str, Any] | None, dataset: Dataset | None,
+            console: Console | None, progress: bool, plots: bool) -> TrainSummary:
+    try:
+        saved = json.loads((path / CONFIG).read_bytes().decode("utf-8"))
+    except OSError as e:
+        raise FileError(describe_os_error(path / CONFIG, e, "read")) from None
+    except (ValueError, RecursionError) as e:
+        raise TrainingError(f"{path / CONFIG}: unreadable, not JSON ({e}); restore the file "
+                            "or start a new run") from None
+    config = TrainConfig.from_dict(saved, path / CONFIG)
     _remove_stale_temps(path)  # a run killed while it wrote a file leaves its temporary file
     changes: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
@@ -719,7 +887,7 @@ def resume(run_dir: str | os.PathLike[str], *, epochs: int | None = None,
         raise TrainingError(f"the data differ from the run's: now {data.fingerprint()}, "
                             f"then {state.data}")
     _write_json(path / CONFIG, config.to_dict())
-    return _run(config, state, data, path, console, progress, plots)
+    return _run_recording_failure(config, state, data, path, console, progress, plots)
 
 
 def _load(spec: str) -> Dataset:
@@ -732,6 +900,19 @@ class _Diverged(Exception):
     def __init__(self, step: int, reason: str) -> None:
         super().__init__(reason)
         self.step, self.reason = step, reason
+
+
+def _run_recording_failure(config: TrainConfig, state: _State, data: TrainData,
+                           run_dir: Path, console: Console | None, progress: bool,
+                           plots: bool) -> TrainSummary:
+    """:func:`_run`; a file that cannot be written mid-run (a full disk) leaves metrics.json
+    saying so, where it can still be written, instead of "running"."""
+    try:
+        return _run(config, state, data, run_dir, console, progress, plots)
+    except FileError as e:
+        with contextlib.suppress(JlabError, OSError):
+            _write_metrics(run_dir, state, "failed", str(e))
+        raise
 
 
 def _run(config: TrainConfig, state: _State, data: TrainData, run_dir: Path,
