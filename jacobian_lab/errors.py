@@ -49,6 +49,22 @@ class UnknownNameError(JlabError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class BudgetExceeded(JlabError, TimeoutError):
+    """A computation that did not finish within its time budget (see :mod:`.budget`).
+
+    ``seconds`` is the budget; ``what`` names the work that was cut short, when known.
+    """
+
+    def __init__(self, seconds: float, what: str = "") -> None:
+        self.seconds = seconds
+        self.what = what
+        super().__init__(seconds, what)
+
+    def __str__(self) -> str:
+        work = f"{self.what} " if self.what else ""
+        return f"{work}did not finish within the budget of {self.seconds:g} s"
+
+
 class DataError(JlabError, ValueError):
     """A data file that is missing, corrupt, truncated or inconsistent."""
 

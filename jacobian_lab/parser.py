@@ -12,25 +12,22 @@ x**2 + sigmoid(z)/2
 from __future__ import annotations
 
 import ast
-import contextlib
 import io
 import keyword
 import math
 import operator
 import re
-import signal
-import sys
-import threading
 import tokenize
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 import sympy as sp
 
-from .errors import ParseError, did_you_mean
+from .budget import deadline
+from .errors import BudgetExceeded, ParseError, did_you_mean
 from .functions import NN_FUNCTIONS
 
 MAX_LENGTH = 2000  # characters of input
@@ -41,7 +38,7 @@ MAX_INT_DIGITS = 300  # digits of a number literal
 MAX_DECIMAL_EXPONENT = 300  # |e| in 1.5e-3
 MAX_EXPONENT = 1000  # |n| in x**n when n is a number
 MAX_RESULT_DIGITS = 310  # |numbers| < 10**310, about the float range: SymPy stays quick
-BUILD_SECONDS = 1.0  # SymPy's own simplification gets this long per text (see _time_budget)
+BUILD_SECONDS = 1.0  # SymPy's own simplification gets this long per text (see .budget)
 
 
 class FunctionSpec(NamedTuple):
@@ -122,53 +119,6 @@ def _radical_digits(factors: list[sp.Expr]) -> float:
     """The same for a product, where SymPy merges roots: sqrt(a)*sqrt(b) becomes sqrt(a*b)."""
     return sum(_root_digits(f.base, f.exp) for a in factors for f in sp.Mul.make_args(a)
                if f.is_Pow and f.base.is_Rational)
-
-
-class _OutOfTime(BaseException):
-    """Raised by the timer inside SymPy; not an Exception, so that nothing on the way eats it."""
-
-
-@contextlib.contextmanager
-def _time_budget(seconds: float) -> Iterator[None]:
-    """Interrupt SymPy after ``seconds``: its automatic simplification takes seconds on inputs
-    as short as sqrt(sqrt(sqrt(exp(sqrt(asin(6)))))), which no static limit foresees.
-
-    SIGALRM is the only way to interrupt it in-process, so the budget applies in the main thread
-    of a Unix process that uses neither that signal nor the real-time timer; elsewhere there is
-    none, and only the static limits protect.
-    """
-    if not (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
-            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)):
-        yield
-        return
-
-    def on_alarm(signum: int, frame: object) -> None:
-        raise _OutOfTime
-
-    previous_hook = sys.unraisablehook
-
-    def quiet(unraisable: Any) -> None:  # "Exception ignored in …" for our alarm: the timer
-        if not isinstance(unraisable.exc_value, _OutOfTime):  # fires again, nothing is lost
-            previous_hook(unraisable)
-
-    sys.unraisablehook = quiet
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    # Re-fired every 50 ms after the budget: an exception raised by a signal handler can land
-    # where Python swallows it (a gc callback, a __del__; the parser fuzz met one), and a
-    # one-shot timer would then leave the budget unenforced.
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
-    try:
-        yield
-    finally:
-        while True:  # an alarm during the cleanup itself must not leave the timer armed
-            try:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
-                sys.unraisablehook = previous_hook
-                break
-            except _OutOfTime:
-                continue
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -306,11 +256,15 @@ class _Builder(ast.NodeVisitor):
         self.building: ast.expr | None = None  # the node SymPy is working on
 
     def build(self, nodes: Sequence[ast.expr]) -> list[Any]:
-        """SymPy objects for ``nodes``, within :data:`BUILD_SECONDS` where that can be enforced."""
+        """SymPy objects for ``nodes``, within :data:`BUILD_SECONDS` where that can be enforced.
+
+        SymPy's automatic simplification takes seconds on inputs as short as
+        sqrt(sqrt(sqrt(exp(sqrt(asin(6))))), which no static limit foresees.
+        """
         try:
-            with _time_budget(BUILD_SECONDS):
+            with deadline(BUILD_SECONDS):
                 return [self.visit(node) for node in nodes]
-        except _OutOfTime:
+        except BudgetExceeded:
             at = self.building or nodes[0]
             raise self.src.error(f"SymPy needs more than {BUILD_SECONDS:g} s to simplify "
                                  f"`{self.src.segment(at)}`", at) from None
@@ -566,9 +520,9 @@ def parse_point(text: str) -> dict[sp.Symbol, sp.Expr]:
             raise ParseError(f"The value of `{sym}` must be a number, but it uses {names}",
                              text, at)
         try:
-            with _time_budget(BUILD_SECONDS):  # SymPy may evaluate for a long time to decide
+            with deadline(BUILD_SECONDS):  # SymPy may evaluate for a long time to decide
                 real = bool(value.is_real and value.is_finite)
-        except _OutOfTime:
+        except BudgetExceeded:
             raise ParseError(f"Cannot decide within {BUILD_SECONDS:g} s whether the value of "
                              f"`{sym}` is a finite real number", text, at) from None
         if not real:

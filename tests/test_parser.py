@@ -397,7 +397,7 @@ def test_the_budget_holds_even_when_the_first_alarm_is_swallowed(monkeypatch):
 
     monkeypatch.setitem(FUNCTIONS, "sin", parser.FunctionSpec(build))
     err = _fails_fast(parse_exprs, "sin(x)")
-    assert swallowed == ["_OutOfTime"]
+    assert swallowed == ["_Expired"]
     assert str(err).startswith("SymPy needs more than 1 s")
     assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
