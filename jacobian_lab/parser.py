@@ -37,6 +37,7 @@ MAX_NODES = 2000  # expression nodes in the tree
 MAX_INT_DIGITS = 300  # digits of a number literal
 MAX_DECIMAL_EXPONENT = 300  # |e| in 1.5e-3
 MAX_EXPONENT = 1000  # |n| in x**n when n is a number
+MAX_DEGREE = MAX_EXPONENT  # nested exponents multiply: ((x^2)^2)^2 is x^8 (see _degree)
 MAX_RESULT_DIGITS = 310  # |numbers| < 10**310, about the float range: SymPy stays quick
 BUILD_SECONDS = 1.0  # SymPy's own simplification gets this long per text (see .budget)
 
@@ -119,6 +120,30 @@ def _radical_digits(factors: list[sp.Expr]) -> float:
     """The same for a product, where SymPy merges roots: sqrt(a)*sqrt(b) becomes sqrt(a*b)."""
     return sum(_root_digits(f.base, f.exp) for a in factors for f in sp.Mul.make_args(a)
                if f.is_Pow and f.base.is_Rational)
+
+
+def _degree(expr: sp.Basic, memo: dict[sp.Basic, sp.Rational]) -> sp.Rational:
+    """The effective exponent of ``expr``: the largest product of the numeric exponents met on
+    a path from the root to a variable, so that ``((x^2)^2)^2``, ``x^600*x^600`` and
+    ``exp(1000*log(x))`` count as x^8, x^1200 and x^1000 whatever the nesting, while
+    ``x^1000*y^1000`` counts 1000 (one variable at a time). Constants count 0.
+    """
+    if expr in memo:
+        return memo[expr]
+    if expr.is_Symbol:
+        value: sp.Rational = sp.Integer(1)
+    elif not expr.free_symbols:
+        value = sp.Integer(0)
+    elif expr.is_Pow and expr.exp.is_Rational:
+        value = abs(expr.exp) * _degree(expr.base, memo)
+    elif isinstance(expr, sp.exp) and expr.args[0].is_Mul:  # exp(1000*log(x)) is x^1000
+        c, rest = expr.args[0].as_coeff_Mul()
+        value = abs(c) * _degree(rest, memo) if isinstance(rest, sp.log) else \
+            _degree(expr.args[0], memo)
+    else:
+        value = max((_degree(a, memo) for a in expr.args), default=sp.Integer(0))
+    memo[expr] = value
+    return value
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -254,6 +279,7 @@ class _Builder(ast.NodeVisitor):
     def __init__(self, src: _Source) -> None:
         self.src = src
         self.building: ast.expr | None = None  # the node SymPy is working on
+        self.degrees: dict[sp.Basic, sp.Rational] = {}  # memo of _degree
 
     def build(self, nodes: Sequence[ast.expr]) -> list[Any]:
         """SymPy objects for ``nodes``, within :data:`BUILD_SECONDS` where that can be enforced.
@@ -391,7 +417,33 @@ class _Builder(ast.NodeVisitor):
         if too_large:
             raise self.src.error(f"Number too large: `{self.src.segment(node)}` exceeds "
                                  f"10^{MAX_RESULT_DIGITS}", node)
+        if isinstance(value, sp.Basic) and value.has(sp.zoo, sp.nan):  # args have neither
+            zero_division = build in (sp.Mul, sp.Pow) or (  # x/0, 0^-1
+                getattr(build, "__name__", "") == "<lambda>")  # 1/e of a run such as a/b/0
+            what = "Division by zero" if zero_division else "Undefined (gives zoo or nan)"
+            raise self.src.error(f"{what}: `{self.src.segment(node)}`", node)
+        if isinstance(value, sp.Basic) and value.free_symbols:
+            degree = _degree(value, self.degrees)
+            if degree > MAX_DEGREE:
+                raise self.src.error(f"Exponent too large: `{self.src.segment(node)}` raises a "
+                                     f"variable to the power {_short(str(degree))}, counting "
+                                     f"nested powers (the limit is ±{MAX_DEGREE})", node)
         return value
+
+
+def variable_names(text: str | Sequence[str]) -> set[str]:
+    """The names of the variables written in ``text``, also those that cancel out.
+
+    >>> sorted(variable_names(["x - x", "y*0 + 1"]))
+    ['x', 'y']
+    """
+    names: set[str] = set()
+    for item in _items(text):
+        body, _ = _parse(item)
+        calls = {id(n.func) for n in ast.walk(body) if isinstance(n, ast.Call)}
+        names |= {n.id for n in ast.walk(body) if isinstance(n, ast.Name)
+                  and id(n) not in calls and n.id not in CONSTANTS and n.id not in FUNCTIONS}
+    return names
 
 
 def _parse(text: str, full: str | None = None, base: int = 0) -> tuple[ast.expr, _Source]:
