@@ -52,17 +52,20 @@ class UnknownNameError(JlabError, KeyError):
 class BudgetExceeded(JlabError, TimeoutError):
     """A computation that did not finish within its time budget (see :mod:`.budget`).
 
-    ``seconds`` is the budget; ``what`` names the work that was cut short, when known.
+    ``seconds`` is the budget; ``what`` names the work that was cut short and ``hint`` the
+    remedy, when known.
     """
 
-    def __init__(self, seconds: float, what: str = "") -> None:
+    def __init__(self, seconds: float, what: str = "", hint: str = "") -> None:
         self.seconds = seconds
         self.what = what
-        super().__init__(seconds, what)
+        self.hint = hint
+        super().__init__(seconds, what, hint)
 
     def __str__(self) -> str:
         work = f"{self.what} " if self.what else ""
-        return f"{work}did not finish within the budget of {self.seconds:g} s"
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{work}did not finish within the budget of {self.seconds:g} s{hint}"
 
 
 class DataError(JlabError, ValueError):
