@@ -29,9 +29,9 @@ def cmd_mutate(args: argparse.Namespace) -> int:
             def progress(o: mutation.Outcome) -> None:
                 bar.update(task, description=f"{o.level}: {escape(o.target)} · {o.operator}")
 
-            score = mutation.run(levels, args.names, progress)
+            score = mutation.run(levels, args.names, progress, budget=args.budget)
     else:
-        score = mutation.run(levels, args.names)
+        score = mutation.run(levels, args.names, budget=args.budget)
 
     if args.json:
         print(json.dumps(score.to_dict(), indent=2, ensure_ascii=False))

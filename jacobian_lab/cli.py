@@ -18,7 +18,10 @@ def _examples(*lines: str) -> str:
 
 
 DEFAULT_BUDGET = 10.0
-"""Seconds one expression (or one item of a batch command) may take; ``--budget`` changes it."""
+"""Seconds one expression may take (jacobian, gradient, chain, verify); ``--budget``."""
+ITEM_BUDGET = 120.0
+"""Seconds one item of a batch command may take (a proof of ``check``/``report``, a mutant of
+``mutate``): the catalog's largest proofs take 5-30 s on a loaded machine."""
 
 
 def _seconds(text: str) -> float:
@@ -31,15 +34,16 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _add_budget_option(p: argparse.ArgumentParser, per_item: bool = False) -> None:
-    what = ("each item (parsing, differentiation, simplification, proof)" if per_item
+def _add_budget_option(p: argparse.ArgumentParser, item: str = "") -> None:
+    what = (f"each {item}" if item
             else "parsing, differentiation, simplification and sampling")
+    default = ITEM_BUDGET if item else DEFAULT_BUDGET
     p.add_argument(
         "--budget",
         type=_seconds,
-        default=DEFAULT_BUDGET,
+        default=default,
         metavar="SECONDS",
-        help=f"time allowed for {what} (default: {DEFAULT_BUDGET:g})",
+        help=f"time allowed for {what}; past it, an error (default: {default:g})",
     )
 
 
@@ -209,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="derivations (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_budget_option(p, "proof")
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_check"))
 
     p = sub.add_parser(
@@ -224,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--all", action="store_true", help="every derivation in the catalog")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
+    _add_budget_option(p, "proof")
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_report"))
 
     p = sub.add_parser(
@@ -254,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also list the equivalent mutants")
     p.add_argument("--json", action="store_true", help="every outcome, machine-readable")
+    _add_budget_option(p, "mutant's judgement")
     p.set_defaults(func=_lazy("jacobian_lab._cli_mutate", "cmd_mutate"))
 
     from ._cli_train import add_data_arguments, add_train_arguments

@@ -397,3 +397,17 @@ def test_a_budget_must_be_a_positive_number_of_seconds(budget):
     proc = subprocess.run([*JLAB, "jacobian", "x", "--budget", budget],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "positive number of seconds" in proc.stderr
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["check", "neuron-relu"], "error: proving `neuron-relu` did not finish within the budget"),
+    (["report", "neuron-relu", "-o", "{tmp}/r.md"],
+     "error: proving `neuron-relu` did not finish within the budget"),
+    (["mutate", "neuron-relu", "--level", "catalog"],
+     "error: judging the mutant scale (× 1001/1000) of neuron-relu"),
+], ids=["check", "report", "mutate"])
+def test_batch_commands_apply_the_budget_to_each_item(tmp_path, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    proc, _ = _jlab(*argv, "--budget", "0.01")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1
