@@ -326,12 +326,11 @@ def _chain(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    seconds = _budget(args)
     try:
-        with deadline(seconds):
+        with deadline(_budget(args)):
             return _verify(args)
-    except BudgetExceeded:
-        return _undecided_by_budget(args, seconds)
+    except BudgetExceeded as e:
+        return _undecided_by_budget(args, e.seconds)
 
 
 def _verify(args: argparse.Namespace) -> int:

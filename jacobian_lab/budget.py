@@ -106,12 +106,15 @@ def _on_alarm(signum: int, frame: Any) -> None:
     owner = _expired()
     if owner is not None:
         raise _Expired(owner)
-    _arm()  # early (a timer re-armed for an outer block): wait for the next end
+    _arm()  # early, or between blocks: wait for the next end, if any
 
 
 def _arm() -> None:
     left = remaining()
-    signal.setitimer(signal.ITIMER_REAL, max(left, 1e-4), _REFIRE)
+    if math.isfinite(left):
+        signal.setitimer(signal.ITIMER_REAL, max(left, 1e-4), _REFIRE)
+    else:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def _can_signal() -> bool:
@@ -172,10 +175,8 @@ def deadline(seconds: float) -> Iterator[Deadline]:
                         signal.signal(signal.SIGALRM, previous)
                         sys.unraisablehook = _previous_hook
                         _state.armed = False
-                    elif math.isfinite(remaining()):
-                        _arm()
                     else:
-                        signal.setitimer(signal.ITIMER_REAL, 0)
+                        _arm()
                 break
             except _Expired:
                 continue
