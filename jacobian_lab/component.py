@@ -232,14 +232,14 @@ def _slope_bases(e: sp.Expr) -> list[sp.Expr]:
 
 
 def _quotients(e: sp.Expr, sub: dict[sp.Symbol, sp.Expr], v: sp.Symbol,
-               f0: sp.Expr, side: int) -> list[sp.Float] | None:
+               f0: sp.Expr, side: int, digits: int) -> list[sp.Float] | None:
     """(f(x + h) − f(x)) / h on one side for the steps of :data:`_SLOPE_STEPS`; None where f
     is undefined on that side."""
     scale = max(sp.Integer(1), abs(sp.sympify(sub[v])))
     out = []
     for k in _SLOPE_STEPS:
         h = side * scale / sp.Integer(10) ** k
-        fh = e.xreplace({**sub, v: sub[v] + h}).evalf(_SLOPE_DIGITS)
+        fh = e.xreplace({**sub, v: sub[v] + h}).evalf(digits)
         if not (fh.is_number and fh.is_extended_real and fh.is_finite):
             return None
         out.append((fh - f0) / h)
@@ -275,14 +275,17 @@ def check_slopes(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
         if all(sp.simplify(b.xreplace(sub)) != 0 for b in bases):
             continue
         f0 = e.xreplace(sub).evalf(_SLOPE_DIGITS)
-        if not (f0.is_number and f0.is_extended_real):
+        if not (f0.is_number and f0.is_extended_real and f0.is_finite):
             continue
+        # f(x + h) − f(x) cancels about log10|f| digits: keep 60 beyond them
+        digits = _SLOPE_DIGITS + max(0, int(sp.log(abs(f0) + 1, 10).evalf(5)))
+        f0 = e.xreplace(sub).evalf(digits)
         for v in wrt:
             if v not in e.free_symbols or v not in sub:
                 continue
             sides = {}
             for side, name in ((1, "h → 0+"), (-1, "h → 0−")):
-                q = _quotients(e, sub, v, f0, side)
+                q = _quotients(e, sub, v, f0, side, digits)
                 if q is not None and abs(q[-1]) > 100 * (1 + abs(q[0])):
                     sides[name] = "+∞" if q[-1] > 0 else "−∞"
             if sides:
