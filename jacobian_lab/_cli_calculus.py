@@ -41,6 +41,7 @@ from .pretty import pretty
 DEFAULT_BUDGET = 10.0  # seconds; the CLI's --budget (cli.DEFAULT_BUDGET)
 SIMPLIFY_SHARE = 0.5  # simplification may use this share of what is left of the budget
 CHECK_SHARE = 0.6  # the check of the simplified form, this share of what is left after it
+MEMORY_BYTES = 1 << 30  # the resident set may grow by this much per command (1024 MB)
 MAX_SHOWN_DIGITS = 300  # exact values with more digits are shown rounded (see _shown)
 
 LAYOUT_NOTE = {
@@ -66,11 +67,11 @@ def _bounded(args: argparse.Namespace, command: str) -> Iterator[None]:
     """Run a command within ``--budget`` seconds; past it, a one-line error (exit 2)."""
     seconds = _budget(args)
     try:
-        with deadline(seconds):
+        with deadline(seconds, memory=MEMORY_BYTES):
             yield
-    except BudgetExceeded:
-        raise BudgetExceeded(seconds, f"`jlab {command}`",
-                             "give it more time with --budget SECONDS") from None
+    except BudgetExceeded as e:
+        hint = "" if e.memory else "give it more time with --budget SECONDS"
+        raise BudgetExceeded(seconds, f"`jlab {command}`", hint, e.memory) from None
 
 
 def _within_share(share: float, work: Callable[[], Any]) -> Any:
@@ -327,10 +328,13 @@ def _chain(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     try:
-        with deadline(_budget(args)):
+        with deadline(_budget(args), memory=MEMORY_BYTES):
             return _verify(args)
     except BudgetExceeded as e:
-        return _undecided_by_budget(args, e.seconds)
+        reason = (f"memory ({e.memory / 2**20:g} MB): the judge needs more" if e.memory else
+                  f"budget ({e.seconds:g} s): the judge did not finish; give it more time "
+                  "with --budget SECONDS")
+        return _undecided(args, reason)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -365,10 +369,9 @@ def _verify(args: argparse.Namespace) -> int:
     return code
 
 
-def _undecided_by_budget(args: argparse.Namespace, seconds: float) -> int:
-    """``verify`` past its budget: the verdict is undecided (exit 1), and says why."""
-    reason = (f"budget ({seconds:g} s): the judge did not finish; give it more time with "
-              "--budget SECONDS")
+def _undecided(args: argparse.Namespace, reason: str) -> int:
+    """``verify`` past its budget of time or memory: the verdict is undecided (exit 1), and
+    says why."""
     if args.format == "json":
         print(json.dumps({"exprs": list(args.exprs), "claim": args.claim,
                           "verdict": "undecided", "method": "none", "reason": reason},

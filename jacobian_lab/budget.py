@@ -11,6 +11,12 @@ Deadlines nest: an inner one ends at the earlier of its own end and the outer on
 the outer budget runs out inside the inner block, the error belongs to (is raised by) the
 outer block. The previous signal handler and timer are always restored.
 
+A deadline may also bound memory: ``deadline(10, memory=1 << 30)`` ends the block when the
+process's resident set has grown by more than 1 GiB (Linux; checked by the same timer every
+0.1 s, so the error is the same ``BudgetExceeded``, with ``memory`` set). An address-space
+limit (``RLIMIT_AS``) would not do: its ``MemoryError`` is an ``Exception``, which SymPy's
+broad handlers swallow while it goes on.
+
 >>> import time
 >>> try:
 ...     with deadline(0.05):
@@ -43,6 +49,7 @@ from .errors import BudgetExceeded
 __all__ = ["BudgetExceeded", "Deadline", "check", "deadline", "remaining"]
 
 _REFIRE = 0.05
+_MEMORY_POLL = 0.1  # seconds between checks of the resident set, when memory is bounded
 """Seconds between alarms once a budget is spent: an exception raised in a signal handler can
 land where Python swallows it (a gc callback, a ``__del__``; the parser fuzz met one), and a
 one-shot timer would then leave the budget unenforced."""
@@ -54,6 +61,8 @@ class Deadline:
 
     seconds: float
     end: float
+    memory: int | None = None  # bytes the resident set may grow by
+    rss_limit: float = math.inf  # the resident set size (bytes) past which the block ends
 
     def remaining(self) -> float:
         """Seconds left, at least 0."""
@@ -65,9 +74,10 @@ class _Expired(BaseException):
     ``except Exception`` on the way (SymPy has many) eats it. The block that owns ``owner``
     turns it into :class:`BudgetExceeded`."""
 
-    def __init__(self, owner: Deadline) -> None:
+    def __init__(self, owner: Deadline, memory: bool = False) -> None:
         super().__init__(owner)
         self.owner = owner
+        self.memory = memory  # ended for memory, not time
 
 
 class _State(threading.local):
@@ -83,6 +93,32 @@ def _expired() -> Deadline | None:
     """The outermost deadline that has passed: the block that must end."""
     now = time.monotonic()
     return next((d for d in _state.stack if d.end <= now), None)
+
+
+def _resident() -> int | None:
+    """This process's resident set size in bytes (Linux), else None."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+try:
+    import resource
+
+    _PAGE = resource.getpagesize()
+except ImportError:  # pragma: no cover - not Unix
+    _PAGE = 4096
+
+
+def _over_memory() -> Deadline | None:
+    """The outermost deadline whose memory bound is exceeded."""
+    bounded = [d for d in _state.stack if d.rss_limit < math.inf]
+    if not bounded:
+        return None
+    rss = _resident()
+    return None if rss is None else next((d for d in bounded if rss > d.rss_limit), None)
 
 
 def check() -> None:
@@ -106,11 +142,16 @@ def _on_alarm(signum: int, frame: Any) -> None:
     owner = _expired()
     if owner is not None:
         raise _Expired(owner)
-    _arm()  # early, or between blocks: wait for the next end, if any
+    owner = _over_memory()
+    if owner is not None:
+        raise _Expired(owner, memory=True)
+    _arm()  # early, between blocks or a memory check: wait for the next end, if any
 
 
 def _arm() -> None:
     left = remaining()
+    if any(d.rss_limit < math.inf for d in _state.stack):
+        left = min(left, _MEMORY_POLL)
     if math.isfinite(left):
         signal.setitimer(signal.ITIMER_REAL, max(left, 1e-4), _REFIRE)
     else:
@@ -135,16 +176,21 @@ _previous_hook = sys.unraisablehook
 
 
 @contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[Deadline]:
-    """Run the block for at most ``seconds``; past it, raise :class:`BudgetExceeded`.
+def deadline(seconds: float, memory: int | None = None) -> Iterator[Deadline]:
+    """Run the block for at most ``seconds`` (and, with ``memory``, let the resident set grow
+    by at most that many bytes); past it, raise :class:`BudgetExceeded`.
 
-    ``seconds`` must be positive; ``math.inf`` gives no budget (but still a block that
-    :func:`remaining` and :func:`check` see).
+    ``seconds`` must be positive; ``math.inf`` gives no time limit (but still a block that
+    :func:`remaining` and :func:`check` see). The memory bound needs the signal (main thread)
+    and Linux's ``/proc``; elsewhere it is not enforced.
     """
     if not seconds > 0:
         raise ValueError(f"a budget must be a positive number of seconds, not {seconds!r}")
     now = time.monotonic()
-    own = Deadline(seconds, now + seconds)
+    own = Deadline(seconds, now + seconds, memory)
+    rss = _resident() if memory is not None else None
+    if memory is not None and rss is not None:
+        own.rss_limit = rss + memory
     outer_end = min((d.end for d in _state.stack), default=math.inf)
     first = not _state.stack
     signals = _state.armed or (first and _can_signal())
@@ -157,13 +203,14 @@ def deadline(seconds: float) -> Iterator[Deadline]:
         _state.armed = True
     _state.stack.append(own)
     try:
-        if signals and own.end < outer_end and math.isfinite(own.end):
+        if signals and ((own.end < outer_end and math.isfinite(own.end))
+                        or own.rss_limit < math.inf):
             _arm()
         yield own
     except _Expired as e:
         if e.owner is not own:
             raise
-        raise BudgetExceeded(seconds) from None
+        raise BudgetExceeded(seconds, memory=memory if e.memory else None) from None
     finally:
         while True:  # an alarm during the cleanup itself must not leave the timer armed
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import doctest
 import math
+import os
 import signal
 import threading
 import time
@@ -110,3 +111,18 @@ def test_a_foreign_alarm_handler_is_left_alone():
 def test_a_budget_must_be_positive(seconds):
     with pytest.raises(ValueError, match="positive"), deadline(seconds):
         pass
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux's /proc")
+def test_a_block_that_outgrows_its_memory_bound_is_interrupted():
+    chunks = []
+    start = time.perf_counter()
+    with pytest.raises(BudgetExceeded) as info, deadline(30, memory=64 << 20):
+        while True:
+            chunks.append(b"x" * (4 << 20))  # written, so resident
+            time.sleep(0.005)
+    grown = len(chunks) * 4
+    chunks.clear()
+    assert info.value.memory == 64 << 20 and "needs more than 64 MB of memory" in str(info.value)
+    assert 64 <= grown < 64 + 200 and time.perf_counter() - start < 10
+    assert _alarm_is_free()

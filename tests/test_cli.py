@@ -411,3 +411,14 @@ def test_batch_commands_apply_the_budget_to_each_item(tmp_path, argv, message):
     proc, _ = _jlab(*argv, "--budget", "0.01")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1
+
+
+def test_past_its_memory_bound_verify_is_undecided_and_jacobian_an_error(capsys, monkeypatch):
+    from jacobian_lab import _cli_calculus
+
+    monkeypatch.setattr(_cli_calculus, "MEMORY_BYTES", 48 << 20)  # SymPy grows ~100 MB/s here
+    code, out, _ = run(capsys, "verify", "(x+y+z+w+v)^1000", "--wrt", "v", "w", "x", "y", "z",
+                       "--claim", "[[0, 0, 0, 0, 0]]", "--budget", "60", "--format", "json")
+    assert code == 1 and json.loads(out)["reason"].startswith("memory (48 MB)")
+    code, _, err = run(capsys, "jacobian", "(x+y+z+w+v)^1000", "--budget", "60")
+    assert code == 2 and err == "error: `jlab jacobian` needs more than 48 MB of memory\n"
