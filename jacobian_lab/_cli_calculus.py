@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import sympy as sp
@@ -14,12 +15,34 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .budget import deadline, remaining
 from .checker import Check, compare, verify
-from .component import chain, check_defined, check_layout, evaluate, jacobian, kink_notes
-from .errors import DomainError, UnknownNameError, did_you_mean
+from .component import (
+    chain,
+    check_defined,
+    check_layout,
+    check_slopes,
+    evaluate,
+    jacobian,
+    kink_notes,
+)
+from .errors import BudgetExceeded, DomainError, ShapeError, UnknownNameError, did_you_mean
 from .latex import latex
-from .parser import parse_assignments, parse_exprs, parse_matrix, parse_point, parse_symbols
+from .parser import (
+    parse_assignments,
+    parse_exprs,
+    parse_matrix,
+    parse_point,
+    parse_symbols,
+    variable_names,
+)
 from .pretty import pretty
+
+DEFAULT_BUDGET = 10.0  # seconds; the CLI's --budget (cli.DEFAULT_BUDGET)
+SIMPLIFY_SHARE = 0.5  # simplification may use this share of what is left of the budget
+CHECK_SHARE = 0.6  # the check of the simplified form, this share of what is left after it
+MEMORY_BYTES = 1 << 30  # the resident set may grow by this much per command (1024 MB)
+MAX_SHOWN_DIGITS = 300  # exact values with more digits are shown rounded (see _shown)
 
 LAYOUT_NOTE = {
     "numerator": "numerator layout: row i = output i, column j = variable j",
@@ -35,9 +58,34 @@ def _rows(m: sp.Matrix) -> list[list[str]]:
     return [[sp.sstr(m[i, j]) for j in range(m.cols)] for i in range(m.rows)]
 
 
-def _check_variables(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol]) -> None:
-    """A --wrt variable that appears in no expression is almost always a typo: say so."""
-    free = {str(s) for e in exprs for s in e.free_symbols}
+def _budget(args: argparse.Namespace) -> float:
+    return float(getattr(args, "budget", DEFAULT_BUDGET))
+
+
+@contextmanager
+def _bounded(args: argparse.Namespace, command: str) -> Iterator[None]:
+    """Run a command within ``--budget`` seconds; past it, a one-line error (exit 2)."""
+    seconds = _budget(args)
+    try:
+        with deadline(seconds, memory=MEMORY_BYTES):
+            yield
+    except BudgetExceeded as e:
+        hint = "" if e.memory else "give it more time with --budget SECONDS"
+        raise BudgetExceeded(seconds, f"`jlab {command}`", hint, e.memory) from None
+
+
+def _within_share(share: float, work: Callable[[], Any]) -> Any:
+    """``work()`` within ``share`` of the remaining budget; :class:`BudgetExceeded` past it."""
+    with deadline(max(remaining() * share, 1e-3)):
+        return work()
+
+
+def _check_variables(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
+                     written: set[str] | None = None) -> None:
+    """A --wrt variable that appears in no expression is almost always a typo: say so.
+
+    ``written`` are the names in the user's text, also those that cancel (``x - x``)."""
+    free = {str(s) for e in exprs for s in e.free_symbols} | (written or set())
     for v in wrt:
         if str(v) not in free:
             raise UnknownNameError(
@@ -47,7 +95,8 @@ def _check_variables(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol]) -> None
 
 
 def _inputs(args: argparse.Namespace) -> tuple[list[sp.Expr], list[sp.Symbol]]:
-    exprs = parse_exprs(args.exprs if hasattr(args, "exprs") else [args.expr])
+    texts = args.exprs if hasattr(args, "exprs") else [args.expr]
+    exprs = parse_exprs(texts)
     if not args.wrt:  # every variable, naturally sorted (x2 before x10)
         free = {s for e in exprs for s in e.free_symbols}
         wrt = sorted(free, key=lambda v: [int(t) if t.isdigit() else t
@@ -57,7 +106,7 @@ def _inputs(args: argparse.Namespace) -> tuple[list[sp.Expr], list[sp.Symbol]]:
                                    "respect to")
         return exprs, wrt
     wrt = parse_symbols(args.wrt)
-    _check_variables(exprs, wrt)
+    _check_variables(exprs, wrt, variable_names(texts))
     return exprs, wrt
 
 
@@ -77,13 +126,58 @@ def _point(at: str) -> dict[sp.Symbol, sp.Expr]:
     return parse_point(at)
 
 
-def _value_at(exprs: Sequence[sp.Expr], m: sp.Matrix, at: str | None) -> sp.Matrix | None:
-    """``m`` at the point ``at``; :class:`DomainError` where f or its derivative is undefined."""
+def _value_at(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol], m: sp.Matrix,
+              at: str | None) -> sp.Matrix | None:
+    """``m`` at the point ``at``; :class:`DomainError` where f or its derivative is undefined,
+    and where f has an infinite slope (a cusp), whatever the derivative's formula says."""
     if not at:
         return None
     point = _point(at)
     check_defined(exprs, point)
-    return evaluate(m, point)
+    value = evaluate(m, point)
+    check_slopes(exprs, wrt, point)
+    return value
+
+
+def _too_long(e: sp.Expr) -> bool:
+    """Whether an exact number has more than MAX_SHOWN_DIGITS digits (Python refuses to print
+    integers of more than 4300 digits, and nobody reads them)."""
+    limit = MAX_SHOWN_DIGITS * 3.33  # bits
+    return bool(e.is_number) and any(
+        max(abs(int(r.p)).bit_length(), int(r.q).bit_length()) > limit
+        for r in e.atoms(sp.Rational))
+
+
+def _shown(value: sp.Matrix) -> tuple[sp.Matrix, list[str]]:
+    """``value`` with exact numbers of more than MAX_SHOWN_DIGITS digits rounded to 15
+    significant digits, and a note saying so."""
+    if not any(_too_long(e) for e in value):
+        return value, []
+    rounded = value.applyfunc(lambda e: sp.Float(e.evalf(15), 15) if _too_long(e) else e)
+    return rounded, [f"exact values of more than {MAX_SHOWN_DIGITS} digits are shown rounded "
+                     "to 15 significant digits"]
+
+
+def _simplified(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
+                layout: str) -> tuple[sp.Matrix, str | None]:
+    """The simplified Jacobian, or — when simplifying would overrun its share of the budget —
+    the derivative as differentiated, with a note saying so."""
+    try:
+        return _within_share(SIMPLIFY_SHARE, lambda: jacobian(exprs, wrt, layout=layout)), None
+    except BudgetExceeded as e:
+        return jacobian(exprs, wrt, layout=layout, simplify=False), (
+            f"not simplified: simplification needs more than the {e.seconds:.2g} s left for it "
+            "in the budget; the derivative is shown as differentiated")
+
+
+def _checked_form(raw: sp.Matrix, jac: sp.Matrix, exprs: Sequence[sp.Expr]) -> Check:
+    """The simplified result checked against the raw derivative, within its budget share."""
+    try:
+        result: Check = _within_share(CHECK_SHARE, lambda: compare(raw, jac, extra_exprs=exprs))
+        return result
+    except BudgetExceeded as e:
+        return Check("undecided", "none", raw, jac,
+                     diagnosis=f"budget ({e.seconds:.2g} s): the check did not finish")
 
 
 def _matrix_panel(title: str, m: sp.Matrix, subtitle: str = "") -> Panel:
@@ -96,15 +190,29 @@ def _print_check(console: Console, check: Check, what: str) -> None:
 
 
 def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
+    kind = "gradient" if gradient else "Jacobian"
+    with _bounded(args, kind.lower()):
+        return _jacobian(args, kind)
+
+
+def _jacobian(args: argparse.Namespace, kind: str) -> int:
     exprs, wrt = _inputs(args)
+    if kind == "gradient" and len(exprs) > 1:
+        raise ShapeError(f"A gradient is of one scalar expression, got {len(exprs)} "
+                         f"({', '.join(map(sp.sstr, exprs))}): use `jlab jacobian` for several")
     layout = check_layout(args.layout)
     raw = jacobian(exprs, wrt, simplify=False)  # numerator layout, ReLU'(0) = 0
-    jac = jacobian(exprs, wrt, layout=layout)
+    jac, unsimplified = _simplified(exprs, wrt, layout)
     # The simplified form is what we show, so check it against the raw derivative.
-    check = compare(raw.T if layout == "denominator" else raw, jac, extra_exprs=exprs)
-    value = _value_at(exprs, jac, args.at)
+    check = None if unsimplified else _checked_form(
+        raw.T if layout == "denominator" else raw, jac, exprs)
+    value = _value_at(exprs, wrt, jac, args.at)
     notes = kink_notes(raw, _point(args.at)) if value is not None else []
-    kind = "gradient" if gradient else "Jacobian"
+    if value is not None:
+        value, rounded = _shown(value)
+        notes += rounded
+    if unsimplified:
+        notes.append(unsimplified)
     if args.format == "json":
         out: dict[str, Any] = {
             "exprs": [sp.sstr(e) for e in exprs],
@@ -113,11 +221,13 @@ def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
             "shape": list(jac.shape),
             "jacobian": _rows(jac),
             "latex": latex(jac),
-            "check": check.to_dict(),
+            "simplified": not unsimplified,
+            "check": check.to_dict() if check else None,
         }
         if value is not None:
             out["at"] = {str(k): sp.sstr(v) for k, v in _point(args.at).items()}
             out["value"] = _rows(value)
+        if value is not None or notes:
             out["notes"] = notes
         print(json.dumps(out, indent=2))
         return 0
@@ -132,9 +242,10 @@ def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
     console.print(Text(LAYOUT_NOTE[layout], "dim"))
     if value is not None:
         console.print(_matrix_panel(f"at {args.at}", value))
-        for note in notes:
-            console.print(Text.assemble(("note: ", "bold yellow"), note))
-    _print_check(console, check, "simplified result vs. the raw derivative")
+    for note in notes:
+        console.print(Text.assemble(("note: ", "bold yellow"), note))
+    if check is not None:
+        _print_check(console, check, "simplified result vs. the raw derivative")
     return 0
 
 
@@ -143,10 +254,21 @@ def cmd_gradient(args: argparse.Namespace) -> int:
 
 
 def cmd_chain(args: argparse.Namespace) -> int:
+    with _bounded(args, "chain"):
+        return _chain(args)
+
+
+def _chain(args: argparse.Namespace) -> int:
     outer = parse_exprs(args.outer)
     inner = parse_assignments(args.inner)
     wrt = parse_symbols(args.wrt)
     g_names = {str(s) for s, _ in inner}
+    for g, e in inner:
+        circular = sorted(str(s) for s in e.free_symbols if str(s) in g_names)
+        if circular:
+            raise UnknownNameError(
+                f"--inner is circular: {g} = {sp.sstr(e)} uses {', '.join(circular)}; each "
+                "inner function must be written in the variables of --wrt only")
     stray = sorted({str(s) for e in outer for s in e.free_symbols} - g_names)
     if stray:
         raise UnknownNameError(
@@ -205,9 +327,22 @@ def cmd_chain(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    try:
+        with deadline(_budget(args), memory=MEMORY_BYTES):
+            return _verify(args)
+    except BudgetExceeded as e:
+        reason = (f"memory ({e.memory / 2**20:g} MB): the judge needs more" if e.memory else
+                  f"budget ({e.seconds:g} s): the judge did not finish; give it more time "
+                  "with --budget SECONDS")
+        return _undecided(args, reason)
+
+
+def _verify(args: argparse.Namespace) -> int:
     exprs, wrt = _inputs(args)
     layout = check_layout(args.layout)
     claim = parse_matrix(args.claim)
+    if getattr(args, "at", None):
+        return _verify_at(args, exprs, wrt, claim, layout)
     check = verify(exprs, wrt, claim, layout=layout, seed=args.seed)
     code = 0 if check.ok else 1
     if args.format == "json":
@@ -229,6 +364,83 @@ def cmd_verify(args: argparse.Namespace) -> int:
     console = _console()
     show_verify(console, check)
     return code
+
+
+def _undecided(args: argparse.Namespace, reason: str) -> int:
+    """``verify`` past its budget of time or memory: the verdict is undecided (exit 1), and
+    says why."""
+    if args.format == "json":
+        print(json.dumps({"exprs": list(args.exprs), "claim": args.claim,
+                          "verdict": "undecided", "method": "none", "reason": reason},
+                         indent=2))
+    else:
+        console = _console()
+        console.print(Text.assemble(("verdict: ", "bold"), ("UNDECIDED", "bold yellow"),
+                                    f"  (reason: {reason})"))
+    return 1
+
+
+def _same_value(a: sp.Expr, b: sp.Expr) -> bool:
+    """Whether two numbers are equal: exactly, or else to 30 significant digits."""
+    diff = sp.simplify(a - b)
+    if diff == 0:
+        return True
+    av, bv = a.evalf(40), b.evalf(40)
+    return bool(abs(av - bv) <= sp.Float("1e-30", 40) * max(abs(av), abs(bv), 1))
+
+
+def _verify_at(args: argparse.Namespace, exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
+               claim: sp.Matrix, layout: str) -> int:
+    """``verify --at``: the claim against the true Jacobian at that one point (exact)."""
+    expected = jacobian(exprs, wrt, layout=layout)
+    if claim.shape != expected.shape:
+        raise ShapeError(f"The claim is {claim.rows}×{claim.cols}; the Jacobian is "
+                         f"{expected.rows}×{expected.cols} ({layout} layout)")
+    value = _value_at(exprs, wrt, expected, args.at)
+    assert value is not None
+    point = _point(args.at)
+    by_name = {str(s): s for s in claim.free_symbols}
+    missing = sorted(set(by_name) - {str(s) for s in point})
+    if missing:
+        raise DomainError(f"The claim uses {', '.join(missing)}, which --at does not give")
+    claimed = claim.xreplace({by_name[str(s)]: v for s, v in point.items()
+                              if str(s) in by_name}).applyfunc(sp.simplify)
+    differ = [(i, j) for i in range(value.rows) for j in range(value.cols)
+              if claimed[i, j].has(sp.zoo, sp.nan, sp.oo, -sp.oo)
+              or not _same_value(claimed[i, j], value[i, j])]
+    verdict = "incorrect" if differ else "correct"
+    notes = kink_notes(sp.Matrix(exprs).jacobian(sp.Matrix(wrt)), point)
+    shown, rounded = _shown(value)
+    claimed_shown, _ = _shown(claimed)
+    notes += [*rounded, "judged at this one point only; without --at the claim is judged "
+              "everywhere"]
+    if args.format == "json":
+        print(json.dumps({
+            "exprs": [sp.sstr(e) for e in exprs], "wrt": [str(v) for v in wrt],
+            "layout": layout, "shape": list(expected.shape), "jacobian": _rows(expected),
+            "claim": _rows(claim), "at": {str(k): sp.sstr(v) for k, v in point.items()},
+            "value": _rows(shown), "claim_value": _rows(claimed_shown),
+            "verdict": verdict, "method": "point",
+            "mismatches": [{"row": i + 1, "col": j + 1} for i, j in differ], "notes": notes,
+        }, indent=2))
+        return 0 if verdict == "correct" else 1
+    if args.format == "latex":
+        print(f"{latex(expected)} = {latex(shown)}")
+        return 0 if verdict == "correct" else 1
+    console = _console()
+    grid = Table.grid(padding=(0, 2))
+    grid.add_row(_matrix_panel(f"claimed, at {args.at}", claimed_shown),
+                 _matrix_panel(f"correct, at {args.at}", shown))
+    console.print(grid)
+    style = "bold green" if verdict == "correct" else "bold red"
+    console.print(Text.assemble(("verdict: ", "bold"), (verdict.upper(), style),
+                                f"  (method: exact value at {args.at})"))
+    if differ:
+        where = ", ".join(f"({i + 1},{j + 1})" for i, j in differ)
+        console.print(Text.assemble(("entries that differ: ", "bold"), where))
+    for note in notes:
+        console.print(Text.assemble(("note: ", "bold yellow"), note))
+    return 0 if verdict == "correct" else 1
 
 
 def show_verify(console: Console, check: Check) -> None:
@@ -274,7 +486,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.rule("[bold]jacobian_lab demo 1/2: the vector chain rule from the notes")
     console.print("f(x, y) = (sin(x² + y), ln(y³)) through g = (x² + y, y³):\n")
     ns = argparse.Namespace(
-        outer="sin(g1), log(g2)", inner="g1 = x^2 + y, g2 = y^3", wrt=["x", "y"], format="rich"
+        outer="sin(g1), log(g2)", inner="g1 = x^2 + y, g2 = y^3", wrt=["x", "y"], format="rich",
+        budget=DEFAULT_BUDGET,
     )
     code = cmd_chain(ns)
     console.print()
@@ -282,6 +495,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print("Claim: the Jacobian of (2x + y³, eʸ − 13x) is [[2, −13], [3y², eʸ]]\n")
     ns = argparse.Namespace(
         exprs=["2*x + y^3", "exp(y) - 13*x"],
+        budget=DEFAULT_BUDGET,
         wrt=["x", "y"],
         claim="[[2, -13], [3*y^2, exp(y)]]",
         layout="numerator",

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import ShapeError
+from .errors import BudgetExceeded, ShapeError
 from .proof_cache import ProofCache, ProofSummary, builder_salt
 
 if TYPE_CHECKING:
@@ -49,6 +50,20 @@ def _salt(cat: Any, name: str) -> str | None:
     """The cache's per-entry key of ``name``: "" for the packaged catalog, the file's hash for
     a derivation loaded with ``--file``, None (never cached) when its origin is unknown."""
     return builder_salt(getattr(cat, "_REGISTRY", {}).get(name))
+
+
+def _prove_within(d: Derivation, args: argparse.Namespace) -> Proof:
+    """Prove one derivation within ``--budget`` seconds; past it, a one-line error."""
+    from .budget import deadline
+    from .derivation import prove
+
+    seconds = getattr(args, "budget", math.inf)
+    try:
+        with deadline(seconds):
+            return prove(d)
+    except BudgetExceeded:
+        raise BudgetExceeded(seconds, f"proving `{d.name}`",
+                             "give each proof more time with --budget SECONDS") from None
 
 
 def _cache_notice(cache: ProofCache) -> None:
@@ -133,7 +148,6 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     cache = ProofCache.open()  # check always proves; it refreshes what list will show
-    from .derivation import prove
     from .render import render_check
 
     cat = _catalog()
@@ -145,7 +159,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             for name in names:
                 status.update(f"proving {name}…")
                 d = cat.get(name)
-                proof = prove(d)
+                proof = _prove_within(d, args)
                 cache.put(name, ProofSummary.of(proof), _salt(cat, name))
                 rows.append((d, proof))
     finally:
@@ -168,7 +182,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .derivation import prove
     from .report import check_output, write_report
 
     cat = _catalog()
@@ -183,7 +196,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         for name in names:
             status.update(f"proving {name}…")
             d = cat.get(name)
-            prove(d)
+            _prove_within(d, args)
             derivs.append(d)
         status.update(f"writing {args.output}…")
         out = write_report(derivs, args.output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from rich.console import Console
@@ -16,6 +17,7 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     from . import mutation
 
     levels = args.level or list(mutation.LEVELS)
+    budget = getattr(args, "budget", math.inf)  # seconds per mutant's judgement
     err = Console(stderr=True, highlight=False)
     live = sys.stderr.isatty() and not args.json
 
@@ -29,9 +31,9 @@ def cmd_mutate(args: argparse.Namespace) -> int:
             def progress(o: mutation.Outcome) -> None:
                 bar.update(task, description=f"{o.level}: {escape(o.target)} · {o.operator}")
 
-            score = mutation.run(levels, args.names, progress)
+            score = mutation.run(levels, args.names, progress, budget=budget)
     else:
-        score = mutation.run(levels, args.names)
+        score = mutation.run(levels, args.names, budget=budget)
 
     if args.json:
         print(json.dumps(score.to_dict(), indent=2, ensure_ascii=False))

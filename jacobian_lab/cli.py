@@ -35,6 +35,36 @@ def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
+DEFAULT_BUDGET = 10.0
+"""Seconds one expression may take (jacobian, gradient, chain, verify); ``--budget``."""
+ITEM_BUDGET = 120.0
+"""Seconds one item of a batch command may take (a proof of ``check``/``report``, a mutant of
+``mutate``): the catalog's largest proofs take 5-30 s on a loaded machine."""
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1e6:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _add_budget_option(p: argparse.ArgumentParser, item: str = "") -> None:
+    what = (f"each {item}" if item
+            else "parsing, differentiation, simplification and sampling")
+    default = ITEM_BUDGET if item else DEFAULT_BUDGET
+    p.add_argument(
+        "--budget",
+        type=_seconds,
+        default=default,
+        metavar="SECONDS",
+        help=f"time allowed for {what}; past it, an error (default: {default:g})",
+    )
+
+
 def _add_calculus_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--wrt",
@@ -58,6 +88,7 @@ def _add_calculus_options(p: argparse.ArgumentParser) -> None:
         choices=["rich", "latex", "json"],
         help="output format (default: rich terminal output)",
     )
+    _add_budget_option(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wrt", nargs="+", required=True, metavar="VAR")
     p.add_argument("--format", default="rich", choices=["rich", "latex", "json"])
+    _add_budget_option(p)
     p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_chain"))
 
     p = sub.add_parser(
@@ -199,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("names", nargs="*", metavar="NAME", help="derivations (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_budget_option(p, "proof")
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_check"))
 
     p = sub.add_parser(
@@ -214,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--all", action="store_true", help="every derivation in the catalog")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
+    _add_budget_option(p, "proof")
     p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_report"))
 
     p = sub.add_parser(
@@ -244,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also list the equivalent mutants")
     p.add_argument("--json", action="store_true", help="every outcome, machine-readable")
+    _add_budget_option(p, "mutant's judgement")
     p.set_defaults(func=_lazy("jacobian_lab._cli_mutate", "cmd_mutate"))
 
     from ._cli_train import add_data_arguments, add_train_arguments
@@ -287,10 +322,43 @@ def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _guard_expressions(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Mark arguments such as ``-x^2``, ``-y`` or ``-(a+b)`` as values, not options: argparse
+    takes a word that starts with ``-`` for an option unless it is a plain negative number.
+    Such a word is left alone when it starts with an option of its command (``-h``, ``-o``,
+    ``-v``), with ``--``, or follows ``--``; the others get a leading space, which argparse
+    reads as a value and :func:`_unguard` takes off again."""
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    out: list[str] = []
+    command: argparse.ArgumentParser | None = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return out + argv[i:]
+        if command is None and sub is not None and arg in sub.choices:
+            command = sub.choices[arg]
+        known = command._option_string_actions if command else parser._option_string_actions
+        if (command is not None and len(arg) > 1 and arg[0] == "-" and arg[1] != "-"
+                and arg[:2] not in known):
+            arg = " " + arg
+        out.append(arg)
+    return out
+
+
+def _unguard(value: object) -> object:
+    if isinstance(value, str) and value.startswith(" -"):
+        return value[1:]
+    if isinstance(value, list):
+        return [_unguard(v) for v in value]
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``jlab``; returns the exit code (0 ok, 1 check failed, 2 bad input)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(
+        _guard_expressions(parser, list(sys.argv[1:] if argv is None else argv)))
+    for name, value in vars(args).items():
+        setattr(args, name, _unguard(value))
     try:
         return args.func(args)
     except JlabError as exc:

@@ -49,6 +49,30 @@ class UnknownNameError(JlabError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class BudgetExceeded(JlabError, TimeoutError):
+    """A computation that did not finish within its time budget (see :mod:`.budget`).
+
+    ``seconds`` is the budget; ``what`` names the work that was cut short and ``hint`` the
+    remedy, when known. ``memory`` (bytes) is set when the work outgrew its memory bound
+    rather than its time.
+    """
+
+    def __init__(self, seconds: float, what: str = "", hint: str = "",
+                 memory: int | None = None) -> None:
+        self.seconds = seconds
+        self.what = what
+        self.hint = hint
+        self.memory = memory
+        super().__init__(seconds, what, hint, memory)
+
+    def __str__(self) -> str:
+        work = f"{self.what} " if self.what else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        if self.memory is not None:
+            return f"{work}needs more than {self.memory / 2**20:g} MB of memory{hint}"
+        return f"{work}did not finish within the budget of {self.seconds:g} s{hint}"
+
+
 class DataError(JlabError, ValueError):
     """A data file that is missing, corrupt, truncated or inconsistent."""
 

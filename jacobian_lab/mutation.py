@@ -33,9 +33,11 @@ the original formula, exactly, at the same sizes, or on the same batch for train
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -234,11 +236,26 @@ class Score:
 Progress = Callable[[Outcome], None]
 
 
+_item_budget: ContextVar[float] = ContextVar("mutation_item_budget", default=math.inf)
+"""Seconds one judgement may take (:func:`run`'s ``budget``)."""
+
+
 def _timed(level: str, target: str, mu: Mutant, progress: Progress | None,
            judge: Callable[..., tuple[Status, str]], *args: Any) -> Outcome:
-    """Run one judgement ``judge(*args)``, time it, report it to ``progress``."""
+    """Run one judgement ``judge(*args)`` within the budget, time it, report it to
+    ``progress``."""
+    from .budget import deadline
+    from .errors import BudgetExceeded
+
     t0 = time.perf_counter()
-    status, by = judge(*args)
+    seconds = _item_budget.get()
+    try:
+        with deadline(seconds):
+            status, by = judge(*args)
+    except BudgetExceeded:
+        raise BudgetExceeded(seconds, f"judging the mutant {mu.operator} ({mu.detail}) of "
+                             f"{target}", "give each mutant more time with --budget SECONDS"
+                             ) from None
     o = Outcome(level, target, mu.operator, mu.detail, status, by, time.perf_counter() - t0)
     if progress:
         progress(o)
@@ -555,9 +572,18 @@ def _judge_training(name: str, mspec: Any, refused: str | None, mu: Mutant,
 
 
 def run(levels: Iterable[str] = LEVELS, names: Sequence[str] = (),
-        progress: Progress | None = None) -> Score:
+        progress: Progress | None = None, budget: float = math.inf) -> Score:
     """Run the mutation test at the given levels. ``names`` (catalog entries or kernels)
-    restricts it: catalog names to the catalog level, kernel names to the other two."""
+    restricts it: catalog names to the catalog level, kernel names to the other two. Each
+    judgement may take ``budget`` seconds; past it, :class:`~.errors.BudgetExceeded`."""
+    token = _item_budget.set(budget)
+    try:
+        return _run(levels, names, progress)
+    finally:
+        _item_budget.reset(token)
+
+
+def _run(levels: Iterable[str], names: Sequence[str], progress: Progress | None) -> Score:
     import derivations
 
     from .errors import UnknownNameError, did_you_mean

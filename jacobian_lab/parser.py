@@ -12,25 +12,22 @@ x**2 + sigmoid(z)/2
 from __future__ import annotations
 
 import ast
-import contextlib
 import io
 import keyword
 import math
 import operator
 import re
-import signal
-import sys
-import threading
 import tokenize
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 import sympy as sp
 
-from .errors import ParseError, did_you_mean
+from .budget import deadline
+from .errors import BudgetExceeded, ParseError, did_you_mean
 from .functions import NN_FUNCTIONS
 
 MAX_LENGTH = 2000  # characters of input
@@ -40,8 +37,9 @@ MAX_NODES = 2000  # expression nodes in the tree
 MAX_INT_DIGITS = 300  # digits of a number literal
 MAX_DECIMAL_EXPONENT = 300  # |e| in 1.5e-3
 MAX_EXPONENT = 1000  # |n| in x**n when n is a number
+MAX_DEGREE = MAX_EXPONENT  # nested exponents multiply: ((x^2)^2)^2 is x^8 (see _degree)
 MAX_RESULT_DIGITS = 310  # |numbers| < 10**310, about the float range: SymPy stays quick
-BUILD_SECONDS = 1.0  # SymPy's own simplification gets this long per text (see _time_budget)
+BUILD_SECONDS = 1.0  # SymPy's own simplification gets this long per text (see .budget)
 
 
 class FunctionSpec(NamedTuple):
@@ -124,51 +122,28 @@ def _radical_digits(factors: list[sp.Expr]) -> float:
                if f.is_Pow and f.base.is_Rational)
 
 
-class _OutOfTime(BaseException):
-    """Raised by the timer inside SymPy; not an Exception, so that nothing on the way eats it."""
-
-
-@contextlib.contextmanager
-def _time_budget(seconds: float) -> Iterator[None]:
-    """Interrupt SymPy after ``seconds``: its automatic simplification takes seconds on inputs
-    as short as sqrt(sqrt(sqrt(exp(sqrt(asin(6)))))), which no static limit foresees.
-
-    SIGALRM is the only way to interrupt it in-process, so the budget applies in the main thread
-    of a Unix process that uses neither that signal nor the real-time timer; elsewhere there is
-    none, and only the static limits protect.
+def _degree(expr: sp.Basic, memo: dict[sp.Basic, sp.Rational]) -> sp.Rational:
+    """The effective exponent of ``expr``: the largest product of the numeric exponents met on
+    a path from the root to a variable, so that ``((x^2)^2)^2``, ``x^600*x^600`` and
+    ``exp(1000*log(x))`` count as x^8, x^1200 and x^1000 whatever the nesting, while
+    ``x^1000*y^1000`` counts 1000 (one variable at a time). Constants count 0.
     """
-    if not (hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
-            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)):
-        yield
-        return
-
-    def on_alarm(signum: int, frame: object) -> None:
-        raise _OutOfTime
-
-    previous_hook = sys.unraisablehook
-
-    def quiet(unraisable: Any) -> None:  # "Exception ignored in …" for our alarm: the timer
-        if not isinstance(unraisable.exc_value, _OutOfTime):  # fires again, nothing is lost
-            previous_hook(unraisable)
-
-    sys.unraisablehook = quiet
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    # Re-fired every 50 ms after the budget: an exception raised by a signal handler can land
-    # where Python swallows it (a gc callback, a __del__; the parser fuzz met one), and a
-    # one-shot timer would then leave the budget unenforced.
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
-    try:
-        yield
-    finally:
-        while True:  # an alarm during the cleanup itself must not leave the timer armed
-            try:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
-                sys.unraisablehook = previous_hook
-                break
-            except _OutOfTime:
-                continue
+    if expr in memo:
+        return memo[expr]
+    if expr.is_Symbol:
+        value: sp.Rational = sp.Integer(1)
+    elif not expr.free_symbols:
+        value = sp.Integer(0)
+    elif expr.is_Pow and expr.exp.is_Rational:
+        value = abs(expr.exp) * _degree(expr.base, memo)
+    elif isinstance(expr, sp.exp) and expr.args[0].is_Mul:  # exp(1000*log(x)) is x^1000
+        c, rest = expr.args[0].as_coeff_Mul()
+        value = abs(c) * _degree(rest, memo) if isinstance(rest, sp.log) else \
+            _degree(expr.args[0], memo)
+    else:
+        value = max((_degree(a, memo) for a in expr.args), default=sp.Integer(0))
+    memo[expr] = value
+    return value
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -304,13 +279,18 @@ class _Builder(ast.NodeVisitor):
     def __init__(self, src: _Source) -> None:
         self.src = src
         self.building: ast.expr | None = None  # the node SymPy is working on
+        self.degrees: dict[sp.Basic, sp.Rational] = {}  # memo of _degree
 
     def build(self, nodes: Sequence[ast.expr]) -> list[Any]:
-        """SymPy objects for ``nodes``, within :data:`BUILD_SECONDS` where that can be enforced."""
+        """SymPy objects for ``nodes``, within :data:`BUILD_SECONDS` where that can be enforced.
+
+        SymPy's automatic simplification takes seconds on inputs as short as
+        sqrt(sqrt(sqrt(exp(sqrt(asin(6))))), which no static limit foresees.
+        """
         try:
-            with _time_budget(BUILD_SECONDS):
+            with deadline(BUILD_SECONDS):
                 return [self.visit(node) for node in nodes]
-        except _OutOfTime:
+        except BudgetExceeded:
             at = self.building or nodes[0]
             raise self.src.error(f"SymPy needs more than {BUILD_SECONDS:g} s to simplify "
                                  f"`{self.src.segment(at)}`", at) from None
@@ -437,7 +417,33 @@ class _Builder(ast.NodeVisitor):
         if too_large:
             raise self.src.error(f"Number too large: `{self.src.segment(node)}` exceeds "
                                  f"10^{MAX_RESULT_DIGITS}", node)
+        if isinstance(value, sp.Basic) and value.has(sp.zoo, sp.nan):  # args have neither
+            zero_division = build in (sp.Mul, sp.Pow) or (  # x/0, 0^-1
+                getattr(build, "__name__", "") == "<lambda>")  # 1/e of a run such as a/b/0
+            what = "Division by zero" if zero_division else "Undefined (gives zoo or nan)"
+            raise self.src.error(f"{what}: `{self.src.segment(node)}`", node)
+        if isinstance(value, sp.Basic) and value.free_symbols:
+            degree = _degree(value, self.degrees)
+            if degree > MAX_DEGREE:
+                raise self.src.error(f"Exponent too large: `{self.src.segment(node)}` raises a "
+                                     f"variable to the power {_short(str(degree))}, counting "
+                                     f"nested powers (the limit is ±{MAX_DEGREE})", node)
         return value
+
+
+def variable_names(text: str | Sequence[str]) -> set[str]:
+    """The names of the variables written in ``text``, also those that cancel out.
+
+    >>> sorted(variable_names(["x - x", "y*0 + 1"]))
+    ['x', 'y']
+    """
+    names: set[str] = set()
+    for item in _items(text):
+        body, _ = _parse(item)
+        calls = {id(n.func) for n in ast.walk(body) if isinstance(n, ast.Call)}
+        names |= {n.id for n in ast.walk(body) if isinstance(n, ast.Name)
+                  and id(n) not in calls and n.id not in CONSTANTS and n.id not in FUNCTIONS}
+    return names
 
 
 def _parse(text: str, full: str | None = None, base: int = 0) -> tuple[ast.expr, _Source]:
@@ -566,9 +572,9 @@ def parse_point(text: str) -> dict[sp.Symbol, sp.Expr]:
             raise ParseError(f"The value of `{sym}` must be a number, but it uses {names}",
                              text, at)
         try:
-            with _time_budget(BUILD_SECONDS):  # SymPy may evaluate for a long time to decide
+            with deadline(BUILD_SECONDS):  # SymPy may evaluate for a long time to decide
                 real = bool(value.is_real and value.is_finite)
-        except _OutOfTime:
+        except BudgetExceeded:
             raise ParseError(f"Cannot decide within {BUILD_SECONDS:g} s whether the value of "
                              f"`{sym}` is a finite real number", text, at) from None
         if not real:

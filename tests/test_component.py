@@ -142,3 +142,23 @@ def test_evaluate_missing_value_names_the_variable(xy):
     x, y = xy
     with pytest.raises(DomainError, match="No value given for y"):
         evaluate(sp.Matrix([[x * y]]), {x: 1})
+
+
+def test_check_slopes_finds_the_cusp_of_the_right_variable_next_to_a_huge_value():
+    from jacobian_lab.component import check_slopes
+    from jacobian_lab.parser import parse_expr, symbol
+
+    x, y = symbol("x"), symbol("y")
+    f = parse_expr("x^1000 + sqrt(Abs(y))")  # |f| ≈ 1e3000: the quotient in x must not drown
+    with pytest.raises(DomainError, match="∂f/∂y is undefined at x=999, y=0"):
+        check_slopes([f], [x, y], {x: 999, y: 0})
+    check_slopes([f], [x], {x: 999, y: 0})  # in x alone, f is smooth there
+
+
+@pytest.mark.parametrize("text", ["x*sqrt(Abs(x))", "(x^2)^(3/4)", "relu(x)", "Abs(x)",
+                                  "sqrt(x^2 + 1)"])
+def test_check_slopes_accepts_finite_slopes_and_kinks(text):
+    from jacobian_lab.component import check_slopes
+    from jacobian_lab.parser import parse_expr, symbol
+
+    check_slopes([parse_expr(text)], [symbol("x")], {symbol("x"): 0})
