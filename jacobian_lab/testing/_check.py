@@ -1,0 +1,251 @@
+"""The comparison: the user's derivative against central differences, coordinate by coordinate
+and along random directions, with kinks treated by the declared convention; builds the
+:class:`~._report.Report` and the diagnosis.
+
+The user's derivative is given as one array per checked argument of shape
+``(k, *argument.shape)`` — ``k`` outputs (1 for a gradient). An entry passes when
+``|yours − expected| ≤ rtol·max(|expected|, s) + e`` where ``e`` is the finite-difference error
+bound at that entry and ``s`` the RMS of the expected entries (a derivative that happens to be
+tiny does not turn rounding noise into a large ratio).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import _diagnose
+from ._numeric import F64, EvaluationError, Partial, choose_coordinates, partial, random_unit
+from ._numeric import step_for as _step_for
+from ._report import ArgumentResult, Entry, Kink, Report
+
+KINKS = ("zero", "one", "any-subgradient")
+_CONVENTION = {"zero": "ReLU'(0) = 0: the one-sided derivative from below",
+               "one": "ReLU'(0) = 1: the one-sided derivative from above"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What to check. ``fun(args)`` is the raveled float64 output at the float64 ``args``."""
+
+    kind: str
+    fun: Callable[[list[F64]], F64]
+    args: list[F64]  # every argument, float64
+    names: list[str]  # every argument's name
+    wrt: tuple[int, ...]
+    yours: list[F64]  # per checked argument, shape (k, *argument.shape)
+    eps: float  # the precision the function is evaluated in
+    evaluated_in: str
+    yours_eps: tuple[float, ...] = ()  # the precision of each of the user's arrays
+    jacobian: bool = False  # entries labelled J[i, j] (numerator layout), diagnosed as a matrix
+
+
+def _index(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(int(q) for q in np.unravel_index(flat, shape)) if shape else ()
+
+
+def _label(name: str, idx: tuple[int, ...]) -> str:
+    return f"{name}[{', '.join(map(str, idx))}]" if idx else name
+
+
+def _call(p: Problem, args: list[F64], where: str) -> F64:
+    try:
+        out = p.fun(args)
+    except EvaluationError:
+        raise
+    except Exception as exc:
+        raise EvaluationError(f"the function raised {type(exc).__name__}: {exc} "
+                              f"(at {where})") from exc
+    return out
+
+
+def run(p: Problem, *, rtol: float, kink: str, rng: np.random.Generator, seed: int | None,
+        max_coordinates: int, n_directions: int) -> Report:
+    """Compare, build the report (the caller raises on a failed one)."""
+    t0 = time.perf_counter()
+    f0 = _call(p, p.args, "the given point")
+    k = f0.size
+    expected = [np.full(y.shape, np.nan) for y in p.yours]
+    errors = [np.full(y.shape, np.nan) for y in p.yours]
+    partials: dict[tuple[int, int], Partial] = {}
+    results: list[ArgumentResult] = []
+    for a, (i, y) in enumerate(zip(p.wrt, p.yours, strict=True)):
+        x = p.args[i]
+        coords = choose_coordinates(np.abs(y).max(axis=0).ravel() if k else y.ravel(),
+                                    max_coordinates, rng)
+        for flat in coords:
+            idx = _index(flat, x.shape)
+            value = float(x[idx]) if x.shape else float(x)
+
+            def at(s: float, i: int = i, idx: tuple[int, ...] = idx) -> F64:
+                moved = list(p.args)
+                moved[i] = p.args[i].copy()
+                moved[i][idx] += s
+                return _call(p, moved, f"{_label(p.names[i], idx)} {s:+.3g}")
+
+            pr = partial(at, f0, _step_for(value, p.eps), p.eps)
+            partials[(a, flat)] = pr
+            sel: Any = (slice(None), *idx)
+            expected[a][sel] = pr.central
+            errors[a][sel] = pr.error
+        results.append(ArgumentResult(p.names[i], x.shape, checked=len(coords), size=x.size))
+
+    with np.errstate(all="ignore"):
+        found = np.concatenate([e[np.isfinite(e)].ravel() for e in expected] or [np.zeros(0)])
+        s = float(np.sqrt(np.mean(found**2))) if found.size else 0.0
+        s = s if math.isfinite(s) and s > 0 else float(np.finfo(np.float64).tiny)
+        big = float(np.max(np.abs(found), initial=0.0))
+    sensitivity = 0.0
+    any_kink = False
+    for a, (i, y) in enumerate(zip(p.wrt, p.yours, strict=True)):
+        res, x = results[a], p.args[i]
+        thr = rtol * np.maximum(np.abs(expected[a]), s) + errors[a]
+        with np.errstate(all="ignore"):
+            bad = np.abs(y - expected[a]) > thr
+        bad |= np.isfinite(expected[a]) & ~np.isfinite(y)
+        kinkwrong = np.zeros(y.shape, dtype=bool)
+        kinked = np.zeros(y.shape, dtype=bool)
+        for (b, flat), pr in partials.items():
+            if b != a or not pr.kink.any():
+                continue
+            any_kink = True
+            idx = _index(flat, x.shape)
+            on_zero = x.shape != () and float(x[idx]) == 0.0
+            for out in np.flatnonzero(pr.kink):
+                sel = (int(out), *idx)
+                yv, t = float(y[sel]), float(thr[sel])
+                kinked[sel] = True
+                kk = _kink(pr, int(out), yv, t, kink, on_zero)
+                where = _label(res.name, idx) if not p.jacobian else \
+                    f"J[{out}, {_flat_col(p, a, flat)}]"
+                res.kinks.append(Kink(where, float(pr.left[out]), float(pr.right[out]), yv,
+                                      kk[0], kk[1]))
+                bad[sel] = False
+                kinkwrong[sel] = not kk[1]
+        finite = np.isfinite(expected[a])
+        if finite.any():
+            with np.errstate(all="ignore"):
+                smooth = finite & ~kinked
+                if smooth.any():
+                    sensitivity = max(sensitivity, float(np.max(thr[smooth])) / max(big, s))
+        for pos in zip(*np.nonzero(finite & ~kinked), strict=True):
+            yv, ev = float(y[pos]), float(expected[a][pos])
+            with np.errstate(all="ignore"):
+                rel = abs(yv - ev) / max(abs(yv), abs(ev), s) if math.isfinite(yv) else math.inf
+            where = _entry_label(p, a, pos)
+            res.entries.append(Entry(where, yv, ev, rel, not bool(bad[pos])))
+        if not res.ok:
+            res.diagnosis = _diagnose.diagnose(
+                name=res.name, yours=_shown(p, y), expected=_shown(p, expected[a]),
+                bad=_shown(p, bad), kinkwrong=_shown(p, kinkwrong), kinks=res.kinks,
+                regions=_regions(p, i), dims=_dims(p), rtol=rtol, eps_yours=_eps_of(p, a))
+    directions = _directions(p, f0, rtol, s, rng, n_directions, any_kink)
+    report = Report(kind=p.kind, arguments=results, directions=directions, rtol=rtol,
+                    sensitivity=sensitivity, evaluated_in=p.evaluated_in,
+                    kink_convention=kink, seed=seed)
+    if any(not d.ok for d in directions) and all(r.ok for r in results):
+        report.notes.append("the random directions disagree although every compared coordinate "
+                            "agrees: an entry that was not compared is wrong")
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _kink(pr: Partial, out: int, yours: float, thr: float, kink: str,
+          on_zero: bool) -> tuple[str, bool]:
+    left, right = float(pr.left[out]), float(pr.right[out])
+    lo, hi = min(left, right), max(left, right)
+    inside = lo - thr <= yours <= hi + thr
+    if not inside:
+        return f"outside the subgradient [{lo:.6g}, {hi:.6g}]", False
+    if kink == "any-subgradient":
+        return "in the subgradient (kink='any-subgradient')", True
+    if not on_zero:
+        return "in the subgradient; convention not checkable from f alone", True
+    asked = left if kink == "zero" else right
+    other = right if kink == "zero" else left
+    if abs(yours - asked) <= thr:
+        return f"follows kink={kink!r} ({_CONVENTION[kink]})", True
+    if abs(yours - other) <= thr:
+        follows = "one" if kink == "zero" else "zero"
+        return f"follows {_CONVENTION[follows]}; asked kink={kink!r}", False
+    return f"in the subgradient but neither one-sided derivative; asked kink={kink!r}", False
+
+
+def _directions(p: Problem, f0: F64, rtol: float, s: float, rng: np.random.Generator,
+                n: int, any_kink: bool) -> list[Entry]:
+    out: list[Entry] = []
+    shapes = [p.args[i].shape for i in p.wrt]
+    hmax = max((float(np.max(np.abs(p.args[i]), initial=0.0)) for i in p.wrt), default=0.0)
+    h = _step_for(hmax, p.eps)
+    for d in range(n):
+        v = random_unit(shapes, rng)
+
+        def at(s_: float, v: list[F64] = v, d: int = d) -> F64:
+            moved = list(p.args)
+            for i, vi in zip(p.wrt, v, strict=True):
+                moved[i] = p.args[i] + s_ * vi
+            return _call(p, moved, f"direction {d + 1}")
+
+        pr = partial(at, f0, h, p.eps)
+        with np.errstate(all="ignore"):
+            jv = sum(np.tensordot(y, vi, axes=vi.ndim).reshape(-1)
+                     for y, vi in zip(p.yours, v, strict=True))
+        jv = np.asarray(jv, dtype=np.float64).reshape(-1)
+        for o in range(jv.size):
+            yv, ev = float(jv[o]), float(pr.central[o])
+            thr = rtol * max(abs(ev), s) + float(pr.error[o])
+            with np.errstate(all="ignore"):
+                rel = abs(yv - ev) / max(abs(yv), abs(ev), s) if math.isfinite(yv) else math.inf
+            # on kinks a gradient that follows a convention need not give the directional
+            # derivative: there the coordinates decide
+            agrees = abs(yv - ev) <= thr
+            decisive = not (bool(pr.kink[o]) or any_kink) or agrees
+            label = f"direction {d + 1}" + (f", output {o}" if jv.size > 1 else "")
+            out.append(Entry(label, yv, ev, rel, agrees or not decisive, decisive))
+    return out
+
+
+def _flat_col(p: Problem, a: int, flat: int) -> int:
+    return sum(p.args[i].size for i in p.wrt[:a]) + flat
+
+
+def _entry_label(p: Problem, a: int, pos: tuple[int, ...]) -> str:
+    if p.jacobian:
+        x = p.args[p.wrt[a]]
+        flat = int(np.ravel_multi_index(pos[1:], x.shape)) if x.shape else 0
+        return f"J[{pos[0]}, {_flat_col(p, a, flat)}]"
+    return _label(p.names[p.wrt[a]], tuple(int(q) for q in pos[1:]))
+
+
+def _shown(p: Problem, arr: NDArray[Any]) -> Any:
+    """The array the diagnosis looks at: the argument's shape, or the Jacobian's matrix."""
+    return arr.reshape(arr.shape[0], -1) if p.jacobian else arr.reshape(arr.shape[1:])
+
+
+def _regions(p: Problem, i: int) -> dict[str, F64]:
+    """Inputs whose signs may explain where the error is (same shape as the argument)."""
+    if p.jacobian:
+        return {}
+    shape = p.args[i].shape
+    named = {p.names[i]: p.args[i]}
+    named.update({n: a for n, a in zip(p.names, p.args, strict=True) if a.shape == shape})
+    return named
+
+
+def _dims(p: Problem) -> dict[str, int]:
+    dims: dict[str, int] = {}
+    for n, a in zip(p.names, p.args, strict=True):
+        for ax, size in enumerate(a.shape):
+            if size > 1:
+                dims.setdefault(f"{n}.shape[{ax}]", size)
+    return dims
+
+
+def _eps_of(p: Problem, a: int) -> float:
+    return p.yours_eps[a] if p.yours_eps else float(np.finfo(np.float64).eps)
