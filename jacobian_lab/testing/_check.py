@@ -57,8 +57,8 @@ def _label(name: str, idx: tuple[int, ...]) -> str:
 def _call(p: Problem, args: list[F64], where: str) -> F64:
     try:
         out = p.fun(args)
-    except EvaluationError:
-        raise
+    except EvaluationError as exc:
+        raise EvaluationError(f"{exc} (at {where})") from exc.__cause__
     except Exception as exc:
         raise EvaluationError(f"the function raised {type(exc).__name__}: {exc} "
                               f"(at {where})") from exc

@@ -66,8 +66,8 @@ def diagnose(*, name: str, yours: F64, expected: F64, bad: Mask, kinkwrong: Mask
     E = np.asarray(expected, dtype=np.float64)
     C = np.isfinite(E) & np.isfinite(Y)
     tol = max(1e-5, 10 * rtol)
-    for test in (_kinks, _transposed, _factor, _precision, _reversed, _shifted, _wrong_axis,
-                 _region, _broadcast, _varying):
+    for test in (_kinks, _precision_dtype, _transposed, _factor, _precision, _reversed,
+                 _shifted, _region, _broadcast, _wrong_axis, _varying):
         found = test(Y, E, C, bad, kinkwrong, kinks, regions, dims, tol, rtol, eps_yours, name)
         if found:
             return [found]
@@ -100,13 +100,23 @@ def _precision(Y: F64, E: F64, C: Mask, bad: Mask, kinkwrong: Mask, kinks: objec
         eps = float(np.finfo(np.float32).eps)
         if not eps / 10 <= worst <= 1000 * eps:
             return None
-    elif worst > 1000 * eps:
+    elif worst > 100 * eps:
         return None
     dtype = {float(np.finfo(np.float32).eps): "float32",
              float(np.finfo(np.float16).eps): "float16"}.get(eps, f"ε = {eps:.1e}")
     return (f"an error at the level of {dtype} precision (worst {worst:.1e} of the largest "
             f"entry; {dtype} ε = {eps:.1e}): code computing in {dtype} checked with rtol "
             f"{rtol:.0e}; use rtol ≳ {100 * eps:.0e} or compute the gradient in float64")
+
+
+def _precision_dtype(Y: F64, E: F64, C: Mask, bad: Mask, kinkwrong: Mask, kinks: object,
+                     regions: object, dims: object, tol: float, rtol: float, eps: float,
+                     *rest: object) -> str | None:
+    """The precision test for arrays of a lower precision (before the constant factor: their
+    rounding can look like a factor near 1)."""
+    if eps <= np.finfo(np.float64).eps:
+        return None
+    return _precision(Y, E, C, bad, kinkwrong, kinks, regions, dims, tol, rtol, eps, *rest)
 
 
 def _transposed(Y: F64, E: F64, C: Mask, bad: Mask, kinkwrong: Mask, kinks: object,
@@ -177,10 +187,12 @@ def _wrong_axis(Y: F64, E: F64, C: Mask, bad: Mask, kinkwrong: Mask, kinks: obje
             return bool(np.all(np.abs(A.sum(axis=ax)) <= 1e-6 * np.maximum(total, 1e-300)))
 
         for ax in (0, 1):
-            if zero_sum(E, ax) and not zero_sum(Y, ax) and zero_sum(Y, 1 - ax):
-                return (f"reduced over the wrong axis: the expected gradient sums to zero along "
-                        f"axis {ax}, yours along axis {1 - ax} (a softmax, mean or sum taken "
-                        f"over axis {1 - ax} instead of axis {ax})")
+            if zero_sum(E, ax) and not zero_sum(Y, ax):
+                other = (f"yours sums to zero along axis {1 - ax} instead" if zero_sum(Y, 1 - ax)
+                         else "yours does not")
+                return (f"reduced over the wrong axis? The expected gradient sums to zero along "
+                        f"axis {ax} (as softmax − one-hot does), {other}: a softmax, mean or "
+                        f"sum taken over the wrong axis")
     return None
 
 
@@ -196,9 +208,9 @@ def _region(Y: F64, E: F64, C: Mask, bad: Mask, kinkwrong: Mask, kinks: object,
             inside = where & C
             if inside.all() or not inside.any():
                 continue
-            if not (wrong & ~where).any():
-                n_in = int(inside.sum())
-                return (f"wrong only where {label} is {word} ({int(wrong.sum())} of the {n_in} "
+            n_in, n_wrong = int(inside.sum()), int(wrong.sum())
+            if not (wrong & ~where).any() and n_wrong >= max(2, 0.75 * n_in):
+                return (f"wrong only where {label} is {word} ({n_wrong} of the {n_in} "
                         f"compared entries there; right at all {int((C & ~where).sum())} "
                         f"others): a mask or a branch for {word} inputs")
     return None
