@@ -1,0 +1,171 @@
+"""jacobian_lab.testing on PyTorch code: hand-written ``torch.autograd.Function`` backward
+passes checked against their forward (in float64), functions on tensors, and the corpus run
+through ``torch.autograd.gradcheck`` beside our checker (skipped without torch)."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from gradcode_compare import jlab_check, torch_gradcheck  # noqa: E402
+from gradcode_corpus import CASES  # noqa: E402
+
+from jacobian_lab.testing import (  # noqa: E402
+    GradientMismatch,
+    assert_autograd_function,
+    assert_gradient,
+)
+
+# --------------------------------------------------------------------------- hand-written Functions
+
+
+class Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, W, x):
+        ctx.save_for_backward(W, x)
+        return W @ x
+
+    @staticmethod
+    def backward(ctx, g):
+        W, x = ctx.saved_tensors
+        return torch.outer(g, x), W.T @ g
+
+
+class LinearTransposed(Linear):
+    @staticmethod
+    def backward(ctx, g):
+        W, x = ctx.saved_tensors
+        return torch.outer(x, g), W.T @ g  # dW transposed
+
+
+class ReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x > 0)
+
+
+class ReLUAtZeroOne(ReLU):
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * (x >= 0)  # ReLU'(0) = 1
+
+
+class Sigmoid(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z):
+        s = torch.sigmoid(z)
+        ctx.save_for_backward(s)
+        return s
+
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return g * s * (1 - s)
+
+
+class SigmoidAsSigma(Sigmoid):
+    @staticmethod
+    def backward(ctx, g):
+        (s,) = ctx.saved_tensors
+        return g * s  # σ′ written as σ
+
+
+@pytest.fixture
+def gen():
+    return torch.Generator().manual_seed(0)
+
+
+def test_a_correct_linear_function_passes_and_a_transposed_dw_is_diagnosed(gen):
+    W, x = torch.randn(4, 4, generator=gen), torch.randn(4, generator=gen)
+    report = assert_autograd_function(Linear, W, x, seed=0)
+    assert report.passed and report.evaluated_in == "float64"
+    with pytest.raises(GradientMismatch, match="transposed"):
+        assert_autograd_function(LinearTransposed, W, x, seed=0)
+
+
+def test_relu_function_on_exact_zeros_passes_and_relu_prime_one_is_wrong_only_at_kinks():
+    x = torch.tensor([1.0, 0.0, -2.0, 0.0, 0.5])
+    report = assert_autograd_function(ReLU, x, seed=0)
+    assert len(report.kinks) == 2
+    with pytest.raises(GradientMismatch, match="wrong only at kinks"):
+        assert_autograd_function(ReLUAtZeroOne, x, seed=0)
+
+
+def test_sigma_prime_written_as_sigma_is_an_element_wise_factor(gen):
+    z = torch.randn(6, generator=gen)
+    assert assert_autograd_function(Sigmoid, z, seed=0).passed
+    with pytest.raises(GradientMismatch, match="element-wise factor"):
+        assert_autograd_function(SigmoidAsSigma, z, seed=0)
+
+
+def test_a_float32_function_is_checked_in_float64(gen):
+    W, x = torch.randn(3, 3, generator=gen), torch.randn(3, generator=gen)
+    assert W.dtype == torch.float32
+    assert assert_autograd_function(Linear, W, x, seed=0).passed
+
+
+def test_an_autograd_function_check_rejects_a_non_function():
+    with pytest.raises(TypeError, match=r"not a torch\.autograd\.Function"):
+        assert_autograd_function(torch.sin, torch.ones(2))
+
+
+def test_a_backward_of_the_wrong_shape_is_a_mismatch_naming_the_function():
+    class Bad(ReLU):
+        @staticmethod
+        def backward(ctx, g):
+            return g[:2]
+
+    with pytest.raises(GradientMismatch, match=r"Bad.backward raised RuntimeError: .*shape"):
+        assert_autograd_function(Bad, torch.tensor([1.0, -1.0, 2.0]))
+
+
+# --------------------------------------------------------------------------- functions on tensors
+
+
+def _layernorm(x):
+    mu = x.mean(dim=1, keepdim=True)
+    return (x - mu) / torch.sqrt(((x - mu) ** 2).mean(dim=1, keepdim=True) + 1e-5)
+
+
+def test_functions_on_tensors_are_accepted_and_a_missing_mean_term_is_diagnosed(gen):
+    x, G = torch.randn(3, 5, generator=gen), torch.randn(3, 5, generator=gen)
+
+    def f(x):
+        return (G.to(x.dtype) * _layernorm(x)).sum()
+
+    def grad(x, mean_term=True):
+        xh = _layernorm(x)
+        sd = torch.sqrt(((x - x.mean(dim=1, keepdim=True)) ** 2).mean(dim=1, keepdim=True)
+                        + 1e-5)
+        g = G - (G.mean(dim=1, keepdim=True) if mean_term else 0)
+        return (g - xh * (G * xh).mean(dim=1, keepdim=True)) / sd
+
+    report = assert_gradient(f, grad, x, seed=0)
+    assert report.passed and report.rtol == 2e-4, "float32 tensors: float32 tolerances"
+    with pytest.raises(GradientMismatch, match="the same along axis 1"):
+        assert_gradient(f, lambda x: grad(x, mean_term=False), x, seed=0)
+
+
+# --------------------------------------------------------------------------- beside gradcheck
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_the_corpus_beside_torch_gradcheck(case):
+    ok, said = jlab_check(case)
+    assert ok == case.correct, said
+    t_ok, t_said = torch_gradcheck(case)
+    # what torch.autograd.gradcheck gets wrong on this corpus: correct code on kinks, and
+    # correct float32 code; and what it never says: the diagnosis
+    false_alarms = {"dense: float32 code, correct", "ReLU: correct, inputs on kinks",
+                    "ReLU layer: correct, pre-activations on kinks"}
+    assert t_ok == (case.correct and case.name not in false_alarms), t_said
+    if not t_ok:
+        assert "Jacobian mismatch" in t_said
