@@ -311,3 +311,29 @@ def test_the_public_api_docstring_examples_pass():
         assert doctest.testmod(module).failed == 0
     assert sorted(jt.__all__) == ["GradientMismatch", "Report", "assert_autograd_function",
                                   "assert_gradient", "assert_jacobian", "assert_vjp"]
+
+
+# --------------------------------------------------------------------------- mutation level
+
+_BATCH = {"dense": 6, "softmax-CE": 5}
+
+
+@pytest.mark.parametrize("case", CORRECT, ids=[c.name for c in CORRECT])
+def test_every_value_changing_mutant_of_a_correct_corpus_pass_is_caught(case):
+    from jacobian_lab.testing._mutants import mutate_case
+
+    batch = next((m for k, m in _BATCH.items() if case.name.startswith(k)), None)
+    outcomes = mutate_case(case.name, case.f, case.grad, case.args, batch, **case.kwargs)
+    assert {o[1] for o in outcomes} >= {"scale", "sign", "transpose"}
+    missed = [o for o in outcomes if o[3] == "missed"]
+    assert not missed, missed
+    if any((np.asarray(a) == 0).any() for a in case.args if case.name.startswith("ReLU:")):
+        assert any(o[1] == "relu'(0)" and o[3] == "caught" for o in outcomes)
+
+
+def test_jlab_mutate_level_assertions_catches_every_mutant():
+    proc = subprocess.run([sys.executable, "-m", "jacobian_lab", "mutate", "--level",
+                           "assertions"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "assertions" in proc.stdout and "missed" in proc.stdout
+    assert "mutation score 34/34 = 100.0%" in proc.stdout
