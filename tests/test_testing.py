@@ -239,6 +239,16 @@ def test_a_function_returning_nan_is_a_mismatch():
         assert_gradient(lambda x: float("nan"), lambda x: x, _x())
 
 
+def test_a_function_that_is_nan_beside_the_point_fails_naming_the_entries():
+    def f(x):
+        with np.errstate(invalid="ignore"):
+            return float(np.sum(np.sqrt(x)))
+
+    x = np.array([0.0, 1.0, 4.0])
+    with pytest.raises(GradientMismatch, match=r"NaN or ±Inf within a step of 1 entries \(x\[0\]"):
+        assert_gradient(f, lambda x: 0.5 / np.sqrt(np.maximum(x, 1e-300)), x, seed=0)
+
+
 def test_a_function_returning_an_array_for_a_gradient_is_a_type_error():
     with pytest.raises(TypeError, match=r"must return a scalar .* shape \(3,\)"):
         assert_gradient(lambda x: x * 2, lambda x: x, _x())

@@ -169,3 +169,21 @@ def test_the_corpus_beside_torch_gradcheck(case):
     assert t_ok == (case.correct and case.name not in false_alarms), t_said
     if not t_ok:
         assert "Jacobian mismatch" in t_said
+
+
+def test_assert_vjp_on_tensors_takes_a_tensor_upstream(gen):
+    from jacobian_lab.testing import assert_vjp
+
+    W, x = torch.randn(3, 4, generator=gen), torch.randn(4, generator=gen)
+
+    def layer(W, x):
+        return torch.tanh(W @ x)
+
+    def backward(g, W, x, flip=1.0):
+        assert isinstance(g, torch.Tensor) and g.shape == (3,)
+        d = g * (1 - torch.tanh(W @ x) ** 2)
+        return flip * torch.outer(d, x), W.T @ d
+
+    assert assert_vjp(layer, backward, W, x, seed=0).passed
+    with pytest.raises(GradientMismatch, match="a sign"):
+        assert_vjp(layer, lambda g, W, x: backward(g, W, x, flip=-1.0), W, x, seed=0)

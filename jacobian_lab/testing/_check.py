@@ -79,6 +79,7 @@ def run(p: Problem, *, rtol: float, kink: str, rng: np.random.Generator, seed: i
         x = p.args[i]
         coords = choose_coordinates(np.abs(y).max(axis=0).ravel() if k else y.ravel(),
                                     max_coordinates, rng)
+        not_finite: list[str] = []
         for flat in coords:
             idx = _index(flat, x.shape)
             value = float(x[idx]) if x.shape else float(x)
@@ -94,7 +95,14 @@ def run(p: Problem, *, rtol: float, kink: str, rng: np.random.Generator, seed: i
             sel: Any = (slice(None), *idx)
             expected[a][sel] = pr.central
             errors[a][sel] = pr.error
-        results.append(ArgumentResult(p.names[i], x.shape, checked=len(coords), size=x.size))
+            if not np.isfinite(pr.central).all():
+                not_finite.append(_label(p.names[i], idx))
+        res = ArgumentResult(p.names[i], x.shape, checked=len(coords), size=x.size)
+        if not_finite:  # never a silent pass: an entry that cannot be compared fails
+            res.problem = (f"f is NaN or ±Inf within a step of {len(not_finite)} entries "
+                           f"({', '.join(not_finite[:5])}): the point is at the edge of f's "
+                           "domain, no central difference there")
+        results.append(res)
 
     with np.errstate(all="ignore"):
         found = np.concatenate([e[np.isfinite(e)].ravel() for e in expected] or [np.zeros(0)])
