@@ -124,7 +124,7 @@ def run(p: Problem, *, rtol: float, kink: str, rng: np.random.Generator, seed: i
                 continue
             any_kink = True
             idx = _index(flat, x.shape)
-            on_zero = x.shape != () and float(x[idx]) == 0.0
+            on_zero = float(x[idx] if x.shape else x) == 0.0
             for out in np.flatnonzero(pr.kink):
                 sel = (int(out), *idx)
                 yv, t = float(y[sel]), float(thr[sel])
