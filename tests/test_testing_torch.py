@@ -187,3 +187,82 @@ def test_assert_vjp_on_tensors_takes_a_tensor_upstream(gen):
     assert assert_vjp(layer, backward, W, x, seed=0).passed
     with pytest.raises(GradientMismatch, match="a sign"):
         assert_vjp(layer, lambda g, W, x: backward(g, W, x, flip=-1.0), W, x, seed=0)
+
+
+# --------------------------------------------------------------------------- a torch corpus
+# Hand-written backward passes on tensors (f and grad on tensors), wrong the way real ones are.
+
+_g = torch.Generator().manual_seed(3)
+_W, _X, _Y = (torch.randn(*s, generator=_g, dtype=torch.float64) for s in ((4, 4), (4, 6), (4, 6)))
+_Z = torch.randn(3, 5, generator=_g, dtype=torch.float64)
+_T = torch.eye(3, dtype=torch.float64)[:, [0, 2, 1, 1, 0]]
+_XC, _WC = (torch.randn(1, 1, n, generator=_g, dtype=torch.float64) for n in (9, 3))
+_GC = torch.randn(1, 1, 7, generator=_g, dtype=torch.float64)
+_XS, _WS = torch.randn(8, generator=_g, dtype=torch.float64), torch.randn(4, generator=_g,
+                                                                           dtype=torch.float64)
+
+
+def _mse(W):
+    X, Y = _X.to(W.dtype), _Y.to(W.dtype)
+    return ((W @ X - Y) ** 2).sum() / (2 * X.shape[1])
+
+
+def _mse_grad(W, m=None, sign=1.0):
+    X, Y = _X.to(W.dtype), _Y.to(W.dtype)
+    return sign * (W @ X - Y) @ X.T / (X.shape[1] if m is None else m)
+
+
+def _ce(Z):
+    return -(_T * torch.log_softmax(Z, dim=0)).sum() / Z.shape[1]
+
+
+def _ce_grad(Z, dim=0, m=None):
+    return (torch.softmax(Z, dim=dim) - _T) / (Z.shape[1] if m is None else m)
+
+
+def _conv(w):
+    return (torch.nn.functional.conv1d(_XC, w) * _GC).sum()  # conv1d is a cross-correlation
+
+
+def _conv_grad(w, flipped=False):
+    dw = torch.nn.functional.conv1d(_XC, _GC)  # correlate x with the upstream
+    return dw.flip(-1) if flipped else dw
+
+
+def _slice(x):
+    return (_WS * torch.tanh(x[1::2])).sum()
+
+
+def _slice_grad(x, start=1):
+    dx = torch.zeros_like(x)
+    dx[start::2] = _WS * (1 - torch.tanh(x[1::2]) ** 2)
+    return dx
+
+
+TORCH_CASES = [
+    ("MSE: correct", _mse, _mse_grad, _W, None),
+    ("MSE: the mean's 1/m missing", _mse, lambda W: _mse_grad(W, m=1), _W,
+     "constant factor 6 \\(an integer: a missing 1/m with m = 6\\?\\)"),
+    ("MSE: a sign", _mse, lambda W: _mse_grad(W, sign=-1.0), _W, "a sign"),
+    ("MSE: float32 tensors, correct", _mse, _mse_grad, _W.float(), None),
+    ("softmax-CE: correct", _ce, _ce_grad, _Z, None),
+    ("softmax-CE: sum instead of mean", _ce, lambda Z: _ce_grad(Z, m=1), _Z, "factor 5"),
+    ("softmax-CE: softmax over the wrong axis", _ce, lambda Z: _ce_grad(Z, dim=1), _Z,
+     "sums to zero along axis 0"),
+    ("conv1d: correct", _conv, _conv_grad, _WC, None),
+    ("conv1d: kernel flipped", _conv, lambda w: _conv_grad(w, flipped=True), _WC,
+     "reversed along axis 2"),
+    ("strided slice: correct", _slice, _slice_grad, _XS, None),
+    ("strided slice: off by one", _slice, lambda x: _slice_grad(x, start=0), _XS,
+     r"shifted by \+1"),
+]
+
+
+@pytest.mark.parametrize("case", TORCH_CASES, ids=[c[0] for c in TORCH_CASES])
+def test_the_torch_corpus_verdicts_and_diagnoses(case):
+    _, f, grad, x, expect = case
+    if expect is None:
+        assert assert_gradient(f, grad, x, seed=0).passed
+    else:
+        with pytest.raises(GradientMismatch, match=expect):
+            assert_gradient(f, grad, x, seed=0)

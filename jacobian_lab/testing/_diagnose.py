@@ -53,6 +53,10 @@ def _factor_name(r: float, dims: dict[str, int]) -> str | None:
                 break
     if near(-1.0):
         return "a sign: yours = −expected"
+    if what is None and mag >= 2.5 and abs(mag - round(mag)) <= 1e-6 * mag:
+        what = f"{round(mag)} (an integer: a missing 1/m with m = {round(mag)}?)"
+    elif what is None and mag <= 0.4 and abs(1 / mag - round(1 / mag)) <= 1e-6 / mag:
+        what = f"1/{round(1 / mag)} (an extra 1/m with m = {round(1 / mag)}?)"
     if what is None:
         return None
     return f"a constant factor {sign}{what}: yours = {sign}{mag:.6g} × expected"
