@@ -222,6 +222,38 @@ def slice_grad_off_by_one(x: Any) -> Any:
     return dx
 
 
+# --------------------------------------------------------------------------- leaky ReLU, ‖·‖²
+# C = Σ w ⊙ leaky(x) with slope 0.1 below 0; C = ‖A x − y‖² (no ½).
+
+XK = np.array([1.2, -0.4, 0.3, -2.0, 0.8, -0.1])
+WK = np.array([0.5, 1.5, -1.0, 2.0, -0.5, 1.0])
+AQ, YQ, XQ = (_rng.standard_normal(s) for s in ((5, 3), 5, 3))
+
+
+def leaky_loss(x: Any) -> float:
+    return float(WK @ np.where(x > 0, x, 0.1 * x))
+
+
+def leaky_grad(x: Any) -> Any:
+    return WK * np.where(x > 0, 1.0, 0.1)
+
+
+def leaky_grad_slope_typo(x: Any) -> Any:
+    return WK * np.where(x > 0, 1.0, 0.01)  # 0.01 for 0.1
+
+
+def sq_loss(x: Any) -> float:
+    return float(np.sum((AQ @ x - YQ) ** 2))
+
+
+def sq_grad(x: Any) -> Any:
+    return 2 * AQ.T @ (AQ @ x - YQ)
+
+
+def sq_grad_no_two(x: Any) -> Any:
+    return AQ.T @ (AQ @ x - YQ)  # the 2 of d‖r‖²/dr = 2r forgotten
+
+
 # --------------------------------------------------------------------------- float32 code
 
 W32, X32, B32 = (a.astype(np.float32) for a in (W0, X0, B0))
@@ -255,6 +287,11 @@ CASES: list[Case] = [
     Case("conv1d: correct", conv_loss, conv_grad, (XC, WC)),
     Case("conv1d: kernel not flipped", conv_loss, conv_grad_not_flipped, (XC, WC),
          "reversed along axis 0"),
+    Case("leaky ReLU: correct", leaky_loss, leaky_grad, (XK,)),
+    Case("leaky ReLU: slope 0.01 for 0.1", leaky_loss, leaky_grad_slope_typo, (XK,),
+         "wrong only where x is negative"),
+    Case("‖Ax − y‖²: correct", sq_loss, sq_grad, (XQ,)),
+    Case("‖Ax − y‖²: the 2 forgotten", sq_loss, sq_grad_no_two, (XQ,), "a constant factor ½"),
     Case("strided slice: correct", slice_loss, slice_grad, (XT,)),
     Case("strided slice: off by one", slice_loss, slice_grad_off_by_one, (XT,),
          "shifted by +1"),
