@@ -254,6 +254,11 @@ def test_a_function_returning_an_array_for_a_gradient_is_a_type_error():
         assert_gradient(lambda x: x * 2, lambda x: x, _x())
 
 
+def test_a_function_returning_an_empty_array_is_a_type_error():
+    with pytest.raises(TypeError, match="f returned an empty array"):
+        assert_jacobian(lambda x: x[:0], lambda x: np.zeros((0, 3)), _x())
+
+
 def test_a_gradient_with_the_wrong_number_of_arrays_is_a_type_error_naming_the_arguments():
     W, X, b = CASES[0].args
     with pytest.raises(TypeError, match=r"grad returned 2 arrays; expected 3, .*\(W, X, b\)"):

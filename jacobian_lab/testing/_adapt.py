@@ -123,6 +123,8 @@ def output(value: Any, what: str, scalar: bool) -> tuple[F64, str]:
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{what} returned dtype {arr.dtype}: a real floating-point value is "
                         "needed")
+    if arr.size == 0:
+        raise TypeError(f"{what} returned an empty array: nothing to check")
     if scalar and arr.size != 1:
         raise TypeError(f"{what} must return a scalar (a loss); it returned shape {arr.shape} "
                         "(use assert_jacobian or assert_vjp for array outputs)")

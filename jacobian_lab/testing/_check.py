@@ -70,89 +70,18 @@ def run(p: Problem, *, rtol: float, kink: str, rng: np.random.Generator, seed: i
     """Compare, build the report (the caller raises on a failed one)."""
     t0 = time.perf_counter()
     f0 = _call(p, p.args, "the given point")
-    k = f0.size
-    expected = [np.full(y.shape, np.nan) for y in p.yours]
-    errors = [np.full(y.shape, np.nan) for y in p.yours]
-    partials: dict[tuple[int, int], Partial] = {}
-    results: list[ArgumentResult] = []
-    for a, (i, y) in enumerate(zip(p.wrt, p.yours, strict=True)):
-        x = p.args[i]
-        coords = choose_coordinates(np.abs(y).max(axis=0).ravel() if k else y.ravel(),
-                                    max_coordinates, rng)
-        not_finite: list[str] = []
-        for flat in coords:
-            idx = _index(flat, x.shape)
-            value = float(x[idx]) if x.shape else float(x)
-
-            def at(s: float, i: int = i, idx: tuple[int, ...] = idx) -> F64:
-                moved = list(p.args)
-                moved[i] = p.args[i].copy()
-                moved[i][idx] += s
-                return _call(p, moved, f"{_label(p.names[i], idx)} {s:+.3g}")
-
-            pr = partial(at, f0, _step_for(value, p.eps), p.eps)
-            partials[(a, flat)] = pr
-            sel: Any = (slice(None), *idx)
-            expected[a][sel] = pr.central
-            errors[a][sel] = pr.error
-            if not np.isfinite(pr.central).all():
-                not_finite.append(_label(p.names[i], idx))
-        res = ArgumentResult(p.names[i], x.shape, checked=len(coords), size=x.size)
-        if not_finite:  # never a silent pass: an entry that cannot be compared fails
-            res.problem = (f"f is NaN or ±Inf within a step of {len(not_finite)} entries "
-                           f"({', '.join(not_finite[:5])}): the point is at the edge of f's "
-                           "domain, no central difference there")
-        results.append(res)
-
+    probed = [_probe(p, a, f0, rng, max_coordinates) for a in range(len(p.wrt))]
     with np.errstate(all="ignore"):
-        found = np.concatenate([e[np.isfinite(e)].ravel() for e in expected] or [np.zeros(0)])
+        found = np.concatenate([e[np.isfinite(e)].ravel() for _, e, _, _ in probed])
         s = float(np.sqrt(np.mean(found**2))) if found.size else 0.0
         s = s if math.isfinite(s) and s > 0 else float(np.finfo(np.float64).tiny)
         big = float(np.max(np.abs(found), initial=0.0))
-    sensitivity = 0.0
-    any_kink = False
-    for a, (i, y) in enumerate(zip(p.wrt, p.yours, strict=True)):
-        res, x = results[a], p.args[i]
-        thr = rtol * np.maximum(np.abs(expected[a]), s) + errors[a]
-        with np.errstate(all="ignore"):
-            bad = np.abs(y - expected[a]) > thr
-        bad |= np.isfinite(expected[a]) & ~np.isfinite(y)
-        kinkwrong = np.zeros(y.shape, dtype=bool)
-        kinked = np.zeros(y.shape, dtype=bool)
-        for (b, flat), pr in partials.items():
-            if b != a or not pr.kink.any():
-                continue
-            any_kink = True
-            idx = _index(flat, x.shape)
-            on_zero = float(x[idx] if x.shape else x) == 0.0
-            for out in np.flatnonzero(pr.kink):
-                sel = (int(out), *idx)
-                yv, t = float(y[sel]), float(thr[sel])
-                kinked[sel] = True
-                kk = _kink(pr, int(out), yv, t, kink, on_zero)
-                where = _label(res.name, idx) if not p.jacobian else \
-                    f"J[{out}, {_flat_col(p, a, flat)}]"
-                res.kinks.append(Kink(where, float(pr.left[out]), float(pr.right[out]), yv,
-                                      kk[0], kk[1]))
-                bad[sel] = False
-                kinkwrong[sel] = not kk[1]
-        finite = np.isfinite(expected[a])
-        if finite.any():
-            with np.errstate(all="ignore"):
-                smooth = finite & ~kinked
-                if smooth.any():
-                    sensitivity = max(sensitivity, float(np.max(thr[smooth])) / max(big, s))
-        for pos in zip(*np.nonzero(finite & ~kinked), strict=True):
-            yv, ev = float(y[pos]), float(expected[a][pos])
-            with np.errstate(all="ignore"):
-                rel = abs(yv - ev) / max(abs(yv), abs(ev), s) if math.isfinite(yv) else math.inf
-            where = _entry_label(p, a, pos)
-            res.entries.append(Entry(where, yv, ev, rel, not bool(bad[pos])))
-        if not res.ok:
-            res.diagnosis = _diagnose.diagnose(
-                name=res.name, yours=_shown(p, y), expected=_shown(p, expected[a]),
-                bad=_shown(p, bad), kinkwrong=_shown(p, kinkwrong), kinks=res.kinks,
-                regions=_regions(p, i), dims=_dims(p), rtol=rtol, eps_yours=_eps_of(p, a))
+    results, sensitivity, any_kink = [], 0.0, False
+    for a, (res, expected, errors, partials) in enumerate(probed):
+        sens, kinked = _judge(p, a, res, expected, errors, partials, rtol, s, kink)
+        results.append(res)
+        any_kink = any_kink or kinked
+        sensitivity = max(sensitivity, sens / max(big, s))
     directions = _directions(p, f0, rtol, s, rng, n_directions, any_kink)
     report = Report(kind=p.kind, arguments=results, directions=directions, rtol=rtol,
                     sensitivity=sensitivity, evaluated_in=p.evaluated_in,
@@ -162,6 +91,75 @@ def run(p: Problem, *, rtol: float, kink: str, rng: np.random.Generator, seed: i
                             "agrees: an entry that was not compared is wrong")
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _probe(p: Problem, a: int, f0: F64, rng: np.random.Generator, max_coordinates: int
+           ) -> tuple[ArgumentResult, F64, F64, dict[int, Partial]]:
+    """Central differences on the chosen coordinates of checked argument ``a``: the result
+    shell, the expected entries and their error bounds (NaN where not probed), the probes."""
+    i, y, x = p.wrt[a], p.yours[a], p.args[p.wrt[a]]
+    expected, errors = np.full(y.shape, np.nan), np.full(y.shape, np.nan)
+    partials: dict[int, Partial] = {}
+    not_finite: list[str] = []
+    for flat in choose_coordinates(np.abs(y).max(axis=0).ravel(), max_coordinates, rng):
+        idx = _index(flat, x.shape)
+
+        def at(s: float, idx: tuple[int, ...] = idx) -> F64:
+            moved = list(p.args)
+            moved[i] = p.args[i].copy()
+            moved[i][idx] += s
+            return _call(p, moved, f"{_label(p.names[i], idx)} {s:+.3g}")
+
+        pr = partial(at, f0, _step_for(float(x[idx] if x.shape else x), p.eps), p.eps)
+        partials[flat] = pr
+        sel: Any = (slice(None), *idx)
+        expected[sel], errors[sel] = pr.central, pr.error
+        if not np.isfinite(pr.central).all():
+            not_finite.append(_label(p.names[i], idx))
+    res = ArgumentResult(p.names[i], x.shape, checked=len(partials), size=x.size)
+    if not_finite:  # never a silent pass: an entry that cannot be compared fails
+        res.problem = (f"f is NaN or ±Inf within a step of {len(not_finite)} entries "
+                       f"({', '.join(not_finite[:5])}): the point is at the edge of f's "
+                       "domain, no central difference there")
+    return res, expected, errors, partials
+
+
+def _judge(p: Problem, a: int, res: ArgumentResult, expected: F64, errors: F64,
+           partials: dict[int, Partial], rtol: float, s: float, kink: str
+           ) -> tuple[float, bool]:
+    """Fill ``res`` with the compared entries, the kinks and the diagnosis; return the
+    largest detection threshold of a smooth entry and whether a kink was met."""
+    i, y, x = p.wrt[a], p.yours[a], p.args[p.wrt[a]]
+    thr = rtol * np.maximum(np.abs(expected), s) + errors
+    with np.errstate(all="ignore"):
+        bad = (np.abs(y - expected) > thr) | (np.isfinite(expected) & ~np.isfinite(y))
+    kinkwrong = np.zeros(y.shape, dtype=bool)
+    kinked = np.zeros(y.shape, dtype=bool)
+    for flat, pr in partials.items():
+        idx = _index(flat, x.shape)
+        on_zero = float(x[idx] if x.shape else x) == 0.0
+        for out in map(int, np.flatnonzero(pr.kink)):
+            sel = (out, *idx)
+            yv = float(y[sel])
+            treatment, ok = _kink(pr, out, yv, float(thr[sel]), kink, on_zero)
+            where = (f"J[{out}, {_flat_col(p, a, flat)}]" if p.jacobian
+                     else _label(res.name, idx))
+            res.kinks.append(Kink(where, float(pr.left[out]), float(pr.right[out]), yv,
+                                  treatment, ok))
+            kinked[sel], bad[sel], kinkwrong[sel] = True, False, not ok
+    smooth = np.isfinite(expected) & ~kinked
+    for pos in zip(*np.nonzero(smooth), strict=True):
+        yv, ev = float(y[pos]), float(expected[pos])
+        with np.errstate(all="ignore"):
+            rel = abs(yv - ev) / max(abs(yv), abs(ev), s) if math.isfinite(yv) else math.inf
+        res.entries.append(Entry(_entry_label(p, a, pos), yv, ev, rel, not bool(bad[pos])))
+    if not res.ok:
+        res.diagnosis = _diagnose.diagnose(
+            name=res.name, yours=_shown(p, y), expected=_shown(p, expected),
+            bad=_shown(p, bad), kinkwrong=_shown(p, kinkwrong), kinks=res.kinks,
+            regions=_regions(p, i), dims=_dims(p), rtol=rtol, eps_yours=_eps_of(p, a))
+    sens = float(np.max(thr[smooth])) if smooth.any() else 0.0
+    return sens, bool(kinked.any())
 
 
 def _kink(pr: Partial, out: int, yours: float, thr: float, kink: str,
