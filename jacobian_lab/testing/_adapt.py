@@ -107,7 +107,7 @@ def caller(f: Callable[..., Any], a: Args, upcast: bool) -> Callable[[list[F64]]
             if np.ndim(orig) == 0 and not isinstance(orig, np.ndarray):
                 given.append(arr[()] if isinstance(arr, np.ndarray) else arr)
             else:
-                given.append(arr)
+                given.append(arr.copy())  # a function that writes into its input
         return f(*given)
 
     return call

@@ -37,8 +37,7 @@ def _given(originals: Sequence[Any], arrays: Sequence[Any], upcast: bool) -> lis
         if isinstance(orig, torch.Tensor):
             if orig.is_floating_point():
                 dtype = torch.float64 if upcast else orig.dtype
-                given.append(torch.as_tensor(np.ascontiguousarray(arr), dtype=dtype,
-                                             device=orig.device))
+                given.append(torch.tensor(arr, dtype=dtype, device=orig.device))  # a copy
             else:
                 given.append(orig)
         else:
