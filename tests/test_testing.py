@@ -254,6 +254,16 @@ def test_a_function_returning_an_array_for_a_gradient_is_a_type_error():
         assert_gradient(lambda x: x * 2, lambda x: x, _x())
 
 
+def test_a_function_that_writes_into_its_input_does_not_corrupt_the_check():
+    def f(x):
+        x *= 2.0  # in place, on the checker's array
+        return float(np.sum(x**2))
+
+    x = _x()
+    assert assert_gradient(f, lambda x: 8 * x, x, seed=0).passed
+    assert np.array_equal(x, _x()), "the user's array is untouched"
+
+
 def test_a_function_returning_an_empty_array_is_a_type_error():
     with pytest.raises(TypeError, match="f returned an empty array"):
         assert_jacobian(lambda x: x[:0], lambda x: np.zeros((0, 3)), _x())
