@@ -24,7 +24,8 @@ subgradient; convention not checkable from f alone" and passes. ``kink="any-subg
 accepts any value in the subgradient.
 
 Not yet: a ``spec=`` argument (the matrix expression the gradient should equal, proven
-symbolically) waits for the matrix language; JAX ``custom_vjp`` functions are not adapted yet.
+symbolically) waits for the matrix language. JAX has no adapter of its own (its arrays go
+through ``np.asarray``, in float32 unless x64 is enabled).
 """
 
 from __future__ import annotations
