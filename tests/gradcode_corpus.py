@@ -85,9 +85,9 @@ def relu_grad_at_zero_one(x: Any) -> Any:
     return WR * (x >= 0)  # ReLU'(0) = 1
 
 
-# A ReLU layer whose pre-activations are exactly 0 in two rows, checked w.r.t. b: the kink
-# is not at b's own zero, so the convention is not identifiable from f alone.
-WL, XL = _rng.standard_normal((3, 4)), _rng.standard_normal((4,))
+# A ReLU layer whose pre-activations are exactly 0 in two rows, checked w.r.t. b: each b_j
+# reaches C only through unit j, so the side where it is off is flat and tells the convention.
+WL, XL = _rng.integers(-4, 5, (3, 4)) / 4, _rng.integers(-4, 5, 4) / 2  # exact products
 BL = np.array([-float(WL[0] @ XL), 0.3, -float(WL[2] @ XL)])
 UL = np.array([1.0, -2.0, 0.5])
 
@@ -98,6 +98,22 @@ def relu_layer_loss(b: Any) -> float:
 
 def relu_layer_grad(b: Any) -> Any:
     return UL * (WL @ XL + b > 0)
+
+
+def relu_layer_grad_at_zero_one(b: Any) -> Any:
+    return UL * (WL @ XL + b >= 0)  # ReLU'(0) = 1 on the pre-activations
+
+
+# L1: C = Σ w ⊙ |x| at exact zeros; sign(0) = 0 is in the subgradient [−w, w], and no side is
+# flat, so no convention can be told from f alone.
+
+
+def l1_loss(x: Any) -> float:
+    return float(WR @ np.abs(x))
+
+
+def l1_grad(x: Any) -> Any:
+    return WR * np.sign(x)
 
 
 # --------------------------------------------------------------------------- softmax + CE
@@ -273,6 +289,9 @@ CASES: list[Case] = [
          "wrong only at kinks"),
     Case("ReLU layer: correct, pre-activations on kinks", relu_layer_loss, relu_layer_grad,
          (BL,)),
+    Case("ReLU layer: ReLU'(0) = 1 on pre-activations at 0", relu_layer_loss,
+         relu_layer_grad_at_zero_one, (BL,), "wrong only at kinks"),
+    Case("L1: sign(0) = 0 at exact zeros", l1_loss, l1_grad, (XR,)),
     Case("softmax-CE: correct", ce_loss, ce_grad, (ZS,)),
     Case("softmax-CE: sum instead of mean over the batch", ce_loss, ce_grad_sum, (ZS,),
          "factor 5 = Z.shape[1]"),

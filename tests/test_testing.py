@@ -350,7 +350,9 @@ def test_every_value_changing_mutant_of_a_correct_corpus_pass_is_caught(case):
     batch = next((m for k, m in _BATCH.items() if case.name.startswith(k)), None)
     outcomes = mutate_case(case.name, case.f, case.grad, case.args, batch, **case.kwargs)
     assert {o[1] for o in outcomes} >= {"scale", "sign", "transpose"}
-    missed = [o for o in outcomes if o[3] == "missed"]
+    # sign(0) = 1 for |x| is another valid subgradient, not a bug: no convention is decidable
+    valid = ("relu'(0)",) if case.name.startswith("L1") else ()
+    missed = [o for o in outcomes if o[3] == "missed" and o[1] not in valid]
     assert not missed, missed
     if any((np.asarray(a) == 0).any() for a in case.args if case.name.startswith("ReLU:")):
         assert any(o[1] == "relu'(0)" and o[3] == "caught" for o in outcomes)

@@ -17,11 +17,11 @@ on success the :class:`Report` says what was compared, the kinks met and the sen
 
 Kinks are detected from one-sided differences that disagree. There the user's value must lie
 in the subgradient; with ``kink="zero"`` (the default, ReLU'(0) = 0) or ``"one"`` it must also
-follow that convention wherever it is identifiable from ``f`` alone — when the checked entry is
-itself exactly 0 (as a ReLU's input is), the convention's value is the one-sided derivative
-from below (``"zero"``) or above (``"one"``). Elsewhere the kink is reported "in the
-subgradient; convention not checkable from f alone" and passes. ``kink="any-subgradient"``
-accepts any value in the subgradient.
+follow that convention wherever it is identifiable from ``f`` alone — where exactly one
+one-sided derivative is 0, the kinked units are all off on that side (a ReLU's input or bias at
+exactly 0): ``"zero"`` asks for that side's 0, ``"one"`` for the other side's value. Elsewhere
+the kink is reported "in the subgradient; convention not checkable from f alone" and passes.
+``kink="any-subgradient"`` accepts any value in the subgradient.
 
 Not yet: a ``spec=`` argument (the matrix expression the gradient should equal, proven
 symbolically) waits for the matrix language. JAX has no adapter of its own (its arrays go

@@ -26,8 +26,8 @@ from ._numeric import step_for as _step_for
 from ._report import ArgumentResult, Entry, Kink, Report
 
 KINKS = ("zero", "one", "any-subgradient")
-_CONVENTION = {"zero": "ReLU'(0) = 0: the one-sided derivative from below",
-               "one": "ReLU'(0) = 1: the one-sided derivative from above"}
+_CONVENTION = {"zero": "ReLU'(0) = 0: the flat side's value, where the kinked units are off",
+               "one": "ReLU'(0) = 1: the other side's value, where the kinked units are on"}
 
 
 @dataclass(frozen=True)
@@ -137,11 +137,10 @@ def _judge(p: Problem, a: int, res: ArgumentResult, expected: F64, errors: F64,
     kinked = np.zeros(y.shape, dtype=bool)
     for flat, pr in partials.items():
         idx = _index(flat, x.shape)
-        on_zero = float(x[idx] if x.shape else x) == 0.0
         for out in map(int, np.flatnonzero(pr.kink)):
             sel = (out, *idx)
             yv = float(y[sel])
-            treatment, ok = _kink(pr, out, yv, float(thr[sel]), kink, on_zero)
+            treatment, ok = _kink(pr, out, yv, float(thr[sel]), kink)
             where = (f"J[{out}, {_flat_col(p, a, flat)}]" if p.jacobian
                      else _label(res.name, idx))
             res.kinks.append(Kink(where, float(pr.left[out]), float(pr.right[out]), yv,
@@ -162,22 +161,29 @@ def _judge(p: Problem, a: int, res: ArgumentResult, expected: F64, errors: F64,
     return sens, bool(kinked.any())
 
 
-def _kink(pr: Partial, out: int, yours: float, thr: float, kink: str,
-          on_zero: bool) -> tuple[str, bool]:
+def _kink(pr: Partial, out: int, yours: float, thr: float, kink: str) -> tuple[str, bool]:
+    """The treatment of the user's value at a kink, and whether it passes.
+
+    The convention is identifiable where exactly one one-sided derivative is 0: the coordinate
+    then reaches ``f`` only through kinked units that are all off on that side (a ReLU's input
+    or bias at exactly 0), so ReLU'(0) = 0 gives that side's 0 and ReLU'(0) = 1 the other
+    side's value. Elsewhere (|x| at 0, units off on different sides) it is not decidable from
+    ``f`` alone and any value in the subgradient passes, so reported.
+    """
     left, right = float(pr.left[out]), float(pr.right[out])
     lo, hi = min(left, right), max(left, right)
-    inside = lo - thr <= yours <= hi + thr
-    if not inside:
+    if not lo - thr <= yours <= hi + thr:
         return f"outside the subgradient [{lo:.6g}, {hi:.6g}]", False
     if kink == "any-subgradient":
         return "in the subgradient (kink='any-subgradient')", True
-    if not on_zero:
+    left_flat, right_flat = abs(left) <= thr, abs(right) <= thr
+    if left_flat == right_flat:
         return "in the subgradient; convention not checkable from f alone", True
-    asked = left if kink == "zero" else right
-    other = right if kink == "zero" else left
+    flat, other = (left, right) if left_flat else (right, left)
+    asked, unasked = (flat, other) if kink == "zero" else (other, flat)
     if abs(yours - asked) <= thr:
         return f"follows kink={kink!r} ({_CONVENTION[kink]})", True
-    if abs(yours - other) <= thr:
+    if abs(yours - unasked) <= thr:
         follows = "one" if kink == "zero" else "zero"
         return f"follows {_CONVENTION[follows]}; asked kink={kink!r}", False
     return f"in the subgradient but neither one-sided derivative; asked kink={kink!r}", False
