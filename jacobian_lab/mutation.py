@@ -52,7 +52,7 @@ from .matrix.expr import Apply
 
 SCALE = sp.Rational(1001, 1000)
 OPERATORS = ("scale", "sign", "transpose", "drop-term", "relu'(0)", "drop-1/m")
-LEVELS = ("catalog", "kernel", "training")
+LEVELS = ("catalog", "kernel", "training", "assertions")  # assertions: jacobian_lab.testing
 Status = Literal["caught", "equivalent", "missed"]
 Defs = tuple[tuple[sp.MatrixSymbol, sp.Basic], ...]
 _SHAPE_ERRORS = (ShapeError, SympyShapeError, NonSquareMatrixError, ValueError)
@@ -609,6 +609,13 @@ def _run(levels: Iterable[str], names: Sequence[str], progress: Progress | None)
         score.outcomes += kernel_outcomes(on_kernels or None, progress)
     if "training" in chosen and (on_kernels or not names):
         score.outcomes += training_outcomes(on_kernels or None, progress)
+    if "assertions" in chosen and not names:
+        from .testing._mutants import assertion_outcomes
+
+        for o in assertion_outcomes():
+            score.outcomes.append(Outcome("assertions", *o))
+            if progress:
+                progress(score.outcomes[-1])
     score.seconds = time.perf_counter() - t0
     return score
 

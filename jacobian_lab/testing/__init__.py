@@ -1,0 +1,210 @@
+"""Assertions on users' gradient code: is a hand-written backward pass right, and if not, how?
+
+>>> import numpy as np
+>>> from jacobian_lab.testing import assert_gradient
+>>> W, x = np.arange(6.0).reshape(2, 3) / 7, np.array([1.0, -2.0, 0.5])
+>>> f = lambda W, x: 0.5 * float(np.sum((W @ x) ** 2))
+>>> grad = lambda W, x: (np.outer(W @ x, x), W.T @ (W @ x))
+>>> assert_gradient(f, grad, W, x).passed
+True
+
+The user's derivative is compared with central differences of ``f`` evaluated in float64
+(the inputs are upcast when ``f`` accepts it; otherwise the tolerance follows the dtype), on
+every coordinate of small arguments (a random subset, plus the largest entry, of large ones)
+and along random directions (one JVP each, whatever the parameter count). On failure
+:class:`GradientMismatch` (an ``AssertionError``) reads out the worst entries and a diagnosis;
+on success the :class:`Report` says what was compared, the kinks met and the sensitivity.
+
+Kinks are detected from one-sided differences that disagree. There the user's value must lie
+in the subgradient; with ``kink="zero"`` (the default, ReLU'(0) = 0) or ``"one"`` it must also
+follow that convention wherever it is identifiable from ``f`` alone — where exactly one
+one-sided derivative is 0, the kinked units are all off on that side (a ReLU's input or bias at
+exactly 0): ``"zero"`` asks for that side's 0, ``"one"`` for the other side's value. Elsewhere
+the kink is reported "in the subgradient; convention not checkable from f alone" and passes.
+``kink="any-subgradient"`` accepts any value in the subgradient.
+
+Not yet: a ``spec=`` argument (the matrix expression the gradient should equal, proven
+symbolically) waits for the matrix language. JAX has no adapter of its own (its arrays go
+through ``np.asarray``, in float32 unless x64 is enabled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _adapt, _check
+from ._numeric import EvaluationError
+from ._report import GradientMismatch, Report
+
+__all__ = ["GradientMismatch", "Report", "assert_autograd_function", "assert_gradient",
+           "assert_jacobian", "assert_vjp"]
+
+KINKS = _check.KINKS
+
+
+def _settings(kink: str, seed: int | None) -> tuple[np.random.Generator, int]:
+    if kink not in KINKS:
+        raise ValueError(f"kink={kink!r}: allowed {', '.join(map(repr, KINKS))}")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
+    return np.random.default_rng(seed), seed
+
+
+def _run(problem: _check.Problem, *, rtol: float | None, kink: str, seed: int | None,
+         max_coordinates: int, n_directions: int) -> Report:
+    __tracebackhide__ = True
+    rng, used = _settings(kink, seed)
+    if rtol is None:
+        worst = max(problem.eps, *problem.yours_eps)
+        rtol = next((r for name, r in _adapt.DEFAULT_RTOL.items()
+                     if worst <= _adapt.eps_of(name)), 5e-2)
+    try:
+        report = _check.run(problem, rtol=rtol, kink=kink, rng=rng, seed=used,
+                            max_coordinates=max_coordinates, n_directions=n_directions)
+    except EvaluationError as exc:
+        raise GradientMismatch(f"{problem.kind} check: {exc}") from exc.__cause__
+    if not report.passed:
+        raise GradientMismatch(str(report), report)
+    return report
+
+
+def _gradient_problem(kind: str, fun: Callable[[list[Any]], Any], a: _adapt.Args,
+                      value: Any, what: str, eps: float, where: str) -> _check.Problem:
+    shapes = [a.f64[i].shape for i in a.wrt]
+    labels = [a.names[i] for i in a.wrt]
+    yours, yeps = _adapt.user_arrays(value, a, what, shapes, labels)
+    return _check.Problem(kind=kind, fun=fun, args=a.f64, names=a.names, wrt=a.wrt,
+                          yours=[y[None] for y in yours], eps=eps, evaluated_in=where,
+                          yours_eps=tuple(yeps))
+
+
+def _call_user(fn: Callable[..., Any], args: Sequence[Any], what: str) -> Any:
+    try:
+        return fn(*args)
+    except Exception as exc:
+        raise GradientMismatch(f"{what} raised {type(exc).__name__} at the given point: "
+                               f"{exc}") from exc
+
+
+def assert_gradient(f: Callable[..., Any], grad: Callable[..., Any], *args: Any,
+                    wrt: int | Sequence[int] | None = None, rtol: float | None = None,
+                    kink: str = "zero", seed: int | None = None, max_coordinates: int = 400,
+                    n_directions: int = 2) -> Report:
+    """Check ``grad(*args)`` — one array per checked argument, each of its shape (a bare array
+    when only one) — against the gradient of the scalar ``f(*args)``.
+
+    ``wrt`` picks the checked arguments (default: every floating-point one); ``rtol`` defaults
+    by dtype (1e-6 for float64, 2e-4 for float32); ``seed`` makes the random coordinates and
+    directions reproducible. NumPy arrays and PyTorch tensors are accepted.
+
+    >>> import numpy as np
+    >>> x = np.array([1.0, -2.0, 0.0])
+    >>> f = lambda x: float(np.sum(np.maximum(x, 0) ** 2))
+    >>> assert_gradient(f, lambda x: 2 * np.maximum(x, 0), x, seed=0).passed
+    True
+    """
+    __tracebackhide__ = True
+    a = _adapt.prepare(f, args, wrt)
+    fun, eps, where = _adapt.evaluator(f, a, scalar=True)
+    value = _call_user(grad, a.original, "grad")
+    problem = _gradient_problem("gradient", fun, a, value, "grad", eps, where)
+    return _run(problem, rtol=rtol, kink=kink, seed=seed, max_coordinates=max_coordinates,
+                n_directions=n_directions)
+
+
+def assert_jacobian(f: Callable[..., Any], jac: Callable[..., Any], *args: Any,
+                    wrt: int | Sequence[int] | None = None, rtol: float | None = None,
+                    kink: str = "zero", seed: int | None = None, max_coordinates: int = 400,
+                    n_directions: int = 2) -> Report:
+    """Check ``jac(*args)`` — in numerator layout, ``(f.size × x.size)`` for each checked
+    argument ``x`` (a tuple when several) — against the Jacobian of ``f(*args)``.
+
+    >>> import numpy as np
+    >>> A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> assert_jacobian(lambda x: A @ x, lambda x: A, np.array([0.5, -1.0]), seed=0).passed
+    True
+    """
+    __tracebackhide__ = True
+    a = _adapt.prepare(f, args, wrt)
+    fun, eps, where = _adapt.evaluator(f, a, scalar=False)
+    k = fun(a.f64).size
+    value = _call_user(jac, a.original, "jac")
+    shapes = [(k, a.f64[i].size) for i in a.wrt]
+    labels = [f"∂f/∂{a.names[i]}" for i in a.wrt]
+    mats, yeps = _adapt.user_arrays(value, a, "jac", shapes, labels)
+    yours = [m.reshape(k, *a.f64[i].shape) for m, i in zip(mats, a.wrt, strict=True)]
+    names = list(a.names)
+    problem = _check.Problem(kind="jacobian", fun=fun, args=a.f64, names=names, wrt=a.wrt,
+                             yours=yours, eps=eps, evaluated_in=where, yours_eps=tuple(yeps),
+                             jacobian=True)
+    return _run(problem, rtol=rtol, kink=kink, seed=seed, max_coordinates=max_coordinates,
+                n_directions=n_directions)
+
+
+def assert_vjp(f: Callable[..., Any], vjp: Callable[..., Any], *args: Any,
+               wrt: int | Sequence[int] | None = None, rtol: float | None = None,
+               kink: str = "zero", seed: int | None = None, max_coordinates: int = 400,
+               n_directions: int = 2) -> Report:
+    """Check a backward pass ``vjp(upstream, *args)`` — one array per checked argument, the
+    vector–Jacobian product ``upstreamᵀ ∂f/∂arg`` — for a random ``upstream`` shaped like
+    ``f(*args)``: it is the gradient of ``⟨upstream, f(*args)⟩``.
+
+    >>> import numpy as np
+    >>> W, x = np.ones((2, 3)), np.array([1.0, 2.0, 3.0])
+    >>> vjp = lambda g, W, x: (np.outer(g, x), W.T @ g)
+    >>> assert_vjp(lambda W, x: W @ x, vjp, W, x, seed=0).passed
+    True
+    """
+    __tracebackhide__ = True
+    a = _adapt.prepare(f, args, wrt)
+    fun, eps, where = _adapt.evaluator(f, a, scalar=False)
+    rng, used = _settings(kink, seed)
+    y0 = _call_user(f, a.original, "f")
+    y_np = _adapt.to_numpy(y0)
+    u = rng.standard_normal(y_np.shape)
+    if _adapt.is_tensor(y0):
+        from ._torch import like
+
+        upstream: Any = like(u, y0)
+    else:
+        upstream = u.astype(y_np.dtype) if np.issubdtype(y_np.dtype, np.floating) else u
+    u_flat = u.ravel()
+
+    def scalar(arrays: list[Any]) -> Any:
+        return np.array([float(np.dot(u_flat, fun(arrays)))])
+
+    value = _call_user(vjp, [upstream, *a.original], "vjp")
+    problem = _gradient_problem("vjp", scalar, a, value, "vjp", eps, where)
+    return _run(problem, rtol=rtol, kink=kink, seed=used, max_coordinates=max_coordinates,
+                n_directions=n_directions)
+
+
+def assert_autograd_function(fn: Any, *inputs: Any, wrt: int | Sequence[int] | None = None,
+                             rtol: float | None = None, kink: str = "zero",
+                             seed: int | None = None, max_coordinates: int = 400,
+                             n_directions: int = 2) -> Report:
+    """Check a custom ``torch.autograd.Function``'s ``backward`` against its ``forward``, in
+    float64, for a random upstream gradient (imports torch).
+
+    >>> import torch  # doctest: +SKIP
+    >>> class Square(torch.autograd.Function):  # doctest: +SKIP
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 2 * x * g
+    >>> assert_autograd_function(Square, torch.randn(3)).passed  # doctest: +SKIP
+    True
+    """
+    __tracebackhide__ = True
+    from ._torch import autograd_function_problem
+
+    problem, used = autograd_function_problem(fn, inputs, wrt, kink, seed)
+    return _run(problem, rtol=rtol, kink=kink, seed=used, max_coordinates=max_coordinates,
+                n_directions=n_directions)
