@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="catalog entries or kernels (default: all)")
     p.add_argument("--level", action="append",
-                   choices=["catalog", "kernel", "training", "assertions"],
+                   choices=["catalog", "kernel", "training", "assertions", "judge"],
                    help="what to mutate (repeatable; default: all four)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also list the equivalent mutants")

@@ -21,6 +21,7 @@ judged ``correct``): expanded, factored, exponentials, together.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -123,13 +124,35 @@ def mutants(case: Case, rng: random.Random) -> Iterator[tuple[str, sp.Matrix]]:
         yield ("relu'(0)" if case.linear_kink else "nonlinear-kink"), swapped
 
 
+def judge_outcomes(count: int = 40, seed: int = 0
+                   ) -> Iterator[tuple[str, str, str, str, str, float]]:
+    """``jlab mutate --level judge``: every mutant of ``count`` generated cases goes through
+    :func:`jacobian_lab.checker.compare`; (target, operator, detail, status, by, seconds)."""
+    from .checker import compare
+
+    rng = random.Random(seed)
+    for case in generate(count, seed):
+        for op, claim in mutants(case, rng):
+            t0 = time.perf_counter()
+            c = compare(case.truth, claim, extra_exprs=[case.f])
+            dt = time.perf_counter() - t0
+            detail = f"d/d{','.join(map(str, case.wrt))} {sp.sstr(case.f)}"
+            if c.verdict == "correct":
+                yield case.name, op, detail, "missed", f"called correct ({c.method})", dt
+            else:
+                yield case.name, op, detail, "caught", f"{c.verdict}: {c.diagnosis or ''}", dt
+
+
 def rewrites(case: Case) -> Iterator[tuple[str, sp.Matrix]]:
     """The truth written differently (each equal to it everywhere)."""
     t = case.truth
     yield "expanded", t.applyfunc(sp.expand)
     yield "factored", t.applyfunc(sp.factor)
-    yield "exponentials", t.applyfunc(lambda e: e.rewrite(sp.exp))
+    # only the trigonometric and hyperbolic functions: rewrite(exp) would also turn x**2
+    # into exp(2*log(x)), which is not x**2 for x < 0
+    yield "exponentials", t.applyfunc(
+        lambda e: e.rewrite([sp.sin, sp.cos, sp.tanh, sp.sinh, sp.cosh], sp.exp))
     yield "together", t.applyfunc(sp.together)
 
 
-__all__ = ["OPERATORS", "Case", "generate", "mutants", "rewrites"]
+__all__ = ["OPERATORS", "Case", "generate", "judge_outcomes", "mutants", "rewrites"]

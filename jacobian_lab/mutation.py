@@ -12,9 +12,11 @@ operator                  the mutant
 ``drop-term``             one term removed from one sum (every term of every sum)
 ``relu'(0)``              ReLU'(0) = 1 instead of 0 (``Heaviside(z, 1)`` for the step)
 ``drop-1/m``              the batch mean's 1/m removed
+``shift``                 a constant of the formula moved by a relative 1e-6 (judge level)
+``nonlinear-kink``        ReLU'(0) = 1 on a kink whose argument is not linear (judge level)
 ========================  ==============================================================
 
-Three levels are tested (:func:`run`):
+Five levels are tested (:func:`run`):
 
 * **catalog** — the mutated result goes through the proof (``derivation.judge`` against the
   component-layer truth) at each of the result's sizes;
@@ -23,7 +25,12 @@ Three levels are tested (:func:`run`):
 * **training** — the mutated kernel is generated as NumPy (``codegen.kernel_source``),
   swapped into :mod:`jacobian_lab.kernels`, and the trainer's gradient check
   (:func:`jacobian_lab.training.checks.check_gradients`) runs on a batch that includes an
-  all-zero input, so ReLU pre-activations sit exactly on the kink.
+  all-zero input, so ReLU pre-activations sit exactly on the kink;
+* **assertions** — mutants of correct hand-written backward passes must be rejected by
+  :func:`jacobian_lab.testing.assert_gradient` (:mod:`jacobian_lab.testing._mutants`);
+* **judge** — mutants of the true derivatives of generated hard cases (scales 1e-30 … 1e30,
+  shifts up to 1e4, kinks that are not linear; :mod:`jacobian_lab.edge_cases`) must not be
+  called correct by :func:`jacobian_lab.checker.compare`.
 
 A mutant the check does not catch is either **equivalent** — it has the same value as the
 original (transposing a symmetric matrix or a 1 × 1 one; decided by comparing the mutant with
@@ -51,8 +58,10 @@ from .errors import JlabError, ShapeError
 from .matrix.expr import Apply
 
 SCALE = sp.Rational(1001, 1000)
-OPERATORS = ("scale", "sign", "transpose", "drop-term", "relu'(0)", "drop-1/m")
-LEVELS = ("catalog", "kernel", "training", "assertions")  # assertions: jacobian_lab.testing
+OPERATORS = ("scale", "sign", "transpose", "drop-term", "relu'(0)", "drop-1/m", "shift",
+             "nonlinear-kink")
+LEVELS = ("catalog", "kernel", "training", "assertions", "judge")
+# assertions: jacobian_lab.testing; judge: the checker on jacobian_lab.edge_cases
 Status = Literal["caught", "equivalent", "missed"]
 Defs = tuple[tuple[sp.MatrixSymbol, sp.Basic], ...]
 _SHAPE_ERRORS = (ShapeError, SympyShapeError, NonSquareMatrixError, ValueError)
@@ -210,8 +219,10 @@ class Score:
         c: Counter[tuple[str, str, str]] = Counter(
             (o.level, o.operator, o.status) for o in self.outcomes)
         rows = []
+        seen = [op for op in dict.fromkeys(o.operator for o in self.outcomes)
+                if op not in OPERATORS]
         for level in LEVELS:
-            for op in OPERATORS:
+            for op in (*OPERATORS, *seen):
                 caught, eq, missed = (c[(level, op, s)] for s in ("caught", "equivalent",
                                                                   "missed"))
                 if caught or eq or missed:
@@ -614,6 +625,13 @@ def _run(levels: Iterable[str], names: Sequence[str], progress: Progress | None)
 
         for o in assertion_outcomes():
             score.outcomes.append(Outcome("assertions", *o))
+            if progress:
+                progress(score.outcomes[-1])
+    if "judge" in chosen and not names:
+        from .edge_cases import judge_outcomes
+
+        for j in judge_outcomes():
+            score.outcomes.append(Outcome("judge", *j))  # type: ignore[arg-type]
             if progress:
                 progress(score.outcomes[-1])
     score.seconds = time.perf_counter() - t0

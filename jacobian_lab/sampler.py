@@ -35,6 +35,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from . import budget
+from .errors import BudgetExceeded
 from .functions import relu
 
 DIGITS = 30
@@ -50,7 +52,14 @@ KINK_POINTS = 2
 MAGNITUDES = (-3.0, 6.0)
 """Decades spanned by the log-uniform family: 1e-3 … 1e6, both signs."""
 
+EVAL_SECONDS = 1.0
+"""Time one evaluation may take before the point is given up."""
+
 Point = dict[sp.Symbol, sp.Expr]
+
+
+class TooCostly(Exception):
+    """An evaluation that would take more than :data:`EVAL_SECONDS`."""
 
 
 # --------------------------------------------------------------------------- what to look at
@@ -122,24 +131,38 @@ def _unique(exprs: Iterable[sp.Expr]) -> list[sp.Expr]:
 
 
 def value(expr: sp.Expr, point: Point, digits: int = DIGITS,
-          snap: Sequence[sp.Expr] = ()) -> sp.Expr | None:
+          snap: Sequence[sp.Expr] = (), strict: bool = False) -> sp.Expr | None:
     """``expr`` at ``point`` as an exact Rational or a real Float of ``digits`` digits;
     ``None`` where it is undefined (a pole, a log of a negative, a complex value).
 
     ``snap``: kink arguments that vanish at the point (a kink point found numerically): a
-    step or sign of such an argument takes its value at 0 (its convention) there.
+    step or sign of such an argument takes its value at 0 (its convention) there. Past
+    :data:`EVAL_SECONDS` (``sin(exp(x))`` at x = 1e6 needs exp(1e6) to 434,000 digits) the
+    result is ``None``, or with ``strict`` :class:`TooCostly` (a claim too costly to evaluate
+    is not an undefined claim: such a point is no evidence either way).
     """
     if snap:
         expr = _snapped(expr, point)
     try:
-        val = expr.xreplace(point)
-        if val.is_Rational:
-            return val
-        val = val.evalf(digits)
+        with budget.deadline(EVAL_SECONDS):
+            val = expr.xreplace(point)
+            if val.is_Rational:
+                return val
+            val = val.evalf(digits)
     except (ZeroDivisionError, ValueError, TypeError, OverflowError, RecursionError):
         return None
-    if val.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I) or not val.is_number:
+    except (BudgetExceeded, MemoryError, KeyError):  # too costly (exp(-exp(1e6)) runs out of
+        if strict:                                    # memory; SymPy then says KeyError)
+            raise TooCostly(sp.sstr(expr)[:80]) from None
         return None
+    if val.has(sp.zoo, sp.nan, sp.oo, -sp.oo) or not val.is_number:
+        return None
+    if val.has(sp.I):  # complex: real only if the imaginary part is rounding (exp(I x) forms)
+        re, im = val.as_real_imag()
+        if not (re.is_number and im.is_number) or abs(im) > sp.Float("1e-25") * max(
+                abs(re), sp.Float("1e-300")):
+            return None
+        val = re
     if not (val.is_Float or val.is_Rational):
         try:
             val = sp.Float(val, digits)
@@ -216,7 +239,7 @@ def differs(ev: sp.Expr, cv: sp.Expr, diff: sp.Expr | None = None,
         return False
     if diff is None or point is None:
         return True
-    d1, d2 = value(diff, point, DIGITS), value(diff, point, WORK_DIGITS)
+    d1, d2 = value(diff, point, DIGITS, strict=True), value(diff, point, WORK_DIGITS, strict=True)
     if d1 is None or d2 is None:
         return True
     return bool(abs(d2) > REL_TOL * big and abs(d2 - d1) <= sp.Float("1e-10") * abs(d2))
@@ -226,17 +249,20 @@ def differing(exp_el: Sequence[sp.Expr], clm_el: Sequence[sp.Expr], idx: Sequenc
               point: Point) -> dict[int, tuple[float | None, float | None]]:
     """The entries (of ``idx``) whose two sides differ at ``point``, index → (truth, claim);
     a claim undefined where the truth is defined differs (its value is ``None``); entries
-    whose truth is undefined there are skipped."""
+    whose truth is undefined there, or too costly to evaluate, are skipped."""
     bad: dict[int, tuple[float | None, float | None]] = {}
     for i in idx:
-        ev = value(exp_el[i], point)
-        if ev is None:
+        try:
+            ev = value(exp_el[i], point, strict=True)
+            if ev is None:
+                continue
+            cv = value(clm_el[i], point, strict=True)
+            if cv is None:
+                bad[i] = (float(ev), None)
+            elif differs(ev, cv, clm_el[i] - exp_el[i], point):
+                bad[i] = (float(ev), float(cv))
+        except TooCostly:
             continue
-        cv = value(clm_el[i], point)
-        if cv is None:
-            bad[i] = (float(ev), None)
-        elif differs(ev, cv, clm_el[i] - exp_el[i], point):
-            bad[i] = (float(ev), float(cv))
     return bad
 
 

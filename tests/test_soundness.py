@@ -119,7 +119,7 @@ def test_a_budget_of_zero_seconds_is_undecided_not_correct():
     c = judge("sin(x)*exp(x)", "x", "[[sin(x)*exp(x) + cos(x)*exp(x)*(1 + x - x)]]")
     assert c.verdict == "correct"  # symbolic: no sampling needed
     x = sp.Symbol("x", real=True)
-    c = compare(sp.Matrix([[sp.Abs(x)]]), sp.Matrix([[sp.sqrt(x**2)]]), budget=0)
+    c = compare(sp.Matrix([[sp.Abs(x)]]), sp.Matrix([[sp.sqrt(x**2)]]), seconds=0)
     assert c.verdict in ("correct", "undecided")
     if c.verdict == "undecided":
         assert "budget" in c.diagnosis
@@ -129,7 +129,7 @@ def test_a_budget_of_zero_seconds_is_undecided_not_correct():
 
 
 def test_a_constant_factor_is_named_by_its_simplest_rational():
-    assert simplest_rational(Fraction(1000000000001, 10**12), Fraction(1, 10**22)) == \
+    assert simplest_rational(Fraction(1000000000001, 10**12), Fraction(1, 10**26)) == \
         Fraction(1000000000001, 10**12)
     assert simplest_rational(Fraction(-2, 3) + Fraction(1, 10**25), Fraction(1, 10**20)) == \
         Fraction(-2, 3)
@@ -137,7 +137,7 @@ def test_a_constant_factor_is_named_by_its_simplest_rational():
 
 # --------------------------------------------------------------------------- properties
 
-CASES = edge_cases.generate(14, seed=11)
+CASES = edge_cases.generate(12, seed=11)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -149,7 +149,10 @@ def test_no_mutant_of_a_hard_case_is_called_correct(case):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_a_rewritten_right_claim_is_never_incorrect(case):
+def test_a_rewritten_right_claim_is_correct(case):
+    # never incorrect; and not bought by retreating to undecided: every rewrite of these cases
+    # is confirmed (the issue asks for at least 99 % of generated right claims)
     for how, claim in edge_cases.rewrites(case):
         c = compare(case.truth, claim, extra_exprs=[case.f])
-        assert c.verdict != "incorrect", (how, case.f, claim, c.diagnosis, c.counterexample)
+        assert c.verdict == "correct", (how, case.f, claim, c.verdict, c.diagnosis,
+                                        c.counterexample)
