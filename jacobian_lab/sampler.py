@@ -143,6 +143,11 @@ def value(expr: sp.Expr, point: Point, digits: int = DIGITS,
     """
     if snap:
         expr = _snapped(expr, point)
+    if any(isinstance(x, sp.Float) for x in point.values()):
+        # a Float evaluates sigmoid(z), sin(z) … at once, at its own precision: 30 more
+        # digits (the same binary value) keep 1 − sigmoid(46) exact to ``digits`` digits
+        point = {v: sp.Float(x, digits + 30) if isinstance(x, sp.Float) else x
+                 for v, x in point.items()}
     try:
         with budget.deadline(EVAL_SECONDS):
             val = expr.xreplace(point)
