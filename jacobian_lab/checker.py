@@ -331,15 +331,21 @@ def _rounded(point: Point, bad: dict[int, tuple[float | None, float | None]],
     """The counterexample with its coordinates rounded to 1, 2 or 3 significant digits, if
     that is still a counterexample (off every kink, in the domain); else as it was."""
     for digits in (1, 2, 3):
-        nicer = {v: sp.Rational(sp.Float(float(sp.N(x)), 17).round(
-            digits - 1 - math.floor(math.log10(abs(float(sp.N(x))))))) if x != 0 else x
-                 for v, x in point.items()}
+        nicer = {v: _round(x, digits) for v, x in point.items()}
         if sampler.near_kink(s.kinks, nicer) or not s.defined(nicer):
             continue
         again = differing(exp_el, clm_el, idx, nicer)
         if again:
             return nicer, again
     return point, bad
+
+
+def _round(x: sp.Expr, digits: int) -> sp.Expr:
+    """``x`` rounded to ``digits`` significant decimal digits, as an exact decimal rational."""
+    xf = float(sp.N(x))
+    if xf == 0 or not math.isfinite(xf):
+        return x
+    return sp.Rational(repr(round(xf, digits - 1 - math.floor(math.log10(abs(xf))))))
 
 
 def _undecided(expected: sp.Matrix, claim: sp.Matrix, s: sampler.Sampler, tries: int,

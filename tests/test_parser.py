@@ -43,7 +43,9 @@ def _error(parse: Callable[[str], object], text: str) -> ParseError:
 def _fails_fast(parse: Callable[[str], object], text: str) -> ParseError:
     start = time.perf_counter()
     err = _error(parse, text)
-    assert time.perf_counter() - start < 2, "a guard against hangs, not a performance goal"
+    # a guard against hangs (the slow cases sleep 10 s or run for minutes), not a performance
+    # goal: 2 s failed once under a concurrent CPU load, so 5 s
+    assert time.perf_counter() - start < 5, "a guard against hangs, not a performance goal"
     return err
 
 
