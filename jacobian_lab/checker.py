@@ -273,7 +273,7 @@ def compare(
     for p in points:
         if time.monotonic() > deadline:
             break
-        bad = differing(exp_el, clm_el, idx, p)
+        bad = differing(exp_el, clm_el, idx, p, thorough=s.exact and not fast)
         evaluated += any(value(exp_el[i], p) is not None for i in idx)
         if bad:
             bad_found.append((p, bad))
@@ -417,6 +417,8 @@ def _factor(ratios: list[sp.Expr]) -> sp.Rational | None:
         return r0 if all(r == r0 for r in ratios) else None
     if not all(abs(r - r0) <= sp.Float("1e-20") * max(1, abs(r0)) for r in ratios):
         return None
+    if not sp.Float("1e-30") < abs(r0) < sp.Float("1e30"):
+        return None  # not a factor anyone wrote (and its digits would be astronomically many)
     x = Fraction(str(sp.Float(r0, 30)))
     k = simplest_rational(x, Fraction(1, 10**26) * max(Fraction(1), abs(x)))
     return sp.Rational(k.numerator, k.denominator)

@@ -124,7 +124,7 @@ def mutants(case: Case, rng: random.Random) -> Iterator[tuple[str, sp.Matrix]]:
         yield ("relu'(0)" if case.linear_kink else "nonlinear-kink"), swapped
 
 
-def judge_outcomes(count: int = 40, seed: int = 0
+def judge_outcomes(count: int = 25, seed: int = 0
                    ) -> Iterator[tuple[str, str, str, str, str, float]]:
     """``jlab mutate --level judge``: every mutant of ``count`` generated cases goes through
     :func:`jacobian_lab.checker.compare`; (target, operator, detail, status, by, seconds)."""

@@ -46,6 +46,9 @@ WORK_DIGITS = 60
 SNAP = sp.Float("1e-40")
 """A step's argument smaller than this (relative to its terms) at a kink point is 0 there."""
 REL_TOL = 1e-15
+FINE_TOL = sp.Float("1e-27")
+"""A relative difference above this is re-checked as the difference itself at 30 and 60
+digits: it counts when it keeps its value (a cancellation artefact shrinks)."""
 """Values closer than this, relative to their magnitude, are equal (30 digits agree to ~1e-28)."""
 KINK_POINTS = 2
 """Points tried exactly on each kink (0 switches the on-kink checks off, for tests)."""
@@ -107,6 +110,20 @@ def singular_arguments(*objs: sp.Basic) -> list[sp.Expr]:
     return _unique(out)
 
 
+def saturating_arguments(*objs: sp.Basic) -> list[sp.Expr]:
+    """Arguments of tanh, sigmoid, softplus and atan: away from their zero crossing these
+    functions saturate and their derivatives underflow (sech²(5000)), so points near the
+    crossing are where a claim's value has digits to compare."""
+    from .functions import sigmoid, softplus
+
+    out: list[sp.Expr] = []
+    for obj in objs:
+        for node in sp.preorder_traversal(obj):
+            if isinstance(node, sp.tanh | sp.atan | sigmoid | softplus):
+                out.append(node.args[0])
+    return _unique(out)
+
+
 def constants(*objs: sp.Basic) -> list[float]:
     """The non-trivial numbers written in the expressions (500, 273.15, 1e-9 …)."""
     seen: set[float] = set()
@@ -131,7 +148,8 @@ def _unique(exprs: Iterable[sp.Expr]) -> list[sp.Expr]:
 
 
 def value(expr: sp.Expr, point: Point, digits: int = DIGITS,
-          snap: Sequence[sp.Expr] = (), strict: bool = False) -> sp.Expr | None:
+          snap: Sequence[sp.Expr] = (), strict: bool = False,
+          digitless_zero: bool = False) -> sp.Expr | None:
     """``expr`` at ``point`` as an exact Rational or a real Float of ``digits`` digits;
     ``None`` where it is undefined (a pole, a log of a negative, a complex value).
 
@@ -139,7 +157,9 @@ def value(expr: sp.Expr, point: Point, digits: int = DIGITS,
     step or sign of such an argument takes its value at 0 (its convention) there. Past
     :data:`EVAL_SECONDS` (``sin(exp(x))`` at x = 1e6 needs exp(1e6) to 434,000 digits) the
     result is ``None``, or with ``strict`` :class:`TooCostly` (a claim too costly to evaluate
-    is not an undefined claim: such a point is no evidence either way).
+    is not an undefined claim: such a point is no evidence either way). So is a value of no
+    significant digit (SymPy's ``0.e-139``: a cancellation it could not resolve), unless
+    ``digitless_zero`` (the cancellation re-check, where it means "zero to this precision").
     """
     if snap:
         expr = _snapped(expr, point)
@@ -154,6 +174,12 @@ def value(expr: sp.Expr, point: Point, digits: int = DIGITS,
             if val.is_Rational:
                 return val
             val = val.evalf(digits)
+            if val.is_Float and (val == 0 or val._prec < 10) and not digitless_zero:
+                # no significant digit: a cancellation SymPy could not resolve (tanh(5000)^2
+                # - 1 needs 4,300 digits); one more try, then the value is unknown
+                val = expr.xreplace(point).evalf(digits, maxn=max(400, 4 * digits))
+                if val.is_Float and (val == 0 or val._prec < 10):
+                    raise BudgetExceeded(0.0, "a value with no significant digit", "")
     except (ZeroDivisionError, ValueError, TypeError, OverflowError, RecursionError):
         return None
     except (BudgetExceeded, MemoryError, KeyError):  # too costly (exp(-exp(1e6)) runs out of
@@ -231,27 +257,37 @@ def near_kink(kinks: Sequence[sp.Expr], point: Point) -> bool:
 
 
 def differs(ev: sp.Expr, cv: sp.Expr, diff: sp.Expr | None = None,
-            point: Point | None = None) -> bool:
-    """Do two values differ? Exactly for rationals; else relative to their magnitude, and a
-    difference is confirmed by evaluating ``diff`` (claim − truth) at 30 and 60 digits: a true
-    difference keeps its value, a cancellation artefact shrinks with the precision."""
-    if ev == cv:
-        return False
+            point: Point | None = None, thorough: bool = False) -> bool:
+    """Do two values differ? Exactly for rationals; else any relative difference above
+    :data:`FINE_TOL` is confirmed by evaluating ``diff`` (claim − truth) at 30 and 60
+    digits: a true difference keeps its value, a cancellation artefact shrinks with the
+    precision. ``thorough``: the difference is evaluated even when the values agree to 30
+    digits (a term 1e-38 of the total is seen; one more evaluation per entry). Without
+    ``diff``: relative to their magnitude, above :data:`REL_TOL`."""
     if ev.is_Rational and cv.is_Rational:
-        return True
-    big = max(abs(ev), abs(cv))
-    if abs(cv - ev) <= REL_TOL * big:
+        return bool(ev != cv)
+    if ev == cv and not thorough:  # equal to 30 digits (thorough: look at the difference)
         return False
+    big = max(abs(ev), abs(cv))
     if diff is None or point is None:
-        return True
-    d1, d2 = value(diff, point, DIGITS, strict=True), value(diff, point, WORK_DIGITS, strict=True)
+        return bool(abs(cv - ev) > REL_TOL * big)
+    # two 30-digit values of one number agree to ~1e-29; anything more may be a real
+    # difference however small beside the values (a dropped term 1e-19 of the total)
+    if abs(cv - ev) <= FINE_TOL * big and not thorough:
+        return False
+    d1 = value(diff, point, DIGITS, strict=True, digitless_zero=True)
+    if thorough and d1 is not None and (d1 == 0 or (d1.is_Float and d1._prec < 10)):
+        return False  # zero to 30 digits of the difference itself
+    d2 = value(diff, point, WORK_DIGITS, strict=True, digitless_zero=True)
     if d1 is None or d2 is None:
-        return True
-    return bool(abs(d2) > REL_TOL * big and abs(d2 - d1) <= sp.Float("1e-10") * abs(d2))
+        return bool(abs(cv - ev) > REL_TOL * big)
+    digits = d2.is_Rational or d2._prec >= 10
+    return bool(digits and d2 != 0 and abs(d2 - d1) <= sp.Float("1e-10") * abs(d2))
 
 
 def differing(exp_el: Sequence[sp.Expr], clm_el: Sequence[sp.Expr], idx: Sequence[int],
-              point: Point) -> dict[int, tuple[float | None, float | None]]:
+              point: Point, thorough: bool = False
+              ) -> dict[int, tuple[float | None, float | None]]:
     """The entries (of ``idx``) whose two sides differ at ``point``, index → (truth, claim);
     a claim undefined where the truth is defined differs (its value is ``None``); entries
     whose truth is undefined there, or too costly to evaluate, are skipped."""
@@ -264,7 +300,7 @@ def differing(exp_el: Sequence[sp.Expr], clm_el: Sequence[sp.Expr], idx: Sequenc
             cv = value(clm_el[i], point, strict=True)
             if cv is None:
                 bad[i] = (float(ev), None)
-            elif differs(ev, cv, clm_el[i] - exp_el[i], point):
+            elif differs(ev, cv, clm_el[i] - exp_el[i], point, thorough):
                 bad[i] = (float(ev), float(cv))
         except TooCostly:
             continue
@@ -376,7 +412,8 @@ class Sampler:
         along one or two of their variables, at relative distances from 1e-6 to 1."""
         out: list[Point] = []
         critical = _unique([*self.kinks, *singular_arguments(*self._elementary),
-                            *domain_conditions(*self._elementary)])
+                            *domain_conditions(*self._elementary),
+                            *saturating_arguments(*self._elementary)])
         if not bases:
             return out
         self._rng.shuffle(critical)
