@@ -126,3 +126,20 @@ def test_a_block_that_outgrows_its_memory_bound_is_interrupted():
     assert info.value.memory == 64 << 20 and "needs more than 64 MB of memory" in str(info.value)
     assert 64 <= grown < 64 + 200 and time.perf_counter() - start < 10
     assert _alarm_is_free()
+
+
+def test_an_alarm_landing_in_the_exit_of_a_block_does_not_escape_it():
+    """The judge met it: SIGALRM delivered in contextlib's __exit__, before the deadline's own
+    cleanup ran, raised out of the block with the timer still armed (the process later died
+    of signal 14). The handler now defers while the block is ending."""
+    import contextlib
+    import signal
+    import types
+
+    from jacobian_lab import budget
+
+    in_exit = types.SimpleNamespace(f_code=types.SimpleNamespace(co_filename=contextlib.__file__))
+    with budget.deadline(5) as d:
+        d.end = 0.0  # as if the budget ran out just as the block ends
+        budget._on_alarm(signal.SIGALRM, in_exit)  # deferred, not raised
+        d.end = float("inf")
