@@ -253,6 +253,7 @@ def compare(
     # rewrite costs seconds on a network's explicit gradient)
     exp_el, clm_el = list(expected), list(claim)
     s = sampler.Sampler(variables, truth_exprs, list(claim), seed=seed, deadline=deadline,
+                        known_kinks=kinks,
                         domain=list(extra_exprs) or None)
     kink_text = tuple(sp.sstr(k) for k in s.kinks)
 

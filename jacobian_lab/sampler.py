@@ -333,6 +333,7 @@ class Sampler:
     seed: int = 0
     domain: Sequence[sp.Expr] | None = None
     deadline: float = math.inf
+    known_kinks: Sequence[sp.Expr] | None = None  # the caller's, when it has them already
     kinks: list[sp.Expr] = field(init=False)
     _rng: np.random.Generator = field(init=False)
     _consts: list[float] = field(init=False)
@@ -340,7 +341,8 @@ class Sampler:
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.seed)
-        self.kinks = kink_arguments(*self.truth, *self.claims)
+        self.kinks = (kink_arguments(*self.truth, *self.claims) if self.known_kinks is None
+                      else list(self.known_kinks))
         self._consts = constants(*self.truth, *self.claims)
         # the function's own domain (a derivative formula may be written with a restriction
         # the function does not have: Abs(x**(4/3)) is real for every x)

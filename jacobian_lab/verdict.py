@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 import sympy as sp
 
+from .sampler import DIGITS
+
 Verdict = Literal["correct", "incorrect", "undecided"]
 Method = Literal["symbolic", "sampled", "none"]
 
-DIGITS = 30
 
 KINK_DIAGNOSIS = (
     "the claim agrees with the derivative away from the kink {kink} = 0 but not on it: the "

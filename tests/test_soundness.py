@@ -115,14 +115,12 @@ def test_an_undecided_verdict_gives_a_true_specific_reason():
     assert "points tried" in c.diagnosis and "undefined" in c.diagnosis
 
 
-def test_a_budget_of_zero_seconds_is_undecided_not_correct():
-    c = judge("sin(x)*exp(x)", "x", "[[sin(x)*exp(x) + cos(x)*exp(x)*(1 + x - x)]]")
-    assert c.verdict == "correct"  # symbolic: no sampling needed
-    x = sp.Symbol("x", real=True)
-    c = compare(sp.Matrix([[sp.Abs(x)]]), sp.Matrix([[sp.sqrt(x**2)]]), seconds=0)
-    assert c.verdict in ("correct", "undecided")
-    if c.verdict == "undecided":
-        assert "budget" in c.diagnosis
+def test_a_spent_budget_is_undecided_never_correct():
+    # log(T - 273.15) needs sampling (no symbolic proof); with no time left nothing is sampled
+    f = parse_exprs("log(T - 273.15)")
+    c = verify(f, parse_symbols("T"), parse_matrix("[[1/Abs(T - 273.15)]]"), seconds=0)
+    assert c.verdict == "undecided", c.summary()
+    assert "budget" in c.diagnosis
 
 
 # --------------------------------------------------------------------------- diagnoses
