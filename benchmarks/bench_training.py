@@ -38,7 +38,7 @@ _DATA: dict[str, Any] = {}
 def _fashion() -> Any:
     """Fashion-MNIST prepared as the trainer prepares it (float32 rows, one-hot rows)."""
     if "data" not in _DATA:
-        from jacobian_lab.data import fashion_mnist_dir, load_dataset
+        from jacobian_lab.training.data import fashion_mnist_dir, load_dataset
         from jacobian_lab.training.trainer import TrainConfig, prepare_data
 
         if fashion_mnist_dir() is None:

@@ -1,7 +1,7 @@
 """The derivation catalog: one small module per named derivation, registered by name.
 
 Each module defines a function decorated with ``@register("name")`` that builds and returns a
-:class:`jacobian_lab.derivation.Derivation` (without proving it: proofs run on demand).
+:class:`jacobian_lab.core.derivation.Derivation` (without proving it: proofs run on demand).
 
 >>> import derivations
 >>> "neuron-relu" in derivations.names()
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from jacobian_lab.errors import JlabError, UnknownNameError, UserCodeError, did_you_mean
 
 if TYPE_CHECKING:
-    from jacobian_lab.derivation import Derivation
+    from jacobian_lab.core.derivation import Derivation
 
 Builder = Callable[[], "Derivation"]
 _REGISTRY: dict[str, Builder] = {}
@@ -81,7 +81,7 @@ def get(name: str) -> Derivation:
     origin = _USER_FILES.get(name)
     if origin is None:
         return builder()
-    from jacobian_lab.derivation import Derivation
+    from jacobian_lab.core.derivation import Derivation
 
     try:
         result = builder()

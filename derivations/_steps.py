@@ -10,9 +10,9 @@ from dataclasses import replace
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.derivation import Partial, Step, chain_steps
+from jacobian_lab.core.derivation import Partial, Step, chain_steps
 from jacobian_lab.matrix.rules import jac, rule_name, simplify
-from jacobian_lab.notation import notation
+from jacobian_lab.printing.notation import notation
 
 
 def definitions(links: Sequence[tuple[sp.Basic, sp.Basic]]) -> list[Step]:

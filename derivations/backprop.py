@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.derivation import (
+from derivations import register
+from jacobian_lab.core.derivation import (
     Case,
     Claim,
     Derivation,
@@ -25,8 +26,6 @@ from jacobian_lab.derivation import (
 from jacobian_lab.matrix.batch import Batch
 from jacobian_lab.matrix.expr import T, apply, dim, matrix, scalar, specialise, vector
 from jacobian_lab.matrix.rules import RULE_NAMES, VJP_RULE, jac, rule_name, simplify, vjp
-
-from . import register
 
 SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 M = dim("m")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
+from derivations import register
+from derivations._steps import chain
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.expr import DIM_N, T, hadamard, scalar, vector, vsum
-
-from . import register
-from ._steps import chain
 
 _SIMPLIFY = "𝟏ᵀ diag(d) = dᵀ: a row of ones times a diagonal matrix is its diagonal as a row"
 

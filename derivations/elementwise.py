@@ -7,12 +7,11 @@ from dataclasses import replace
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
+from derivations import register
+from derivations._display import Paren, Quotient
+from derivations._steps import differentiate
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.expr import DIM_N, diag, divide, hadamard, vector
-
-from . import register
-from ._display import Paren, Quotient
-from ._steps import differentiate
 
 N = 3  # the size of the component-level cases
 

@@ -8,7 +8,11 @@ from collections.abc import Callable
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
+from derivations import register
+from derivations._display import Paren
+from derivations._steps import chain, differentiate
+from derivations.mse_neuron import batch_of, neuron_links, per_sample, problem
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.explicit import Instantiator, components
 from jacobian_lab.matrix.expr import (
     DIM_K,
@@ -24,11 +28,6 @@ from jacobian_lab.matrix.expr import (
     vector,
 )
 from jacobian_lab.matrix.rules import simplify
-
-from . import register
-from ._display import Paren
-from ._steps import chain, differentiate
-from .mse_neuron import batch_of, neuron_links, per_sample, problem
 
 # The layer example of the notes.
 W_NUM = sp.Matrix([[5, 2], [3, 6]])

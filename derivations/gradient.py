@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.component import evaluate
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
-
-from . import register
-from ._display import At, Nabla, symbols
-from ._steps import row
+from derivations import register
+from derivations._display import At, Nabla, symbols
+from derivations._steps import row
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
+from jacobian_lab.judge.component import evaluate
 
 
 @register("gradient")

@@ -7,14 +7,13 @@ from itertools import combinations
 
 import sympy as sp
 
-from jacobian_lab.derivation import Derivation, Given, Partial, Result, Step
+from derivations import register
+from derivations._display import At, Nabla
+from derivations._steps import chain
+from jacobian_lab.core.derivation import Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.explicit import Instantiator
 from jacobian_lab.matrix.expr import DIM_M, DIM_N, T, matrix, scalar, vector
 from jacobian_lab.matrix.rules import simplify
-
-from . import register
-from ._display import At, Nabla
-from ._steps import chain
 
 # A small least-squares problem: fit yᵢ ≈ θ₁ xᵢ + θ₂ (the second feature is a constant 1).
 X_NUM = sp.Matrix([[1, 2, 3], [1, 1, 1]])

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
+from derivations import register
+from derivations._steps import definitions, differentiate
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.explicit import Instantiator
 from jacobian_lab.matrix.expr import DIM_N, diag, hadamard, vector
-
-from . import register
-from ._steps import definitions, differentiate
 
 
 @register("hadamard")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
-
-from . import register
-from ._display import Nabla, symbols
+from derivations import register
+from derivations._display import Nabla, symbols
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 
 
 def _stack(name: str, outputs: list[sp.Expr], wrt: tuple[sp.Symbol, ...],

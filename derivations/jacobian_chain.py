@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.component import chain
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
-
-from . import register
-from ._display import symbols
+from derivations import register
+from derivations._display import symbols
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
+from jacobian_lab.judge.component import chain
 
 
 @register("jacobian-chain")

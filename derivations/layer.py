@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.derivation import Derivation, Given, Partial, Result, Step
-from jacobian_lab.functions import sigmoid
+from derivations import register
+from derivations._display import At
+from derivations._steps import chain, definitions
+from jacobian_lab.core.derivation import Derivation, Given, Partial, Result, Step
+from jacobian_lab.language.functions import sigmoid
 from jacobian_lab.matrix.explicit import Instantiator, components
 from jacobian_lab.matrix.expr import DIM_K, DIM_N, apply, matrix, vector
-
-from . import register
-from ._display import At
-from ._steps import chain, definitions
 
 # The notes' example: a layer of two neurons on a two-dimensional input.
 W_NUM = sp.Matrix([[5, 2], [3, 6]])

@@ -11,14 +11,13 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.derivation import Case, Derivation, Given, Result, Step
+from derivations import register
+from derivations.backprop import General, M, general, gradient_lhs
+from derivations.softmax_cross_entropy import derive as derive_softmax_ce
+from derivations.softmax_cross_entropy import sums_to_one
+from jacobian_lab.core.derivation import Case, Derivation, Given, Result, Step
 from jacobian_lab.matrix.batch import Batch
 from jacobian_lab.matrix.expr import apply, dim, matrix, scalar, softmax, specialise, vector
-
-from . import register
-from .backprop import General, M, general, gradient_lhs
-from .softmax_cross_entropy import derive as derive_softmax_ce
-from .softmax_cross_entropy import sums_to_one
 
 N0, N1, N2 = dim("n0"), dim("n1"), dim("n2")
 NOTES_SIZES = {N0: 784, N1: 10, N2: 10}

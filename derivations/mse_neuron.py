@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.derivation import (
+from derivations import register
+from derivations._steps import chain, definitions
+from jacobian_lab.core.derivation import (
     Claim,
     Derivation,
     Given,
@@ -28,10 +30,7 @@ from jacobian_lab.matrix.expr import (
     vector,
 )
 from jacobian_lab.matrix.rules import RULE_NAMES, simplify
-from jacobian_lab.notation import notation
-
-from . import register
-from ._steps import chain, definitions
+from jacobian_lab.printing.notation import notation
 
 
 def problem() -> dict[str, sp.Basic]:

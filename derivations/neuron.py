@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result
+from derivations import register
+from derivations._steps import definitions, differentiate
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result
 from jacobian_lab.matrix.expr import DIM_N, T, scalar, vector
-
-from . import register
-from ._steps import definitions, differentiate
 
 
 @register("neuron")

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step, chain_steps
+from derivations import register
+from jacobian_lab.core.derivation import (
+    Claim,
+    Derivation,
+    Given,
+    Partial,
+    Result,
+    Step,
+    chain_steps,
+)
 from jacobian_lab.matrix.expr import DIM_N, T, apply, hadamard, scalar, vector, vsum
-
-from . import register
 
 
 @register("neuron-relu")

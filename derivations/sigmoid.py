@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
-from jacobian_lab.functions import sigmoid
+from derivations import register
+from derivations._display import Total, symbols
+from derivations._steps import differentiate
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
+from jacobian_lab.language.functions import sigmoid
 from jacobian_lab.matrix.expr import DIM_N, apply, diag, hadamard, ones, vector
-
-from . import register
-from ._display import Total, symbols
-from ._steps import differentiate
 
 
 @register("sigmoid")

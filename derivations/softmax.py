@@ -6,11 +6,10 @@ from dataclasses import replace
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
+from derivations import register
+from derivations._steps import differentiate
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.expr import DIM_N, Softmax, T, diag, ones, softmax, vector
-
-from . import register
-from ._steps import differentiate
 
 
 def _positive_first(e: sp.Basic) -> sp.Basic:

@@ -9,7 +9,10 @@ from dataclasses import dataclass, replace
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.derivation import (
+from derivations import register
+from derivations._display import Nabla
+from derivations._steps import definitions
+from jacobian_lab.core.derivation import (
     Claim,
     Derivation,
     Given,
@@ -21,10 +24,6 @@ from jacobian_lab.derivation import (
 )
 from jacobian_lab.matrix.expr import DIM_N, T, apply, scalar, softmax, vector, vsum
 from jacobian_lab.matrix.rules import assume, jac, rule_name, simplify
-
-from . import register
-from ._display import Nabla
-from ._steps import definitions
 
 DISTRIBUTE = "a row times a sum: uᵀ(A + B) = uᵀA + uᵀB"
 SUMS_TO_ONE = "the target sums to 1: 𝟏ᵀy = 1"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
+from derivations import register
+from derivations._display import Total, symbols
+from derivations._steps import differentiate
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.expr import DIM_N, apply, diag, ones, vector
-
-from . import register
-from ._display import Total, symbols
-from ._steps import differentiate
 
 
 @register("tanh")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from jacobian_lab.derivation import Claim, Derivation, Given, Partial, Result, Step
+from derivations import register
+from derivations._display import Paren
+from derivations._steps import chain, differentiate
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.expr import DIM_N, apply, ones, scalar, vector, vsum
-
-from . import register
-from ._display import Paren
-from ._steps import chain, differentiate
 
 N = 3  # the size of the component-level case with an unnamed g
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .checker import Check
-    from .component import gradient, jacobian
-    from .derivation import Derivation, Proof
-    from .parser import parse_expr, parse_exprs, parse_symbols
+    from jacobian_lab.core.derivation import Derivation, Proof
+    from jacobian_lab.judge.checker import Check
+    from jacobian_lab.judge.component import gradient, jacobian
+    from jacobian_lab.language.parser import parse_expr, parse_exprs, parse_symbols
 
 __all__ = [
     "check",
@@ -36,11 +36,11 @@ __all__ = [
 ]
 
 _LAZY = {
-    "jacobian": ("jacobian_lab.component", "jacobian"),
-    "gradient": ("jacobian_lab.component", "gradient"),
-    "parse_expr": ("jacobian_lab.parser", "parse_expr"),
-    "parse_exprs": ("jacobian_lab.parser", "parse_exprs"),
-    "parse_symbols": ("jacobian_lab.parser", "parse_symbols"),
+    "jacobian": ("jacobian_lab.judge.component", "jacobian"),
+    "gradient": ("jacobian_lab.judge.component", "gradient"),
+    "parse_expr": ("jacobian_lab.language.parser", "parse_expr"),
+    "parse_exprs": ("jacobian_lab.language.parser", "parse_exprs"),
+    "parse_symbols": ("jacobian_lab.language.parser", "parse_symbols"),
 }
 
 
@@ -55,8 +55,8 @@ def __getattr__(name: str) -> Any:
 
 def verify(exprs: Any, wrt: Any, claim: Any, layout: str = "numerator") -> Check:
     """Check a claimed Jacobian; strings are parsed safely (never evaluated)."""
-    from .checker import verify as _verify
-    from .parser import parse_exprs, parse_matrix, parse_symbols
+    from jacobian_lab.judge.checker import verify as _verify
+    from jacobian_lab.language.parser import parse_exprs, parse_matrix, parse_symbols
 
     if isinstance(exprs, str):
         exprs = parse_exprs(exprs)
@@ -70,8 +70,7 @@ def verify(exprs: Any, wrt: Any, claim: Any, layout: str = "numerator") -> Check
 def derive(name: str) -> Derivation:
     """The catalog derivation ``name``, with its proof run (``.proof``)."""
     import derivations
-
-    from .derivation import prove
+    from jacobian_lab.core.derivation import prove
 
     d = derivations.get(name)
     prove(d)
@@ -81,7 +80,6 @@ def derive(name: str) -> Derivation:
 def check(names: list[str] | None = None) -> dict[str, Proof]:
     """Prove every named derivation (default: the whole catalog)."""
     import derivations
-
-    from .derivation import prove
+    from jacobian_lab.core.derivation import prove
 
     return {n: prove(derivations.get(n)) for n in (names or derivations.names())}

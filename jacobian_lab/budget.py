@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BudgetExceeded
+from jacobian_lab.errors import BudgetExceeded
 
 __all__ = ["BudgetExceeded", "Deadline", "check", "deadline", "remaining"]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from .errors import FileError
+from jacobian_lab.errors import FileError
 
 __all__ = [
     "RunDirLock", "atomic_write", "atomic_write_bytes", "atomic_write_text",

@@ -21,7 +21,7 @@ Five levels are tested (:func:`run`):
 * **catalog** — the mutated result goes through the proof (``derivation.judge`` against the
   component-layer truth) at each of the result's sizes;
 * **kernel** — the mutated kernel expression goes through the kernel verification
-  (:func:`jacobian_lab.kernel_specs.verify`, against the kernel's component truth);
+  (:func:`jacobian_lab.codegen.specs.verify`, against the kernel's component truth);
 * **training** — the mutated kernel is generated as NumPy (``codegen.kernel_source``),
   swapped into :mod:`jacobian_lab.kernels`, and the trainer's gradient check
   (:func:`jacobian_lab.training.checks.check_gradients`) runs on a batch that includes an
@@ -29,8 +29,8 @@ Five levels are tested (:func:`run`):
 * **assertions** — mutants of correct hand-written backward passes must be rejected by
   :func:`jacobian_lab.testing.assert_gradient` (:mod:`jacobian_lab.testing._mutants`);
 * **judge** — mutants of the true derivatives of generated hard cases (scales 1e-30 … 1e30,
-  shifts up to 1e4, kinks that are not linear; :mod:`jacobian_lab.edge_cases`) must not be
-  called correct by :func:`jacobian_lab.checker.compare`.
+  shifts up to 1e4, kinks that are not linear; :mod:`jacobian_lab.judge.edge_cases`) must not be
+  called correct by :func:`jacobian_lab.judge.checker.compare`.
 
 A mutant the check does not catch is either **equivalent** — it has the same value as the
 original (transposing a symmetric matrix or a 1 × 1 one; decided by comparing the mutant with
@@ -54,14 +54,14 @@ from sympy.matrices.exceptions import NonSquareMatrixError
 from sympy.matrices.exceptions import ShapeError as SympyShapeError
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .errors import JlabError, ShapeError
-from .matrix.expr import Apply
+from jacobian_lab.errors import JlabError, ShapeError
+from jacobian_lab.matrix.expr import Apply
 
 SCALE = sp.Rational(1001, 1000)
 OPERATORS = ("scale", "sign", "transpose", "drop-term", "relu'(0)", "drop-1/m", "shift",
              "nonlinear-kink")
 LEVELS = ("catalog", "kernel", "training", "assertions", "judge")
-# assertions: jacobian_lab.testing; judge: the checker on jacobian_lab.edge_cases
+# assertions: jacobian_lab.testing; judge: the checker on jacobian_lab.judge.edge_cases
 Status = Literal["caught", "equivalent", "missed"]
 Defs = tuple[tuple[sp.MatrixSymbol, sp.Basic], ...]
 _SHAPE_ERRORS = (ShapeError, SympyShapeError, NonSquareMatrixError, ValueError)
@@ -84,7 +84,7 @@ class Mutant:
 
 
 def _text(e: sp.Basic) -> str:
-    from .notation import notation
+    from jacobian_lab.printing.notation import notation
 
     try:
         return notation(e)
@@ -255,8 +255,8 @@ def _timed(level: str, target: str, mu: Mutant, progress: Progress | None,
            judge: Callable[..., tuple[Status, str]], *args: Any) -> Outcome:
     """Run one judgement ``judge(*args)`` within the budget, time it, report it to
     ``progress``."""
-    from .budget import deadline
-    from .errors import BudgetExceeded
+    from jacobian_lab.budget import deadline
+    from jacobian_lab.errors import BudgetExceeded
 
     t0 = time.perf_counter()
     seconds = _item_budget.get()
@@ -278,8 +278,8 @@ def _timed(level: str, target: str, mu: Mutant, progress: Progress | None,
 
 def _same(a: sp.Matrix, b: sp.Matrix) -> bool:
     """Exactly the same value (the test for an equivalent mutant)."""
-    from .checker import compare
-    from .matrix.fastcheck import identical
+    from jacobian_lab.judge.checker import compare
+    from jacobian_lab.matrix.fastcheck import identical
 
     if a.shape != b.shape:
         return False
@@ -309,7 +309,7 @@ class _CatalogJudge:
     """Proves mutants of one result, reusing the truth built once per size."""
 
     def __init__(self, d: Any, idx: int) -> None:
-        from .derivation import component_truth
+        from jacobian_lab.core.derivation import component_truth
 
         self.result = r = d.results[idx]
         self.explicit = isinstance(r.of, sp.MatrixBase)
@@ -317,7 +317,7 @@ class _CatalogJudge:
         self.sizes = [] if self.explicit else sizes
         self._truth = component_truth
         if self.explicit:
-            from .derivation import explicit_truth
+            from jacobian_lab.core.derivation import explicit_truth
 
             self.explicit_truth = explicit_truth(r)
         self._cache: dict[int, tuple[sp.Matrix, Any]] = {}
@@ -328,8 +328,8 @@ class _CatalogJudge:
         return self._cache[i]
 
     def __call__(self, mu: Mutant) -> tuple[Status, str]:
-        from .checker import compare
-        from .derivation import instantiate_claim, judge
+        from jacobian_lab.core.derivation import instantiate_claim, judge
+        from jacobian_lab.judge.checker import compare
 
         r = self.result
         mutated = replace(r, expr=mu.expr, defs=mu.defs if mu.defs is not None else r.defs)
@@ -397,7 +397,7 @@ def _kernel_mutants(spec: Any) -> Iterator[tuple[Any, str | None, Mutant, str]]:
 def kernel_outcomes(names: Sequence[str] | None = None,
                     progress: Progress | None = None) -> Iterator[Outcome]:
     """Mutate every output of every kernel spec; the kernel verification must fail."""
-    from .kernel_specs import kernel_specs, verify
+    from jacobian_lab.codegen.specs import kernel_specs, verify
 
     for spec in kernel_specs():
         if names and spec.name not in names:
@@ -411,8 +411,8 @@ def _judge_kernel(spec: Any, mspec: Any, refused: str | None, mu: Mutant, oname:
                   verify: Callable[..., Any]) -> tuple[Status, str]:
     if refused is not None:
         return "caught", refused
-    from .kernel_specs import VERIFY_SIZES
-    from .matrix.explicit import Instantiator
+    from jacobian_lab.codegen.specs import VERIFY_SIZES
+    from jacobian_lab.matrix.explicit import Instantiator
 
     try:
         checks = verify(mspec, transform=mu.post, fast=True)
@@ -455,8 +455,8 @@ def trainer_kernels(activation: str, loss: str) -> tuple[str, ...]:
 
 
 def _compile(spec: Any, relu_swap: bool) -> Callable[..., Any]:
-    from .codegen import kernel_source
-    from .errors import VerificationError
+    from jacobian_lab.codegen.emit import kernel_source
+    from jacobian_lab.errors import VerificationError
 
     at_zero = 1 if relu_swap else 0
     try:
@@ -490,7 +490,7 @@ class _Batch:
 
 
 def _batches() -> dict[tuple[str, str], _Batch]:
-    from .training.model import init_network
+    from jacobian_lab.training.model import init_network
 
     rng = np.random.default_rng(7)
     out = {}
@@ -505,7 +505,7 @@ def _batches() -> dict[tuple[str, str], _Batch]:
 
 
 def _gradients(b: _Batch) -> list[np.ndarray]:
-    from .training.model import loss_and_gradients
+    from jacobian_lab.training.model import loss_and_gradients
 
     c, g = loss_and_gradients(b.net, b.X, b.Y)
     return [np.array([c]), *g.arrays()]
@@ -521,9 +521,9 @@ def _differs(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> bool:
 def training_outcomes(names: Sequence[str] | None = None,
                       progress: Progress | None = None) -> Iterator[Outcome]:
     """Swap each mutated kernel into the trainer; its gradient check must fail."""
-    from . import kernels
-    from .kernel_specs import kernel_specs
-    from .training.checks import check_gradients
+    from jacobian_lab import kernels
+    from jacobian_lab.codegen.specs import kernel_specs
+    from jacobian_lab.training.checks import check_gradients
 
     batches = _batches()
     baseline = {}
@@ -596,9 +596,8 @@ def run(levels: Iterable[str] = LEVELS, names: Sequence[str] = (),
 
 def _run(levels: Iterable[str], names: Sequence[str], progress: Progress | None) -> Score:
     import derivations
-
-    from .errors import UnknownNameError, did_you_mean
-    from .kernel_specs import kernel_specs
+    from jacobian_lab.codegen.specs import kernel_specs
+    from jacobian_lab.errors import UnknownNameError, did_you_mean
 
     chosen = list(levels)
     for level in chosen:
@@ -621,14 +620,14 @@ def _run(levels: Iterable[str], names: Sequence[str], progress: Progress | None)
     if "training" in chosen and (on_kernels or not names):
         score.outcomes += training_outcomes(on_kernels or None, progress)
     if "assertions" in chosen and not names:
-        from .testing._mutants import assertion_outcomes
+        from jacobian_lab.testing._mutants import assertion_outcomes
 
         for o in assertion_outcomes():
             score.outcomes.append(Outcome("assertions", *o))
             if progress:
                 progress(score.outcomes[-1])
     if "judge" in chosen and not names:
-        from .edge_cases import judge_outcomes
+        from jacobian_lab.judge.edge_cases import judge_outcomes
 
         for j in judge_outcomes():
             score.outcomes.append(Outcome("judge", *j))  # type: ignore[arg-type]

@@ -621,7 +621,7 @@ def codegen_into_a_read_only_kernels_folder_is_one_line(tmp: Path) -> str:
     kernels.mkdir()
     (kernels / "_generated.py").write_text("# stale\n")
     kernels.chmod(0o555)
-    script = ("import sys; from pathlib import Path; import jacobian_lab.codegen as c; "
+    script = ("import sys; from pathlib import Path; import jacobian_lab.codegen.emit as c; "
               "c.GENERATED = Path(sys.argv[1]); from jacobian_lab.cli import main; "
               "sys.exit(main(['codegen']))")
     r = run([str(kernels / "_generated.py")], tmp, prefix=NO_OVERRIDE,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from jacobian_lab.checker import compare, kink_arguments, sample_points, verify
 from jacobian_lab.errors import ShapeError
-from jacobian_lab.functions import relu
+from jacobian_lab.judge.checker import compare, kink_arguments, sample_points, verify
+from jacobian_lab.language.functions import relu
 
 x, y = sp.symbols("x y", real=True)
 F = [2 * x + y**3, sp.exp(y) - 13 * x]

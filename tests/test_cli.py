@@ -201,7 +201,7 @@ def test_derive_user_file(tmp_path, capsys):
     f = tmp_path / "my_derivation.py"
     f.write_text(
         "import derivations\n"
-        "from jacobian_lab.derivation import Derivation, Partial, Result, chain_steps\n"
+        "from jacobian_lab.core.derivation import Derivation, Partial, Result, chain_steps\n"
         "from jacobian_lab.matrix.expr import DIM_N, apply, vector\n"
         "@derivations.register('my-tanh')\n"
         "def build():\n"
@@ -427,7 +427,7 @@ def test_batch_commands_apply_the_budget_to_each_item(tmp_path, argv, message):
 
 
 def test_past_its_memory_bound_verify_is_undecided_and_jacobian_an_error(capsys, monkeypatch):
-    from jacobian_lab import _cli_calculus
+    from jacobian_lab.cli import calculus as _cli_calculus
 
     monkeypatch.setattr(_cli_calculus, "MEMORY_BYTES", 48 << 20)  # SymPy grows ~100 MB/s here
     code, out, _ = run(capsys, "verify", "(x+y+z+w+v)^1000", "--wrt", "v", "w", "x", "y", "z",

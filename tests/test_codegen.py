@@ -9,11 +9,11 @@ from dataclasses import replace
 import pytest
 import sympy as sp
 
-from jacobian_lab import codegen
-from jacobian_lab._cli_codegen import cmd_codegen
-from jacobian_lab.codegen import KernelPrinter, KernelSpec
+from jacobian_lab.cli.codegen import cmd_codegen
+from jacobian_lab.codegen import emit as codegen
+from jacobian_lab.codegen.emit import KernelPrinter, KernelSpec
+from jacobian_lab.codegen.specs import kernel_specs, verify
 from jacobian_lab.errors import UnknownNameError, VerificationError
-from jacobian_lab.kernel_specs import kernel_specs, verify
 from jacobian_lab.matrix.expr import (
     DIM_J,
     DIM_K,

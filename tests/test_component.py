@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from jacobian_lab.component import chain, evaluate, gradient, jacobian
 from jacobian_lab.errors import DomainError, UnknownNameError
-from jacobian_lab.functions import relu, sigmoid
+from jacobian_lab.judge.component import chain, evaluate, gradient, jacobian
+from jacobian_lab.language.functions import relu, sigmoid
 
 
 def vec(name: str, n: int) -> list[sp.Symbol]:
@@ -145,8 +145,8 @@ def test_evaluate_missing_value_names_the_variable(xy):
 
 
 def test_check_slopes_finds_the_cusp_of_the_right_variable_next_to_a_huge_value():
-    from jacobian_lab.component import check_slopes
-    from jacobian_lab.parser import parse_expr, symbol
+    from jacobian_lab.judge.component import check_slopes
+    from jacobian_lab.language.parser import parse_expr, symbol
 
     x, y = symbol("x"), symbol("y")
     f = parse_expr("x^1000 + sqrt(Abs(y))")  # |f| ≈ 1e3000: the quotient in x must not drown
@@ -158,7 +158,7 @@ def test_check_slopes_finds_the_cusp_of_the_right_variable_next_to_a_huge_value(
 @pytest.mark.parametrize("text", ["x*sqrt(Abs(x))", "(x^2)^(3/4)", "relu(x)", "Abs(x)",
                                   "sqrt(x^2 + 1)"])
 def test_check_slopes_accepts_finite_slopes_and_kinks(text):
-    from jacobian_lab.component import check_slopes
-    from jacobian_lab.parser import parse_expr, symbol
+    from jacobian_lab.judge.component import check_slopes
+    from jacobian_lab.language.parser import parse_expr, symbol
 
     check_slopes([parse_expr(text)], [symbol("x")], {symbol("x"): 0})

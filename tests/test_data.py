@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jacobian_lab import data
-from jacobian_lab.data import (
+from jacobian_lab.errors import DataError, JlabError
+from jacobian_lab.training import data
+from jacobian_lab.training.data import (
     Dataset,
     default_cache_dir,
     fetch_mnist,
@@ -34,7 +35,6 @@ from jacobian_lab.data import (
     read_idx,
     write_idx,
 )
-from jacobian_lab.errors import DataError, JlabError
 
 N_TRAIN, N_TEST = 12, 5
 NAMES = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -547,7 +547,7 @@ def test_module_doctests_pass(tmp_path, monkeypatch):
 
 
 def test_importing_the_data_module_does_not_import_sympy():
-    code = "import sys, jacobian_lab.data; sys.exit('sympy' in sys.modules)"
+    code = "import sys, jacobian_lab.training.data; sys.exit('sympy' in sys.modules)"
     env = dict(os.environ, PYTHONWARNINGS="error")
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=60).returncode == 0
 

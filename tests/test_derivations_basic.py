@@ -11,11 +11,11 @@ import pytest
 import sympy as sp
 
 import derivations
-from jacobian_lab.derivation import Claim, Derivation, Proof, prove
-from jacobian_lab.functions import sigmoid
-from jacobian_lab.latex import latex
+from jacobian_lab.core.derivation import Claim, Derivation, Proof, prove
+from jacobian_lab.language.functions import sigmoid
 from jacobian_lab.matrix.expr import DIM_N, T, diag, vector
-from jacobian_lab.notation import notation
+from jacobian_lab.printing.latex import latex
+from jacobian_lab.printing.notation import notation
 
 BASIC = [
     "gradient", "jacobian", "scalar-chain", "jacobian-chain", "no-intermediate", "neuron",

@@ -36,11 +36,11 @@ import sympy as sp
 import jacobian_lab.kernels as kernels
 from jacobian_lab import files
 from jacobian_lab.cli import main
-from jacobian_lab.data import Dataset, check_dataset, load_dataset
+from jacobian_lab.codegen.specs import kernel_specs
 from jacobian_lab.errors import DataError, TrainingError
-from jacobian_lab.kernel_specs import kernel_specs
 from jacobian_lab.training import model, trainer
 from jacobian_lab.training.checks import GradientCheckError, check_gradients
+from jacobian_lab.training.data import Dataset, check_dataset, load_dataset
 from jacobian_lab.training.trainer import DivergenceError, TrainConfig
 
 QUIET: dict[str, Any] = {"progress": False, "plots": False}

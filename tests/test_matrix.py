@@ -13,7 +13,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 import derivations
-from jacobian_lab.derivation import (
+from jacobian_lab.core.derivation import (
     Case,
     Partial,
     Result,
@@ -23,7 +23,6 @@ from jacobian_lab.derivation import (
     prove_result,
 )
 from jacobian_lab.errors import ShapeError
-from jacobian_lab.latex import latex
 from jacobian_lab.matrix import rules
 from jacobian_lab.matrix.batch import SUM_OUTER_RULE, SUM_RULE, SUM_SCALAR_RULE, Batch
 from jacobian_lab.matrix.explicit import components, explicit
@@ -58,7 +57,8 @@ from jacobian_lab.matrix.rules import (
     simplify,
     vjp,
 )
-from jacobian_lab.notation import notation
+from jacobian_lab.printing.latex import latex
+from jacobian_lab.printing.notation import notation
 
 n, k, m = DIM_N, DIM_K, DIM_M
 SIZES = [{n: 1, k: 2, m: 1}, {n: 2, k: 3, m: 2}, {n: 3, k: 2, m: 3}]

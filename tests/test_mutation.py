@@ -11,7 +11,9 @@ import pytest
 import sympy as sp
 
 import derivations
-from jacobian_lab import checker, derivation, mutation, sampler
+from jacobian_lab import mutation
+from jacobian_lab.core import derivation
+from jacobian_lab.judge import checker, sampler
 from jacobian_lab.matrix.expr import DIM_M, DIM_N, apply, matrix, vector
 
 JLAB = [sys.executable, "-m", "jacobian_lab"]
@@ -147,8 +149,8 @@ def test_fast_mode_finds_no_counterexample_to_a_right_result(name):
 
 
 def test_the_float64_evaluator_agrees_with_30_digit_evaluation():
-    from jacobian_lab.functions import relu, sigmoid, softplus
-    from jacobian_lab.witness import float_value
+    from jacobian_lab.judge.witness import float_value
+    from jacobian_lab.language.functions import relu, sigmoid, softplus
 
     x, y = sp.symbols("x y", real=True)
     e = (relu(x - y) * sigmoid(2 * x) + softplus(y) / (1 + x**2) - sp.log(x**2 + 1)

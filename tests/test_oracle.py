@@ -35,10 +35,10 @@ from sympy.printing.pytorch import TorchPrinter
 
 import derivations
 from jacobian_lab import kernels
-from jacobian_lab.derivation import Derivation, Result, instantiate_claim, substitute
+from jacobian_lab.core.derivation import Derivation, Result, instantiate_claim, substitute
 from jacobian_lab.errors import ShapeError
-from jacobian_lab.functions import relu, sigmoid
 from jacobian_lab.kernels import _generated
+from jacobian_lab.language.functions import relu, sigmoid
 from jacobian_lab.matrix.explicit import Instantiator, components
 from jacobian_lab.training.model import init_network, loss_and_gradients
 
@@ -140,7 +140,7 @@ def test_a_broken_dense_backward_is_caught_by_the_oracle(rng, monkeypatch):
 # Each oracle returns [(label, ours, theirs), ...]: ours from the kernel (looked up at call
 # time, so a monkeypatched kernel is what is judged), theirs from torch. Derivative kernels
 # are computed by autograd from what they are the derivative of; the batched ones follow the
-# convention of jacobian_lab/kernel_specs.py: a cost C = (1/m) Σ L has per-sample gradients
+# convention of jacobian_lab/codegen/specs.py: a cost C = (1/m) Σ L has per-sample gradients
 # dZ = m ∂C/∂Z, and the 1/m appears once, in dense_backward's dW and db.
 
 K, J, N, M = 10, 7, 12, 9  # units, units of the next layer, inputs, samples

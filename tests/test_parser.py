@@ -13,10 +13,10 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jacobian_lab import parser
 from jacobian_lab.errors import ParseError
-from jacobian_lab.functions import relu, sigmoid, softplus
-from jacobian_lab.parser import (
+from jacobian_lab.language import parser
+from jacobian_lab.language.functions import relu, sigmoid, softplus
+from jacobian_lab.language.parser import (
     CONSTANTS,
     FUNCTIONS,
     MAX_DEPTH,

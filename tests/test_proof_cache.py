@@ -18,11 +18,11 @@ import sympy as sp
 
 import derivations
 import jacobian_lab
-import jacobian_lab.derivation as derivation_mod
-from jacobian_lab import _cli_catalog
-from jacobian_lab import proof_cache as pc
+import jacobian_lab.core.derivation as derivation_mod
+from jacobian_lab.cli import catalog as _cli_catalog
 from jacobian_lab.cli import main
-from jacobian_lab.derivation import Derivation
+from jacobian_lab.core import proof_cache as pc
+from jacobian_lab.core.derivation import Derivation
 
 CHEAP = ("gradient", "jacobian", "no-intermediate")
 

@@ -9,10 +9,10 @@ import unicodedata
 import pytest
 
 import derivations
-from jacobian_lab.derivation import prove
+from jacobian_lab.core.derivation import prove
 from jacobian_lab.errors import JlabError
-from jacobian_lab.render import latex_section, markdown
-from jacobian_lab.report import ReportError, compile_pdf, latex_document, write_report
+from jacobian_lab.printing.render import latex_section, markdown
+from jacobian_lab.printing.report import ReportError, compile_pdf, latex_document, write_report
 
 needs_pdflatex = pytest.mark.skipif(
     shutil.which("pdflatex") is None,

@@ -1,7 +1,7 @@
 """The judge at the edges: no wrong claim called correct, right claims confirmed.
 
 Every example of issue 11 ("sound verdicts") is a test here, plus properties over generated
-cases (:mod:`jacobian_lab.edge_cases`): functions at scales from 1e-30 to 1e30, shifted up to
+cases (:mod:`jacobian_lab.judge.edge_cases`): functions at scales from 1e-30 to 1e30, shifted up to
 1e4, with kinks that are not linear.
 """
 
@@ -13,9 +13,9 @@ from fractions import Fraction
 import pytest
 import sympy as sp
 
-from jacobian_lab import edge_cases
-from jacobian_lab.checker import compare, simplest_rational, verify
-from jacobian_lab.parser import parse_exprs, parse_matrix, parse_symbols
+from jacobian_lab.judge import edge_cases
+from jacobian_lab.judge.checker import compare, simplest_rational, verify
+from jacobian_lab.language.parser import parse_exprs, parse_matrix, parse_symbols
 
 
 def judge(exprs: str, wrt: str, claim: str):

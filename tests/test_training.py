@@ -18,8 +18,7 @@ import pytest
 from rich.console import Console
 
 import jacobian_lab.kernels as kernels
-from jacobian_lab import _cli_train
-from jacobian_lab.data import Dataset, load_dataset
+from jacobian_lab.cli import train as _cli_train
 from jacobian_lab.errors import JlabError, TrainingError, UnknownNameError
 from jacobian_lab.training import model, plots, trainer
 from jacobian_lab.training.checks import (
@@ -29,6 +28,7 @@ from jacobian_lab.training.checks import (
     closed_form_gradients,
     reference_loss,
 )
+from jacobian_lab.training.data import Dataset, load_dataset
 from jacobian_lab.training.trainer import DivergenceError, TrainConfig
 
 QUIET: dict[str, Any] = {"progress": False, "plots": False}
@@ -446,7 +446,7 @@ def test_progress_shows_epochs_steps_loss_and_checks(tmp_path: Path, digits: Dat
 def test_jlab_data_fetch_reports_progress_and_the_directory(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import jacobian_lab.data as data
+    import jacobian_lab.training.data as data
 
     seen: dict[str, Any] = {}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._generated import (
+from jacobian_lab.kernels._generated import (
     dense_backward,
     dense_forward,
     hidden_delta_relu,
@@ -57,7 +57,7 @@ def hidden_delta(
     try:
         kernel = HIDDEN_DELTA[activation]
     except KeyError:
-        from ..errors import UnknownNameError, did_you_mean
+        from jacobian_lab.errors import UnknownNameError, did_you_mean
 
         raise UnknownNameError(
             f"Unknown activation `{activation}`{did_you_mean(activation, HIDDEN_DELTA)}; "

@@ -17,8 +17,8 @@ import sympy as sp
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from ..errors import ShapeError
-from .expr import Apply, SampleSum, Scalar, Softmax
+from jacobian_lab.errors import ShapeError
+from jacobian_lab.matrix.expr import Apply, SampleSum, Scalar, Softmax
 
 
 def components(ms: sp.MatrixSymbol, sizes: Mapping[sp.Symbol, int]) -> sp.Matrix:

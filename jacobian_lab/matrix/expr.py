@@ -21,8 +21,8 @@ from sympy.core.symbol import Str
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from ..errors import UnknownNameError, did_you_mean
-from ..functions import relu, sigmoid, softplus
+from jacobian_lab.errors import UnknownNameError, did_you_mean
+from jacobian_lab.language.functions import relu, sigmoid, softplus
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ non-polynomial atoms into fresh symbols (:class:`Atoms`) and then
   independently of their arguments, a superset of the values they can take.
 
 It only ever confirms: when it cannot, the caller falls back to the verifier
-(:func:`jacobian_lab.checker.compare`), which also explains a mismatch.
+(:func:`jacobian_lab.judge.checker.compare`), which also explains a mismatch.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import sympy as sp
 
-from ..functions import relu, sigmoid
+from jacobian_lab.language.functions import relu, sigmoid
 
 Method = Literal["symbolic", "sampled"]
 

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _adapt, _check
-from ._numeric import EvaluationError
-from ._report import GradientMismatch, Report
+from jacobian_lab.testing import _adapt, _check
+from jacobian_lab.testing._numeric import EvaluationError
+from jacobian_lab.testing._report import GradientMismatch, Report
 
 __all__ = ["GradientMismatch", "Report", "assert_autograd_function", "assert_gradient",
            "assert_jacobian", "assert_vjp"]
@@ -166,7 +166,7 @@ def assert_vjp(f: Callable[..., Any], vjp: Callable[..., Any], *args: Any,
     y_np = _adapt.to_numpy(y0)
     u = rng.standard_normal(y_np.shape)
     if _adapt.is_tensor(y0):
-        from ._torch import like
+        from jacobian_lab.testing._torch import like
 
         upstream: Any = like(u, y0)
     else:
@@ -203,7 +203,7 @@ def assert_autograd_function(fn: Any, *inputs: Any, wrt: int | Sequence[int] | N
     True
     """
     __tracebackhide__ = True
-    from ._torch import autograd_function_problem
+    from jacobian_lab.testing._torch import autograd_function_problem
 
     problem, used = autograd_function_problem(fn, inputs, wrt, kink, seed)
     return _run(problem, rtol=rtol, kink=kink, seed=used, max_coordinates=max_coordinates,

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._numeric import F64, EvaluationError
-from ._report import ArgumentResult, GradientMismatch, Report
+from jacobian_lab.testing._numeric import F64, EvaluationError
+from jacobian_lab.testing._report import ArgumentResult, GradientMismatch, Report
 
 EPS64 = float(np.finfo(np.float64).eps)
 DEFAULT_RTOL = {"float64": 1e-6, "float32": 2e-4, "float16": 2e-2, "bfloat16": 5e-2}
@@ -39,7 +39,7 @@ def names_of(f: Callable[..., Any], n: int) -> list[str]:
 
 def to_numpy(a: Any) -> NDArray[Any]:
     if is_tensor(a):
-        from ._torch import tensor_to_numpy
+        from jacobian_lab.testing._torch import tensor_to_numpy
 
         return tensor_to_numpy(a)
     return np.asarray(a)
@@ -95,7 +95,7 @@ def caller(f: Callable[..., Any], a: Args, upcast: bool) -> Callable[[list[F64]]
     when ``upcast``, in the arguments' own dtypes otherwise."""
     torch_args = [is_tensor(x) for x in a.original]
     if any(torch_args):
-        from ._torch import call_with_arrays
+        from jacobian_lab.testing._torch import call_with_arrays
 
         return call_with_arrays(f, a.original, upcast)
 

@@ -20,10 +20,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import _diagnose
-from ._numeric import F64, EvaluationError, Partial, choose_coordinates, partial, random_unit
-from ._numeric import step_for as _step_for
-from ._report import ArgumentResult, Entry, Kink, Report
+from jacobian_lab.testing import _diagnose
+from jacobian_lab.testing._numeric import (
+    F64,
+    EvaluationError,
+    Partial,
+    choose_coordinates,
+    partial,
+    random_unit,
+)
+from jacobian_lab.testing._numeric import step_for as _step_for
+from jacobian_lab.testing._report import ArgumentResult, Entry, Kink, Report
 
 KINKS = ("zero", "one", "any-subgradient")
 _CONVENTION = {"zero": "ReLU'(0) = 0: the flat side's value, where the kinked units are off",

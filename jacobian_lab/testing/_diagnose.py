@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ._report import Kink
+from jacobian_lab.testing._report import Kink
 
 F64 = NDArray[np.float64]
 Mask = NDArray[np.bool_]

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import GradientMismatch, assert_gradient
+from jacobian_lab.testing import GradientMismatch, assert_gradient
 
 SCALE = 1001 / 1000
 Status = Literal["caught", "equivalent", "missed"]

@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from . import _adapt, _check
-from ._numeric import F64
+from jacobian_lab.testing import _adapt, _check
+from jacobian_lab.testing._numeric import F64
 
 _DTYPES = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32,
            np.dtype(np.float16): torch.float16}
@@ -62,7 +62,7 @@ def autograd_function_problem(fn: Any, inputs: Sequence[Any], wrt: int | Sequenc
     ``⟨upstream, fn.apply(*inputs)⟩`` through ``backward``, all in float64."""
     if not (isinstance(fn, type) and issubclass(fn, torch.autograd.Function)):
         raise TypeError(f"{fn!r} is not a torch.autograd.Function subclass")
-    from . import _settings
+    from jacobian_lab.testing import _settings
 
     rng, used = _settings(kink, seed)
     tensors = [x if isinstance(x, torch.Tensor) else torch.as_tensor(x) for x in inputs]
@@ -95,7 +95,7 @@ def autograd_function_problem(fn: Any, inputs: Sequence[Any], wrt: int | Sequenc
         out = (forward(*leaves).to(torch.float64) * u_t).sum()
         grads = torch.autograd.grad(out, [leaves[i] for i in chosen], allow_unused=True)
     except Exception as exc:
-        from ._report import GradientMismatch
+        from jacobian_lab.testing._report import GradientMismatch
 
         raise GradientMismatch(f"{fn.__name__}.backward raised {type(exc).__name__}: "
                                f"{exc}") from exc

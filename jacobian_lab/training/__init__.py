@@ -12,9 +12,14 @@ and keeps the run directory, :mod:`.plots` draws PNGs when matplotlib is install
 
 from __future__ import annotations
 
-from .checks import GradientCheck, GradientCheckError, Tolerances, check_gradients
-from .model import Network, init_network
-from .trainer import DivergenceError, TrainConfig, TrainSummary, resume, train
+from jacobian_lab.training.checks import (
+    GradientCheck,
+    GradientCheckError,
+    Tolerances,
+    check_gradients,
+)
+from jacobian_lab.training.model import Network, init_network
+from jacobian_lab.training.trainer import DivergenceError, TrainConfig, TrainSummary, resume, train
 
 __all__ = [
     "DivergenceError", "GradientCheck", "GradientCheckError", "Network", "Tolerances",

@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import TrainingError
-from . import model
+from jacobian_lab.errors import TrainingError
+from jacobian_lab.training import model
 
 __all__ = [
     "GradientCheck", "GradientCheckError", "Tolerances", "check_gradients",

@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from .. import kernels
-from ..errors import TrainingError, UnknownNameError, did_you_mean
+from jacobian_lab import kernels
+from jacobian_lab.errors import TrainingError, UnknownNameError, did_you_mean
 
 __all__ = [
     "ACTIVATIONS", "INITS", "LOSSES", "Forward", "Gradients", "Network", "Workspace",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..files import atomic_write
+from jacobian_lab.files import atomic_write
 
 __all__ = ["ACCURACY_PNG", "LOSS_PNG", "WEIGHTS_PNG", "write_plots"]
 

@@ -35,15 +35,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import FileError, JlabError, TrainingError
-from ..files import LOCK_FILE, RunDirLock, atomic_write_bytes, describe_os_error, remove_stale_temps
-from . import model
-from .checks import GradientCheck, GradientCheckError, Tolerances, check_gradients
+from jacobian_lab.errors import FileError, JlabError, TrainingError
+from jacobian_lab.files import (
+    LOCK_FILE,
+    RunDirLock,
+    atomic_write_bytes,
+    describe_os_error,
+    remove_stale_temps,
+)
+from jacobian_lab.training import model
+from jacobian_lab.training.checks import (
+    GradientCheck,
+    GradientCheckError,
+    Tolerances,
+    check_gradients,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ..data import Dataset
+    from jacobian_lab.training.data import Dataset
 
 __all__ = [
     "CHECKPOINT",
@@ -294,10 +305,10 @@ class TrainData:
 
 
 def prepare_data(ds: Dataset, config: TrainConfig) -> TrainData:
-    """Check the data (:func:`~jacobian_lab.data.check_dataset`: a NaN/Inf pixel or a bad
+    """Check the data (:func:`~jacobian_lab.training.data.check_dataset`: a NaN/Inf pixel or a bad
     label is a :class:`~jacobian_lab.errors.DataError`), cast to the run's dtype (no copy for
     float32), cut to ``limit``, one-hot the labels."""
-    from ..data import check_dataset
+    from jacobian_lab.training.data import check_dataset
 
     dtype = np.dtype(config.dtype)
     n_in, n_out = config.layers[0], config.layers[-1]
@@ -891,7 +902,7 @@ def _resume(path: Path, epochs: int | None,
 
 
 def _load(spec: str) -> Dataset:
-    from ..data import load_dataset
+    from jacobian_lab.training.data import load_dataset
 
     return load_dataset(None if spec == "embedded" else spec)
 
@@ -1075,7 +1086,7 @@ def _confusion(labels: NDArray[np.integer], preds: NDArray[np.integer],
 
 def _finish(config: TrainConfig, state: _State, data: TrainData, run_dir: Path,
             preds: NDArray[np.intp], draw: bool) -> TrainSummary:
-    from . import plots
+    from jacobian_lab.training import plots
 
     last = state.history[-1] if state.history else {}
     test_loss, test_acc = last.get("test_loss", math.nan), last.get("test_accuracy", math.nan)

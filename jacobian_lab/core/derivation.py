@@ -6,7 +6,7 @@ proof record. Computing a derivation prints nothing; printers render it.
 
 A result counts only once :func:`prove` has instantiated it at several concrete sizes and
 shown it equal, entry by entry, to the component layer (``sympy.Matrix.jacobian`` on explicit
-scalar symbols), through :func:`jacobian_lab.checker.compare`.
+scalar symbols), through :func:`jacobian_lab.judge.checker.compare`.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from typing import Any, Literal
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .checker import Check, compare
-from .errors import ShapeError
-from .matrix.explicit import Instantiator, components
-from .matrix.fastcheck import identical
-from .matrix.rules import VJP_RULE, is_matrix_variable, jac, rule_name, simplify, vjp
-from .notation import notation
-from .verdict import mismatches as _mismatches
+from jacobian_lab.errors import ShapeError
+from jacobian_lab.judge.checker import Check, compare
+from jacobian_lab.judge.verdict import mismatches as _mismatches
+from jacobian_lab.matrix.explicit import Instantiator, components
+from jacobian_lab.matrix.fastcheck import identical
+from jacobian_lab.matrix.rules import VJP_RULE, is_matrix_variable, jac, rule_name, simplify, vjp
+from jacobian_lab.printing.notation import notation
 
 CONVENTIONS: tuple[str, ...] = (
     "numerator layout: ∂f/∂x has one row per output of f and one column per entry of x",
@@ -139,13 +139,13 @@ class Derivation:
 
     def _repr_markdown_(self) -> str:
         """Jupyter renders a derivation (steps, result, proof record) by itself."""
-        from .render import markdown
+        from jacobian_lab.printing.render import markdown
 
         return markdown(self)
 
     def _repr_latex_(self) -> str:
         """The boxed results as one LaTeX display (for front ends that prefer LaTeX)."""
-        from .latex import latex
+        from jacobian_lab.printing.latex import latex
 
         body = r" \\ ".join(f"{latex(r.lhs)} = {latex(r.expr)}" for r in self.results)
         return f"$$\\begin{{gathered}}{body}\\end{{gathered}}$$"
@@ -339,7 +339,7 @@ def prove_result(
     inst: Instantiator | None = None, fast: bool = False,
 ) -> Check:
     """Compare one result with the component layer at ``sizes`` (``fast``: see
-    :func:`jacobian_lab.checker.compare`)."""
+    :func:`jacobian_lab.judge.checker.compare`)."""
     if isinstance(result.of, sp.MatrixBase):  # a component-level result: scalar variables
         extra = [] if result.kind == "value" else list(result.of)
         return compare(explicit_truth(result), result.expr, seed=seed, extra_exprs=extra,
@@ -360,10 +360,10 @@ def judge(
 ) -> Check:
     """Compare an instantiated claim with the instantiated truth (the result's ``assume``
     applied to both): the fast exact test first, then the checker (``fast``: without
-    simplification or diagnosis, see :func:`jacobian_lab.checker.compare`)."""
+    simplification or diagnosis, see :func:`jacobian_lab.judge.checker.compare`)."""
     truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
     if fast and truth.shape == claimed.shape:  # most claims are wrong: look for a witness
-        from .witness import refute
+        from jacobian_lab.judge.witness import refute
 
         wrong = refute(truth, claimed, seed=seed)
         if wrong is not None:

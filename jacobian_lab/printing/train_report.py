@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .derivation import prove
-from .files import atomic_write_bytes, atomic_write_text
-from .render import _tex_escape, latex_section, markdown
-from .report import _proof_table, _unicode_preamble, check_output, compile_pdf
+from jacobian_lab.core.derivation import prove
+from jacobian_lab.files import atomic_write_bytes, atomic_write_text
+from jacobian_lab.printing.render import _tex_escape, latex_section, markdown
+from jacobian_lab.printing.report import _proof_table, _unicode_preamble, check_output, compile_pdf
 
 SOURCE_DERIVATION = "mnist-network"
 

@@ -35,9 +35,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from . import budget
-from .errors import BudgetExceeded
-from .functions import relu
+from jacobian_lab import budget
+from jacobian_lab.errors import BudgetExceeded
+from jacobian_lab.language.functions import relu
 
 DIGITS = 30
 """Significant digits of every sampled value."""
@@ -114,7 +114,7 @@ def saturating_arguments(*objs: sp.Basic) -> list[sp.Expr]:
     """Arguments of tanh, sigmoid, softplus and atan: away from their zero crossing these
     functions saturate and their derivatives underflow (sech²(5000)), so points near the
     crossing are where a claim's value has digits to compare."""
-    from .functions import sigmoid, softplus
+    from jacobian_lab.language.functions import sigmoid, softplus
 
     out: list[sp.Expr] = []
     for obj in objs:

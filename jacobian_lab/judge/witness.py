@@ -1,6 +1,6 @@
 """A quick search for counterexamples in float64, each confirmed at 30 digits.
 
-The checker's fast mode (:func:`jacobian_lab.checker.compare` with ``fast=True``, used by
+The checker's fast mode (:func:`jacobian_lab.judge.checker.compare` with ``fast=True``, used by
 mutation testing, where most claims are wrong) first looks here for a witness: random points
 evaluated in float64 by :func:`float_value`, a memoised walk over the expression DAG, and
 points placed exactly on each kink. A point where the two sides differ far above rounding is
@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import sampler
-from .functions import relu, sigmoid, softplus
-from .verdict import KINK_DIAGNOSIS, Check, mismatches
+from jacobian_lab.judge import sampler
+from jacobian_lab.judge.verdict import KINK_DIAGNOSIS, Check, mismatches
+from jacobian_lab.language.functions import relu, sigmoid, softplus
 
 __all__ = ["float_value", "refute"]
 

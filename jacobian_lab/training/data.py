@@ -45,8 +45,13 @@ from typing import BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError, JlabError, did_you_mean
-from .files import atomic_write, atomic_write_bytes, describe_os_error, remove_stale_temps
+from jacobian_lab.errors import DataError, JlabError, did_you_mean
+from jacobian_lab.files import (
+    atomic_write,
+    atomic_write_bytes,
+    describe_os_error,
+    remove_stale_temps,
+)
 
 __all__ = [
     "MNIST_FILES", "MNIST_MIRROR", "MNIST_SHA256", "Dataset", "check_dataset",

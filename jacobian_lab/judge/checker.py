@@ -7,7 +7,7 @@ judge"):
 * ``symbolic`` — every entry of ``claim − truth`` simplifies to 0 (and the claim has no
   domain restriction the truth lacks, and agrees on every kink, see below);
 * ``sampled`` — otherwise both sides are evaluated exactly (rational points) or to 30
-  significant digits at points from :mod:`jacobian_lab.sampler`: many magnitudes, both signs,
+  significant digits at points from :mod:`jacobian_lab.judge.sampler`: many magnitudes, both signs,
   the constants of the expressions, inside each function's domain, both sides of every sign
   change. Values are compared relative to their magnitude (exactly where both are
   rational), and an apparent difference is re-checked at 60 digits so cancellation cannot
@@ -32,12 +32,13 @@ from typing import Any
 
 import sympy as sp
 
-from . import budget, sampler
-from .errors import BudgetExceeded, ShapeError
-from .functions import to_elementary
-from .sampler import Point, differing, kink_arguments, value
-from .verdict import KINK_DIAGNOSIS, Check, Evidence, Mismatch, mismatches
-from .witness import refute
+from jacobian_lab import budget
+from jacobian_lab.errors import BudgetExceeded, ShapeError
+from jacobian_lab.judge import sampler
+from jacobian_lab.judge.sampler import Point, differing, kink_arguments, value
+from jacobian_lab.judge.verdict import KINK_DIAGNOSIS, Check, Evidence, Mismatch, mismatches
+from jacobian_lab.judge.witness import refute
+from jacobian_lab.language.functions import to_elementary
 
 DIGITS = sampler.DIGITS
 DEFAULT_BUDGET = 10.0  # seconds of sampling before an honest "undecided"
@@ -211,10 +212,10 @@ def compare(
 
     ``extra_exprs`` (e.g. the original function) take part in choosing sample points, so
     their domains and kinks are respected too. ``kink_points`` points are tried exactly on
-    each kink (default :data:`jacobian_lab.sampler.KINK_POINTS`). ``fast`` (for mutation
+    each kink (default :data:`jacobian_lab.judge.sampler.KINK_POINTS`). ``fast`` (for mutation
     testing, where most claims are wrong) skips the symbolic simplification and the
     diagnosis and stops at the first differing point; it first looks for a quick float64 witness
-    (:func:`jacobian_lab.witness.refute`) unless ``witness=False`` (the caller already did).
+    (:func:`jacobian_lab.judge.witness.refute`) unless ``witness=False`` (the caller already did).
     ``seconds``: time for sampling (default :data:`DEFAULT_BUDGET`, and never more than an
     enclosing :func:`jacobian_lab.budget.deadline` leaves); past it the verdict is
     ``undecided`` unless a counterexample was found.
@@ -533,7 +534,9 @@ def verify(
     >>> check.verdict, check.diagnosis
     ('incorrect', '(1,2) has the wrong sign')
     """
-    from .component import jacobian  # component builds on the checker (chain's check)
+    from jacobian_lab.judge.component import (
+        jacobian,  # component builds on the checker (chain's check)
+    )
 
     expected = jacobian(list(exprs), wrt, layout=layout)
     return compare(expected, claim, samples=samples, seed=seed, extra_exprs=list(exprs),

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from .errors import JlabError
+from jacobian_lab.errors import JlabError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="expressions (several arguments, or comma-separated in one)",
     )
     _add_calculus_options(p)
-    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_jacobian"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.calculus", "cmd_jacobian"))
 
     p = sub.add_parser(
         "gradient",
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("expr", metavar="EXPR", help="one scalar expression")
     _add_calculus_options(p)
-    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_gradient"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.calculus", "cmd_gradient"))
 
     p = sub.add_parser(
         "chain",
@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wrt", nargs="+", required=True, metavar="VAR")
     p.add_argument("--format", default="rich", choices=["rich", "latex", "json"])
     _add_budget_option(p)
-    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_chain"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.calculus", "cmd_chain"))
 
     p = sub.add_parser(
         "verify",
@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_calculus_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled points")
-    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_verify"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.calculus", "cmd_verify"))
 
     p = sub.add_parser(
         "list",
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="prove everything now; do not read or write the proof cache (JLAB_NO_CACHE=1)",
     )
-    p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_list"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.catalog", "cmd_list"))
 
     p = sub.add_parser(
         "derive",
@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-steps", action="store_true", help="show only the result and proof")
     p.add_argument("--sizes", metavar="N,N,...", help="sizes to prove at, e.g. 1,2,3")
     p.add_argument("--file", metavar="PY", help="load your own derivation module first")
-    p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_derive"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.catalog", "cmd_derive"))
 
     p = sub.add_parser(
         "check",
@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME", help="derivations (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_budget_option(p, "proof")
-    p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_check"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.catalog", "cmd_check"))
 
     p = sub.add_parser(
         "report",
@@ -248,7 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every derivation in the catalog")
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     _add_budget_option(p, "proof")
-    p.set_defaults(func=_lazy("jacobian_lab._cli_catalog", "cmd_report"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.catalog", "cmd_report"))
 
     p = sub.add_parser(
         "codegen", help="regenerate (or check, or show) the NumPy kernels",
@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--check", action="store_true", help="exit 1 if the kernels are stale")
     p.add_argument("--show", metavar="NAME", help="print one kernel's generated source")
-    p.set_defaults(func=_lazy("jacobian_lab._cli_codegen", "cmd_codegen"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.codegen", "cmd_codegen"))
 
     p = sub.add_parser(
         "mutate", help="mutation testing: does every check fail on a wrong formula?",
@@ -280,9 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also list the equivalent mutants")
     p.add_argument("--json", action="store_true", help="every outcome, machine-readable")
     _add_budget_option(p, "mutant's judgement")
-    p.set_defaults(func=_lazy("jacobian_lab._cli_mutate", "cmd_mutate"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.mutate", "cmd_mutate"))
 
-    from ._cli_train import add_data_arguments, add_train_arguments
+    from jacobian_lab.cli.train import add_data_arguments, add_train_arguments
 
     p = sub.add_parser(
         "train", help="train an MNIST network on the generated kernels, checking gradients",
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "jlab train --resume runs/20261129-031500 --epochs 20"),
     )
     add_train_arguments(p)
-    p.set_defaults(func=_lazy("jacobian_lab._cli_train", "cmd_train"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.train", "cmd_train"))
 
     p = sub.add_parser(
         "data", help="fetch real MNIST (checksummed, cached)",
@@ -302,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_examples("jlab data fetch mnist", "jlab data fetch mnist --dir ./mnist"),
     )
     add_data_arguments(p)
-    p.set_defaults(func=_lazy("jacobian_lab._cli_train", "cmd_data_fetch"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.train", "cmd_data_fetch"))
 
     p = sub.add_parser(
         "demo",
@@ -310,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=fmt,
         epilog=_examples("jlab demo"),
     )
-    p.set_defaults(func=_lazy("jacobian_lab._cli_calculus", "cmd_demo"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.calculus", "cmd_demo"))
     return parser
 
 
@@ -376,6 +376,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .component import jacobian
-from .functions import relu, sigmoid, softplus
+from jacobian_lab.judge.component import jacobian
+from jacobian_lab.language.functions import relu, sigmoid, softplus
 
 x, y = sp.symbols("x y", real=True)
 
@@ -127,8 +127,8 @@ def mutants(case: Case, rng: random.Random) -> Iterator[tuple[str, sp.Matrix]]:
 def judge_outcomes(count: int = 25, seed: int = 0
                    ) -> Iterator[tuple[str, str, str, str, str, float]]:
     """``jlab mutate --level judge``: every mutant of ``count`` generated cases goes through
-    :func:`jacobian_lab.checker.compare`; (target, operator, detail, status, by, seconds)."""
-    from .checker import compare
+    :func:`jacobian_lab.judge.checker.compare`; (target, operator, detail, status, by, seconds)."""
+    from jacobian_lab.judge.checker import compare
 
     rng = random.Random(seed)
     for case in generate(count, seed):

@@ -15,9 +15,16 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .budget import deadline, remaining
-from .checker import Check, compare, verify
-from .component import (
+from jacobian_lab.budget import deadline, remaining
+from jacobian_lab.errors import (
+    BudgetExceeded,
+    DomainError,
+    ShapeError,
+    UnknownNameError,
+    did_you_mean,
+)
+from jacobian_lab.judge.checker import Check, compare, verify
+from jacobian_lab.judge.component import (
     chain,
     check_defined,
     check_layout,
@@ -26,9 +33,7 @@ from .component import (
     jacobian,
     kink_notes,
 )
-from .errors import BudgetExceeded, DomainError, ShapeError, UnknownNameError, did_you_mean
-from .latex import latex
-from .parser import (
+from jacobian_lab.language.parser import (
     parse_assignments,
     parse_exprs,
     parse_matrix,
@@ -36,7 +41,8 @@ from .parser import (
     parse_symbols,
     variable_names,
 )
-from .pretty import pretty
+from jacobian_lab.printing.latex import latex
+from jacobian_lab.printing.pretty import pretty
 
 DEFAULT_BUDGET = 10.0  # seconds; the CLI's --budget (cli.DEFAULT_BUDGET)
 SIMPLIFY_SHARE = 0.5  # simplification may use this share of what is left of the budget

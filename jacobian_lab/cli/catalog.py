@@ -1,7 +1,7 @@
 """``jlab list | derive | check``: the derivation catalog on the command line.
 
 SymPy and the derivation core are imported inside the commands, after ``list`` and ``check``
-have hashed the sources for the proof cache (:mod:`jacobian_lab.proof_cache`): the key then
+have hashed the sources for the proof cache (:mod:`jacobian_lab.core.proof_cache`): the key then
 describes the code that is about to be imported, not a file edited after it was.
 """
 
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
-from .errors import BudgetExceeded, ShapeError
-from .proof_cache import ProofCache, ProofSummary, builder_salt
+from jacobian_lab.core.proof_cache import ProofCache, ProofSummary, builder_salt
+from jacobian_lab.errors import BudgetExceeded, ShapeError
 
 if TYPE_CHECKING:
-    from .derivation import Derivation, Proof
+    from jacobian_lab.core.derivation import Derivation, Proof
 
 MAX_SIZE = 8
 
@@ -54,8 +54,8 @@ def _salt(cat: Any, name: str) -> str | None:
 
 def _prove_within(d: Derivation, args: argparse.Namespace) -> Proof:
     """Prove one derivation within ``--budget`` seconds; past it, a one-line error."""
-    from .budget import deadline
-    from .derivation import prove
+    from jacobian_lab.budget import deadline
+    from jacobian_lab.core.derivation import prove
 
     seconds = getattr(args, "budget", math.inf)
     try:
@@ -80,8 +80,8 @@ def _when(t: float) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     check = not args.no_check
     cache = ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
-    from .derivation import prove
-    from .render import render_list
+    from jacobian_lab.core.derivation import prove
+    from jacobian_lab.printing.render import render_list
 
     cat = _catalog()
     console = Console(highlight=False)
@@ -122,9 +122,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
-    from .derivation import prove
-    from .render import latex_section as _latex_section
-    from .render import markdown, render_rich, to_json
+    from jacobian_lab.core.derivation import prove
+    from jacobian_lab.printing.render import latex_section as _latex_section
+    from jacobian_lab.printing.render import markdown, render_rich, to_json
 
     cat = _catalog()
     if args.file:
@@ -148,7 +148,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     cache = ProofCache.open()  # check always proves; it refreshes what list will show
-    from .render import render_check
+    from jacobian_lab.printing.render import render_check
 
     cat = _catalog()
     names = args.names or cat.names()
@@ -182,7 +182,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import check_output, write_report
+    from jacobian_lab.printing.report import check_output, write_report
 
     cat = _catalog()
     if args.all == bool(args.names):

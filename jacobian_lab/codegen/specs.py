@@ -22,13 +22,24 @@ from typing import Any
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from .codegen import KernelSpec, Truth
-from .errors import VerificationError
-from .functions import relu
-from .matrix.expr import DIM_J, DIM_K, DIM_M, DIM_N, T, apply, diag, hadamard, matrix, ones
-from .matrix.expr import scalar as scalar_symbol
-from .matrix.expr import softmax as softmax_of
-from .matrix.expr import vector as vector_symbol
+from jacobian_lab.codegen.emit import KernelSpec, Truth
+from jacobian_lab.errors import VerificationError
+from jacobian_lab.language.functions import relu
+from jacobian_lab.matrix.expr import (
+    DIM_J,
+    DIM_K,
+    DIM_M,
+    DIM_N,
+    T,
+    apply,
+    diag,
+    hadamard,
+    matrix,
+    ones,
+)
+from jacobian_lab.matrix.expr import scalar as scalar_symbol
+from jacobian_lab.matrix.expr import softmax as softmax_of
+from jacobian_lab.matrix.expr import vector as vector_symbol
 
 n, k, j, m = DIM_N, DIM_K, DIM_J, DIM_M
 Z, A, Y = matrix("Z", k, m), matrix("A", k, m), matrix("Y", k, m)
@@ -340,7 +351,7 @@ class KernelCheck:
     kernel: str
     output: str
     sizes: str
-    check: Any  # jacobian_lab.checker.Check
+    check: Any  # jacobian_lab.judge.checker.Check
 
     @property
     def ok(self) -> bool:
@@ -356,10 +367,10 @@ def verify(spec: KernelSpec, sizes: Sequence[Mapping[sp.Symbol, int]] = VERIFY_S
     Exactly the proof the catalog runs: the matrix-layer expression instantiated at
     concrete sizes against entries built from scalars and ``sympy.diff``. ``transform``
     is applied to each instantiated expression first (mutation testing swaps ReLU'(0));
-    ``fast`` is passed to :func:`jacobian_lab.checker.compare`.
+    ``fast`` is passed to :func:`jacobian_lab.judge.checker.compare`.
     """
-    from .checker import compare
-    from .matrix.explicit import Instantiator
+    from jacobian_lab.judge.checker import compare
+    from jacobian_lab.matrix.explicit import Instantiator
 
     if spec.truth is None:
         raise VerificationError(f"kernel {spec.name} has no component-layer truth to check")

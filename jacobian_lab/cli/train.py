@@ -4,9 +4,9 @@ Only argparse is imported at start-up (``jlab --help`` stays fast); NumPy, rich 
 trainer are imported when a command runs. ``cli.py`` wires the commands::
 
     p = sub.add_parser("train", ...); add_train_arguments(p)
-    p.set_defaults(func=_lazy("jacobian_lab._cli_train", "cmd_train"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.train", "cmd_train"))
     p = sub.add_parser("data", ...); add_data_arguments(p)
-    p.set_defaults(func=_lazy("jacobian_lab._cli_train", "cmd_data_fetch"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.train", "cmd_data_fetch"))
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .training.trainer import TrainSummary
+    from jacobian_lab.training.trainer import TrainSummary
 
 # Defaults and choices, repeated here so that building the parser imports nothing heavy;
 # tests/test_training.py checks that they agree with TrainConfig and the model.
@@ -73,7 +73,7 @@ def _lr(text: str) -> float:
     return value
 
 
-MAX_TIMEOUT = 86_400.0  # jacobian_lab.data.MAX_TIMEOUT (not imported: it loads NumPy)
+MAX_TIMEOUT = 86_400.0  # jacobian_lab.training.data.MAX_TIMEOUT (not imported: it loads NumPy)
 
 
 def _timeout(text: str) -> float:
@@ -171,11 +171,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train (or resume); exit 0, or 1 when a gradient check failed."""
     from rich.console import Console
 
-    from .errors import TrainingError
-    from .training import trainer
+    from jacobian_lab.errors import TrainingError
+    from jacobian_lab.training import trainer
 
     if getattr(args, "report", None) is not None:  # checked before the run, not after it
-        from .report import check_output
+        from jacobian_lab.printing.report import check_output
 
         check_output(args.report, "--report")
     settings = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
@@ -190,7 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary = trainer.train(trainer.TrainConfig(**settings), run_dir=args.run_dir,
                                 **common)
     if getattr(args, "report", None) is not None:
-        from .train_report import write_train_report
+        from jacobian_lab.printing.train_report import write_train_report
 
         written = write_train_report(summary, args.report)
         Console(stderr=True, highlight=False).print(f"wrote {written}")
@@ -208,7 +208,7 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from . import data
+    from jacobian_lab.training import data
 
     tasks: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),

@@ -1,8 +1,9 @@
 """Printers for derivations: rich terminal, Markdown, LaTeX section, JSON.
 
-Each printer walks the same :class:`~jacobian_lab.derivation.Derivation` data; math goes
-through :mod:`jacobian_lab.notation` (terminal) or :mod:`jacobian_lab.latex` (LaTeX and
-Markdown), never through hand-assembled strings of SymPy output.
+Each printer walks the same :class:`~jacobian_lab.core.derivation.Derivation` data; math
+goes through :mod:`jacobian_lab.printing.notation` (terminal) or
+:mod:`jacobian_lab.printing.latex` (LaTeX and Markdown), never through hand-assembled
+strings of SymPy output.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .derivation import Derivation, Proof
-from .latex import latex
-from .notation import notation
+from jacobian_lab.core.derivation import Derivation, Proof
+from jacobian_lab.printing.latex import latex
+from jacobian_lab.printing.notation import notation
 
 # --------------------------------------------------------------------------- terminal
 
@@ -30,7 +31,7 @@ def _eq(lhs: Any, rhs: Any) -> Text:
 
 class ProofStatus(Protocol):
     """What the catalog list shows of a proof: a :class:`Proof`, or the proof cache's
-    summary of one (:class:`jacobian_lab.proof_cache.ProofSummary`)."""
+    summary of one (:class:`jacobian_lab.core.proof_cache.ProofSummary`)."""
 
     @property
     def ok(self) -> bool: ...

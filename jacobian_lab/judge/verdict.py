@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import sympy as sp
 
-from .sampler import DIGITS
+from jacobian_lab.judge.sampler import DIGITS
 
 Verdict = Literal["correct", "incorrect", "undecided"]
 Method = Literal["symbolic", "sampled", "none"]
@@ -111,7 +111,9 @@ class Check:
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the verdict, the matrices and the counterexample."""
-        from .latex import latex  # printing sits above the judge: imported when shown
+        from jacobian_lab.printing.latex import (
+            latex,  # printing sits above the judge: imported when shown
+        )
 
         lines = [f"**{self.verdict}** ({self.method}): {self.summary()}", ""]
         lines.append(f"$$\\text{{claimed}} = {latex(self.claim)} \\quad "

@@ -13,10 +13,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .derivation import CONVENTIONS, Derivation
-from .errors import JlabError
-from .files import atomic_write_bytes, atomic_write_text, check_output_path
-from .render import _tex_escape, latex_section, markdown
+from jacobian_lab.core.derivation import CONVENTIONS, Derivation
+from jacobian_lab.errors import JlabError
+from jacobian_lab.files import atomic_write_bytes, atomic_write_text, check_output_path
+from jacobian_lab.printing.render import _tex_escape, latex_section, markdown
 
 FORMATS = (".tex", ".pdf", ".md")
 

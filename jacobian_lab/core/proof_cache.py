@@ -43,11 +43,11 @@ from importlib import metadata, util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import FileError
-from .files import atomic_write_bytes
+from jacobian_lab.errors import FileError
+from jacobian_lab.files import atomic_write_bytes
 
 if TYPE_CHECKING:
-    from .derivation import Proof
+    from jacobian_lab.core.derivation import Proof
 
 FORMAT = "jacobian_lab proof cache 1"
 FILENAME = "proofs.json"
@@ -61,7 +61,7 @@ _METHODS = frozenset({"symbolic", "sampled", "failed"})
 
 def cache_dir() -> Path:
     """``$JLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/jacobian_lab``, else ``~/.cache/jacobian_lab``
-    (as :func:`jacobian_lab.data.default_cache_dir`, without importing NumPy)."""
+    (as :func:`jacobian_lab.training.data.default_cache_dir`, without importing NumPy)."""
     if os.environ.get("JLAB_CACHE_DIR"):
         return Path(os.environ["JLAB_CACHE_DIR"]).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
@@ -142,7 +142,7 @@ def builder_salt(builder: Callable[..., Any] | None, roots: Iterable[Path] | Non
 class ProofSummary:
     """What ``jlab list`` shows about a proof: the fields of :meth:`Proof.to_dict` it needs.
 
-    It has the ``ok`` and ``method`` of a :class:`~jacobian_lab.derivation.Proof`, so the
+    It has the ``ok`` and ``method`` of a :class:`~jacobian_lab.core.derivation.Proof`, so the
     catalog table renders it like a fresh proof.
     """
 

@@ -26,9 +26,9 @@ from typing import Any, NamedTuple
 
 import sympy as sp
 
-from .budget import deadline
-from .errors import BudgetExceeded, ParseError, did_you_mean
-from .functions import NN_FUNCTIONS
+from jacobian_lab.budget import deadline
+from jacobian_lab.errors import BudgetExceeded, ParseError, did_you_mean
+from jacobian_lab.language.functions import NN_FUNCTIONS
 
 MAX_LENGTH = 2000  # characters of input
 MAX_DEPTH = 40  # bracket nesting, counted before ast.parse (CPython gives up near 200)

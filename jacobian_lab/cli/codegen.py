@@ -20,8 +20,8 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     """``--show NAME``: print one kernel's source; ``--check``: exit 1 if the generated
     module is stale; neither: regenerate it. ``args.output`` (optional) overrides the path.
     """
-    from . import codegen
-    from .kernel_specs import kernel_specs
+    from jacobian_lab.codegen import emit as codegen
+    from jacobian_lab.codegen.specs import kernel_specs
 
     path = Path(getattr(args, "output", None) or codegen.GENERATED)
     if getattr(args, "show", None) is not None:

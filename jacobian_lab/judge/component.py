@@ -16,7 +16,7 @@ from typing import Literal
 
 import sympy as sp
 
-from .errors import DomainError, ShapeError, UnknownNameError
+from jacobian_lab.errors import DomainError, ShapeError, UnknownNameError
 
 Layout = Literal["numerator", "denominator"]
 LAYOUTS: tuple[str, ...] = ("numerator", "denominator")
@@ -41,7 +41,7 @@ def with_convention(m: sp.Matrix) -> sp.Matrix:
     has ``Heaviside(z, 0)``. They are the same function, so they get the same derivative: every
     step from differentiation takes the value 0 at its switch (ReLU'(0) = 0). The value at a
     switch is a convention only where the function is not differentiable; where it is, the
-    judge takes the one-sided limits (see :mod:`jacobian_lab.checker`).
+    judge takes the one-sided limits (see :mod:`jacobian_lab.judge.checker`).
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x", real=True)
@@ -163,7 +163,7 @@ def chain(
     product = (df_dg.xreplace(sub) * dg_dx).applyfunc(tidy)
     composed = outer_m.xreplace(sub)
     direct = jacobian(list(composed), wrt)
-    from .checker import compare  # local: verify builds on this module
+    from jacobian_lab.judge.checker import compare  # local: verify builds on this module
 
     agrees = compare(direct, product).ok
     return ChainRule(
@@ -321,7 +321,7 @@ def kink_notes(jac: sp.Matrix, point: Mapping[sp.Symbol, sp.Expr]) -> list[str]:
     function is not differentiable: the value shown there is a convention, and this says which.
 
     >>> import sympy as sp
-    >>> from jacobian_lab.functions import relu
+    >>> from jacobian_lab.language.functions import relu
     >>> x = sp.Symbol("x", real=True)
     >>> kink_notes(sp.Matrix([[relu(x).diff(x)]]), {x: 0})  # doctest: +ELLIPSIS
     ["x = 0 is a kink ...: ReLU'(0) = 0 by convention (step(0) = 0)"]

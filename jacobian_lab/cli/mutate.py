@@ -14,7 +14,7 @@ from rich.table import Table
 
 def cmd_mutate(args: argparse.Namespace) -> int:
     """Exit 0 when every value-changing mutant is caught, 1 when one is missed."""
-    from . import mutation
+    from jacobian_lab import mutation
 
     levels = args.level or list(mutation.LEVELS)
     budget = getattr(args, "budget", math.inf)  # seconds per mutant's judgement

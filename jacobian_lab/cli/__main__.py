@@ -1,0 +1,10 @@
+"""``python -m jacobian_lab.cli`` is ``jlab``."""
+
+from __future__ import annotations
+
+import sys
+
+from jacobian_lab.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
