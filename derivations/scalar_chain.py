@@ -7,7 +7,7 @@ import sympy as sp
 from derivations import register
 from derivations._display import Total, symbols
 from jacobian_lab.core.derivation import Claim, Derivation, Given, Result, Step
-from jacobian_lab.judge.component import chain
+from jacobian_lab.judge.verify import chain
 
 
 @register("scalar-chain")

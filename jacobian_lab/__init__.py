@@ -55,7 +55,7 @@ def __getattr__(name: str) -> Any:
 
 def verify(exprs: Any, wrt: Any, claim: Any, layout: str = "numerator") -> Check:
     """Check a claimed Jacobian; strings are parsed safely (never evaluated)."""
-    from jacobian_lab.judge.checker import verify as _verify
+    from jacobian_lab.judge.verify import verify as _verify
     from jacobian_lab.language.parser import parse_exprs, parse_matrix, parse_symbols
 
     if isinstance(exprs, str):

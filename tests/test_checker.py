@@ -6,7 +6,8 @@ import pytest
 import sympy as sp
 
 from jacobian_lab.errors import ShapeError
-from jacobian_lab.judge.checker import compare, kink_arguments, sample_points, verify
+from jacobian_lab.judge.checker import compare, kink_arguments, sample_points
+from jacobian_lab.judge.verify import verify
 from jacobian_lab.language.functions import relu
 
 x, y = sp.symbols("x y", real=True)

@@ -6,7 +6,8 @@ import pytest
 import sympy as sp
 
 from jacobian_lab.errors import DomainError, UnknownNameError
-from jacobian_lab.judge.component import chain, evaluate, gradient, jacobian
+from jacobian_lab.judge.component import evaluate, gradient, jacobian
+from jacobian_lab.judge.verify import chain
 from jacobian_lab.language.functions import relu, sigmoid
 
 

@@ -14,7 +14,9 @@ import pytest
 import sympy as sp
 
 from jacobian_lab.judge import edge_cases
-from jacobian_lab.judge.checker import compare, simplest_rational, verify
+from jacobian_lab.judge.checker import compare
+from jacobian_lab.judge.diagnosis import simplest_rational
+from jacobian_lab.judge.verify import verify
 from jacobian_lab.language.parser import parse_exprs, parse_matrix, parse_symbols
 
 

@@ -23,9 +23,8 @@ from jacobian_lab.errors import (
     UnknownNameError,
     did_you_mean,
 )
-from jacobian_lab.judge.checker import Check, compare, verify
+from jacobian_lab.judge.checker import Check, compare
 from jacobian_lab.judge.component import (
-    chain,
     check_defined,
     check_layout,
     check_slopes,
@@ -33,6 +32,7 @@ from jacobian_lab.judge.component import (
     jacobian,
     kink_notes,
 )
+from jacobian_lab.judge.verify import chain, verify
 from jacobian_lab.language.parser import (
     parse_assignments,
     parse_exprs,
