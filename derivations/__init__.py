@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from jacobian_lab.errors import JlabError, UnknownNameError, UserCodeError, did_you_mean
 
 if TYPE_CHECKING:
+    # lazy: listing and registering entries stays free of SymPy; checked only for users' files
     from jacobian_lab.core.derivation import Derivation
 
 Builder = Callable[[], "Derivation"]
@@ -81,6 +83,7 @@ def get(name: str) -> Derivation:
     origin = _USER_FILES.get(name)
     if origin is None:
         return builder()
+    # lazy: listing and registering entries stays free of SymPy; checked only for users' files
     from jacobian_lab.core.derivation import Derivation
 
     try:
@@ -104,8 +107,6 @@ def _short(value: object) -> str:
 
 
 def _user_error(origin: Path, what: str, e: BaseException) -> UserCodeError:
-    import traceback
-
     details = "".join(traceback.format_exception(type(e), e, e.__traceback__))
     first = " ".join(str(e).split())[:120]
     return UserCodeError(f"{origin}: {what} {type(e).__name__}: {first} (your file's "

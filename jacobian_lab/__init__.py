@@ -1,27 +1,30 @@
 """jacobian_lab — derive, show, check and run the matrix calculus of neural networks.
 
-The public API for users (imported lazily, so ``import jacobian_lab.kernels`` stays free of
-SymPy):
+The public API for users (:mod:`jacobian_lab.api`; imported on first use, so
+``import jacobian_lab.kernels`` stays free of SymPy). Strings are parsed safely, never
+evaluated; variables are matched by name:
 
 * :func:`jacobian`, :func:`gradient` — exact Jacobians in numerator layout;
 * :func:`verify` — is a hand-derived Jacobian right? (``correct``/``incorrect``/``undecided``);
-* :func:`derive` — a catalog derivation, proven; :func:`check` — prove the whole catalog.
+* :func:`derive` — a catalog derivation, proven; :func:`check` — prove the whole catalog;
+* :func:`parse_expr`, :func:`parse_exprs`, :func:`parse_symbols` — the expression language.
 
 >>> import jacobian_lab as jl
->>> jl.verify(jl.parse_exprs("x^2 + cos(y)"), jl.parse_symbols("x y"), "[[2*x, -sin(y)]]").verdict
+>>> jl.jacobian("x^2 + y", ["x", "y"])
+Matrix([[2*x, 1]])
+>>> jl.verify("x^2 + cos(y)", "x y", "[[2*x, -sin(y)]]").verdict
 'correct'
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from jacobian_lab.core.derivation import Derivation, Proof
-    from jacobian_lab.judge.checker import Check
-    from jacobian_lab.judge.component import gradient, jacobian
+    from jacobian_lab.api import check, derive, gradient, jacobian, verify
     from jacobian_lab.language.parser import parse_expr, parse_exprs, parse_symbols
 
 __all__ = [
@@ -36,50 +39,24 @@ __all__ = [
 ]
 
 _LAZY = {
-    "jacobian": ("jacobian_lab.judge.component", "jacobian"),
-    "gradient": ("jacobian_lab.judge.component", "gradient"),
-    "parse_expr": ("jacobian_lab.language.parser", "parse_expr"),
-    "parse_exprs": ("jacobian_lab.language.parser", "parse_exprs"),
-    "parse_symbols": ("jacobian_lab.language.parser", "parse_symbols"),
+    "check": "jacobian_lab.api",
+    "derive": "jacobian_lab.api",
+    "gradient": "jacobian_lab.api",
+    "jacobian": "jacobian_lab.api",
+    "verify": "jacobian_lab.api",
+    "parse_expr": "jacobian_lab.language.parser",
+    "parse_exprs": "jacobian_lab.language.parser",
+    "parse_symbols": "jacobian_lab.language.parser",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # looked up once
+        return value
     raise AttributeError(f"module 'jacobian_lab' has no attribute {name!r}")
 
 
-def verify(exprs: Any, wrt: Any, claim: Any, layout: str = "numerator") -> Check:
-    """Check a claimed Jacobian; strings are parsed safely (never evaluated)."""
-    from jacobian_lab.judge.verify import verify as _verify
-    from jacobian_lab.language.parser import parse_exprs, parse_matrix, parse_symbols
-
-    if isinstance(exprs, str):
-        exprs = parse_exprs(exprs)
-    if isinstance(wrt, str):
-        wrt = parse_symbols(wrt)
-    if isinstance(claim, str):
-        claim = parse_matrix(claim)
-    return _verify(exprs, wrt, claim, layout=layout)
-
-
-def derive(name: str) -> Derivation:
-    """The catalog derivation ``name``, with its proof run (``.proof``)."""
-    import derivations
-    from jacobian_lab.core.derivation import prove
-
-    d = derivations.get(name)
-    prove(d)
-    return d
-
-
-def check(names: list[str] | None = None) -> dict[str, Proof]:
-    """Prove every named derivation (default: the whole catalog)."""
-    import derivations
-    from jacobian_lab.core.derivation import prove
-
-    return {n: prove(derivations.get(n)) for n in (names or derivations.names())}
+def __dir__() -> list[str]:
+    return sorted({*__all__, "__version__"})

@@ -34,6 +34,11 @@ class ParseError(JlabError, ValueError):
         return msg
 
 
+class UsageError(JlabError, ValueError):
+    """A call or command used wrongly: an argument of the wrong kind, a missing part, options
+    that do not go together."""
+
+
 class ShapeError(JlabError, ValueError):
     """Shapes that do not fit together (a claim of the wrong size, mismatched operands)."""
 

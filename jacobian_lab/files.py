@@ -23,12 +23,18 @@ import os
 import re
 import secrets
 import stat
+import urllib.error
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
 from jacobian_lab.errors import FileError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX: run directories are not locked
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "RunDirLock", "atomic_write", "atomic_write_bytes", "atomic_write_text",
@@ -124,8 +130,6 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
 
 
 def _is_network_error(e: OSError) -> bool:
-    import urllib.error
-
     return isinstance(e, (urllib.error.URLError, ConnectionError))
 
 
@@ -246,9 +250,7 @@ class RunDirLock:
         self._fd: int | None = None
 
     def acquire(self) -> RunDirLock:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - not POSIX: no lock
+        if fcntl is None:  # pragma: no cover - not POSIX: no lock
             return self
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -12,15 +12,14 @@ from typing import Any
 import sympy as sp
 from rich.console import Console, Group
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from jacobian_lab.budget import deadline, remaining
 from jacobian_lab.errors import (
     BudgetExceeded,
     DomainError,
-    ShapeError,
     UnknownNameError,
+    UsageError,
     did_you_mean,
 )
 from jacobian_lab.judge.checker import Check, compare
@@ -32,11 +31,10 @@ from jacobian_lab.judge.component import (
     jacobian,
     kink_notes,
 )
-from jacobian_lab.judge.verify import chain, verify
+from jacobian_lab.judge.verify import chain
 from jacobian_lab.language.parser import (
     parse_assignments,
     parse_exprs,
-    parse_matrix,
     parse_point,
     parse_symbols,
     variable_names,
@@ -48,7 +46,7 @@ DEFAULT_BUDGET = 10.0  # seconds; the CLI's --budget (cli.DEFAULT_BUDGET)
 SIMPLIFY_SHARE = 0.5  # simplification may use this share of what is left of the budget
 CHECK_SHARE = 0.6  # the check of the simplified form, this share of what is left after it
 MEMORY_BYTES = 1 << 30  # the resident set may grow by this much per command (1024 MB)
-MAX_SHOWN_DIGITS = 300  # exact values with more digits are shown rounded (see _shown)
+MAX_SHOWN_DIGITS = 300  # exact values with more digits are shown rounded (see for_display)
 
 LAYOUT_NOTE = {
     "numerator": "numerator layout: row i = output i, column j = variable j",
@@ -56,22 +54,22 @@ LAYOUT_NOTE = {
 }
 
 
-def _console() -> Console:
+def make_console() -> Console:
     return Console(highlight=False)
 
 
-def _rows(m: sp.Matrix) -> list[list[str]]:
+def rows(m: sp.Matrix) -> list[list[str]]:
     return [[sp.sstr(m[i, j]) for j in range(m.cols)] for i in range(m.rows)]
 
 
-def _budget(args: argparse.Namespace) -> float:
+def budget(args: argparse.Namespace) -> float:
     return float(getattr(args, "budget", DEFAULT_BUDGET))
 
 
 @contextmanager
 def _bounded(args: argparse.Namespace, command: str) -> Iterator[None]:
     """Run a command within ``--budget`` seconds; past it, a one-line error (exit 2)."""
-    seconds = _budget(args)
+    seconds = budget(args)
     try:
         with deadline(seconds, memory=MEMORY_BYTES):
             yield
@@ -100,7 +98,7 @@ def _check_variables(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
             )
 
 
-def _inputs(args: argparse.Namespace) -> tuple[list[sp.Expr], list[sp.Symbol]]:
+def inputs(args: argparse.Namespace) -> tuple[list[sp.Expr], list[sp.Symbol]]:
     texts = args.exprs if hasattr(args, "exprs") else [args.expr]
     exprs = parse_exprs(texts)
     if not args.wrt:  # every variable, naturally sorted (x2 before x10)
@@ -122,7 +120,7 @@ _NOT_FINITE = re.compile(
     re.IGNORECASE)
 
 
-def _point(at: str) -> dict[sp.Symbol, sp.Expr]:
+def at_point(at: str) -> dict[sp.Symbol, sp.Expr]:
     bad = _NOT_FINITE.search(at)
     if bad:
         value = bad["value"].replace(" ", "")
@@ -132,13 +130,13 @@ def _point(at: str) -> dict[sp.Symbol, sp.Expr]:
     return parse_point(at)
 
 
-def _value_at(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol], m: sp.Matrix,
+def value_at(exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol], m: sp.Matrix,
               at: str | None) -> sp.Matrix | None:
     """``m`` at the point ``at``; :class:`DomainError` where f or its derivative is undefined,
     and where f has an infinite slope (a cusp), whatever the derivative's formula says."""
     if not at:
         return None
-    point = _point(at)
+    point = at_point(at)
     check_defined(exprs, point)
     value = evaluate(m, point)
     check_slopes(exprs, wrt, point)
@@ -154,7 +152,7 @@ def _too_long(e: sp.Expr) -> bool:
         for r in e.atoms(sp.Rational))
 
 
-def _shown(value: sp.Matrix) -> tuple[sp.Matrix, list[str]]:
+def for_display(value: sp.Matrix) -> tuple[sp.Matrix, list[str]]:
     """``value`` with exact numbers of more than MAX_SHOWN_DIGITS digits rounded to 15
     significant digits, and a note saying so."""
     if not any(_too_long(e) for e in value):
@@ -186,7 +184,7 @@ def _checked_form(raw: sp.Matrix, jac: sp.Matrix, exprs: Sequence[sp.Expr]) -> C
                      diagnosis=f"budget ({e.seconds:.2g} s): the check did not finish")
 
 
-def _matrix_panel(title: str, m: sp.Matrix, subtitle: str = "") -> Panel:
+def matrix_panel(title: str, m: sp.Matrix, subtitle: str = "") -> Panel:
     return Panel(Text(pretty(m)), title=title, subtitle=subtitle, expand=False)
 
 
@@ -202,9 +200,9 @@ def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
 
 
 def _jacobian(args: argparse.Namespace, kind: str) -> int:
-    exprs, wrt = _inputs(args)
+    exprs, wrt = inputs(args)
     if kind == "gradient" and len(exprs) > 1:
-        raise ShapeError(f"A gradient is of one scalar expression, got {len(exprs)} "
+        raise UsageError(f"A gradient is of one scalar expression, got {len(exprs)} "
                          f"({', '.join(map(sp.sstr, exprs))}): use `jlab jacobian` for several")
     layout = check_layout(args.layout)
     raw = jacobian(exprs, wrt, simplify=False)  # numerator layout, ReLU'(0) = 0
@@ -212,10 +210,10 @@ def _jacobian(args: argparse.Namespace, kind: str) -> int:
     # The simplified form is what we show, so check it against the raw derivative.
     check = None if unsimplified else _checked_form(
         raw.T if layout == "denominator" else raw, jac, exprs)
-    value = _value_at(exprs, wrt, jac, args.at)
-    notes = kink_notes(raw, _point(args.at)) if value is not None else []
+    value = value_at(exprs, wrt, jac, args.at)
+    notes = kink_notes(raw, at_point(args.at)) if value is not None else []
     if value is not None:
-        value, rounded = _shown(value)
+        value, rounded = for_display(value)
         notes += rounded
     if unsimplified:
         notes.append(unsimplified)
@@ -225,14 +223,14 @@ def _jacobian(args: argparse.Namespace, kind: str) -> int:
             "wrt": [str(v) for v in wrt],
             "layout": layout,
             "shape": list(jac.shape),
-            "jacobian": _rows(jac),
+            "jacobian": rows(jac),
             "latex": latex(jac),
             "simplified": not unsimplified,
             "check": check.to_dict() if check else None,
         }
         if value is not None:
-            out["at"] = {str(k): sp.sstr(v) for k, v in _point(args.at).items()}
-            out["value"] = _rows(value)
+            out["at"] = {str(k): sp.sstr(v) for k, v in at_point(args.at).items()}
+            out["value"] = rows(value)
         if value is not None or notes:
             out["notes"] = notes
         print(json.dumps(out, indent=2))
@@ -240,14 +238,14 @@ def _jacobian(args: argparse.Namespace, kind: str) -> int:
     if args.format == "latex":
         print(latex(jac) if value is None else f"{latex(jac)} = {latex(value)}")
         return 0
-    console = _console()
+    console = make_console()
     console.print(Text.assemble(("f", "bold"), f"({', '.join(map(str, wrt))}) = "))
     console.print(Text(pretty(sp.Matrix(exprs))))
     title = f"{kind} ∂f/∂({', '.join(map(str, wrt))})  [{jac.rows}×{jac.cols}]"
-    console.print(_matrix_panel(title, jac))
+    console.print(matrix_panel(title, jac))
     console.print(Text(LAYOUT_NOTE[layout], "dim"))
     if value is not None:
-        console.print(_matrix_panel(f"at {args.at}", value))
+        console.print(matrix_panel(f"at {args.at}", value))
     for note in notes:
         console.print(Text.assemble(("note: ", "bold yellow"), note))
     if check is not None:
@@ -292,10 +290,10 @@ def _chain(args: argparse.Namespace) -> int:
                     "inner": {str(s): sp.sstr(e) for s, e in zip(r.g, r.inner, strict=True)},
                     "wrt": [str(v) for v in wrt],
                     "layout": "numerator",
-                    "df_dg": _rows(r.df_dg),
-                    "dg_dx": _rows(r.dg_dx),
-                    "product": _rows(r.product),
-                    "direct": _rows(r.direct),
+                    "df_dg": rows(r.df_dg),
+                    "dg_dx": rows(r.dg_dx),
+                    "product": rows(r.product),
+                    "direct": rows(r.direct),
                     "agrees": r.agrees,
                     "latex": latex(r.product),
                 },
@@ -312,13 +310,13 @@ def _chain(args: argparse.Namespace) -> int:
         print(f"\\frac{{\\partial f}}{{\\partial x}} &= {latex(r.product)}")
         print("\\end{aligned}")
         return 0 if r.agrees else 1
-    console = _console()
+    console = make_console()
     console.print(Text("The vector chain rule: ∂f/∂x = ∂f/∂g · ∂g/∂x  (numerator layout)", "bold"))
     console.print(
         Group(
-            _matrix_panel(f"1. ∂f/∂g   (f in terms of g = ({g}))", r.df_dg),
-            _matrix_panel(f"2. ∂g/∂x   (g in terms of x = ({x}))", r.dg_dx),
-            _matrix_panel("3. ∂f/∂x = ∂f/∂g · ∂g/∂x, with g substituted", r.product),
+            matrix_panel(f"1. ∂f/∂g   (f in terms of g = ({g}))", r.df_dg),
+            matrix_panel(f"2. ∂g/∂x   (g in terms of x = ({x}))", r.dg_dx),
+            matrix_panel("3. ∂f/∂x = ∂f/∂g · ∂g/∂x, with g substituted", r.product),
         )
     )
     style = "green" if r.agrees else "red"
@@ -330,186 +328,3 @@ def _chain(args: argparse.Namespace) -> int:
         )
     )
     return 0 if r.agrees else 1
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    try:
-        with deadline(_budget(args), memory=MEMORY_BYTES):
-            return _verify(args)
-    except BudgetExceeded as e:
-        reason = (f"memory ({e.memory / 2**20:g} MB): the judge needs more" if e.memory else
-                  f"budget ({e.seconds:g} s): the judge did not finish; give it more time "
-                  "with --budget SECONDS")
-        return _undecided(args, reason)
-
-
-def _verify(args: argparse.Namespace) -> int:
-    exprs, wrt = _inputs(args)
-    layout = check_layout(args.layout)
-    claim = parse_matrix(args.claim)
-    if getattr(args, "at", None):
-        return _verify_at(args, exprs, wrt, claim, layout)
-    check = verify(exprs, wrt, claim, layout=layout, seed=args.seed)
-    code = 0 if check.ok else 1
-    if args.format == "json":
-        out = {
-            "exprs": [sp.sstr(e) for e in exprs],
-            "wrt": [str(v) for v in wrt],
-            "layout": layout,
-            "shape": list(check.expected.shape),
-            "jacobian": _rows(check.expected),
-            "claim": _rows(check.claim),
-            "latex": latex(check.expected),
-            **check.to_dict(),
-        }
-        print(json.dumps(out, indent=2))
-        return code
-    if args.format == "latex":
-        print(latex(check.expected))
-        return code
-    console = _console()
-    show_verify(console, check)
-    return code
-
-
-def _undecided(args: argparse.Namespace, reason: str) -> int:
-    """``verify`` past its budget of time or memory: the verdict is undecided (exit 1), and
-    says why."""
-    if args.format == "json":
-        print(json.dumps({"exprs": list(args.exprs), "claim": args.claim,
-                          "verdict": "undecided", "method": "none", "reason": reason},
-                         indent=2))
-    else:
-        console = _console()
-        console.print(Text.assemble(("verdict: ", "bold"), ("UNDECIDED", "bold yellow"),
-                                    f"  (reason: {reason})"))
-    return 1
-
-
-def _same_value(a: sp.Expr, b: sp.Expr) -> bool:
-    """Whether two numbers are equal: exactly, or else to 30 significant digits."""
-    diff = sp.simplify(a - b)
-    if diff == 0:
-        return True
-    av, bv = a.evalf(40), b.evalf(40)
-    return bool(abs(av - bv) <= sp.Float("1e-30", 40) * max(abs(av), abs(bv), 1))
-
-
-def _verify_at(args: argparse.Namespace, exprs: Sequence[sp.Expr], wrt: Sequence[sp.Symbol],
-               claim: sp.Matrix, layout: str) -> int:
-    """``verify --at``: the claim against the true Jacobian at that one point (exact)."""
-    expected = jacobian(exprs, wrt, layout=layout)
-    if claim.shape != expected.shape:
-        raise ShapeError(f"The claim is {claim.rows}×{claim.cols}; the Jacobian is "
-                         f"{expected.rows}×{expected.cols} ({layout} layout)")
-    value = _value_at(exprs, wrt, expected, args.at)
-    assert value is not None
-    point = _point(args.at)
-    by_name = {str(s): s for s in claim.free_symbols}
-    missing = sorted(set(by_name) - {str(s) for s in point})
-    if missing:
-        raise DomainError(f"The claim uses {', '.join(missing)}, which --at does not give")
-    claimed = claim.xreplace({by_name[str(s)]: v for s, v in point.items()
-                              if str(s) in by_name}).applyfunc(sp.simplify)
-    differ = [(i, j) for i in range(value.rows) for j in range(value.cols)
-              if claimed[i, j].has(sp.zoo, sp.nan, sp.oo, -sp.oo)
-              or not _same_value(claimed[i, j], value[i, j])]
-    verdict = "incorrect" if differ else "correct"
-    notes = kink_notes(sp.Matrix(exprs).jacobian(sp.Matrix(wrt)), point)
-    shown, rounded = _shown(value)
-    claimed_shown, _ = _shown(claimed)
-    notes += [*rounded, "judged at this one point only; without --at the claim is judged "
-              "everywhere"]
-    if args.format == "json":
-        print(json.dumps({
-            "exprs": [sp.sstr(e) for e in exprs], "wrt": [str(v) for v in wrt],
-            "layout": layout, "shape": list(expected.shape), "jacobian": _rows(expected),
-            "claim": _rows(claim), "at": {str(k): sp.sstr(v) for k, v in point.items()},
-            "value": _rows(shown), "claim_value": _rows(claimed_shown),
-            "verdict": verdict, "method": "point",
-            "mismatches": [{"row": i + 1, "col": j + 1} for i, j in differ], "notes": notes,
-        }, indent=2))
-        return 0 if verdict == "correct" else 1
-    if args.format == "latex":
-        print(f"{latex(expected)} = {latex(shown)}")
-        return 0 if verdict == "correct" else 1
-    console = _console()
-    grid = Table.grid(padding=(0, 2))
-    grid.add_row(_matrix_panel(f"claimed, at {args.at}", claimed_shown),
-                 _matrix_panel(f"correct, at {args.at}", shown))
-    console.print(grid)
-    style = "bold green" if verdict == "correct" else "bold red"
-    console.print(Text.assemble(("verdict: ", "bold"), (verdict.upper(), style),
-                                f"  (method: exact value at {args.at})"))
-    if differ:
-        where = ", ".join(f"({i + 1},{j + 1})" for i, j in differ)
-        console.print(Text.assemble(("entries that differ: ", "bold"), where))
-    for note in notes:
-        console.print(Text.assemble(("note: ", "bold yellow"), note))
-    return 0 if verdict == "correct" else 1
-
-
-def show_verify(console: Console, check: Check) -> None:
-    """Print a verdict: both matrices side by side, the differing entries, the point."""
-    grid = Table.grid(padding=(0, 2))
-    grid.add_row(
-        _matrix_panel("claimed", check.claim),
-        _matrix_panel("correct (numerator layout)", check.expected),
-    )
-    console.print(grid)
-    style = {"correct": "bold green", "incorrect": "bold red", "undecided": "bold yellow"}
-    console.print(
-        Text.assemble(
-            ("verdict: ", "bold"),
-            (check.verdict.upper(), style[check.verdict]),
-            f"  (method: {check.method})",
-        )
-    )
-    if check.diagnosis:
-        console.print(Text.assemble(("diagnosis: ", "bold"), check.diagnosis))
-    if check.mismatches:
-        t = Table(title="entries that differ", title_justify="left")
-        for col in ("entry", "claimed", "correct", "claimed value", "correct value"):
-            t.add_column(col)
-        for m in check.mismatches:
-            t.add_row(
-                f"({m.row},{m.col})",
-                sp.sstr(m.claimed),
-                sp.sstr(m.expected),
-                f"{m.claimed_value:.10g}" if m.claimed_value is not None else "—",
-                f"{m.expected_value:.10g}" if m.expected_value is not None else "—",
-            )
-        console.print(t)
-    if check.counterexample:
-        at = ", ".join(f"{k} = {v:.6g}" for k, v in check.counterexample.items())
-        console.print(Text.assemble(("counterexample: ", "bold"), at))
-    if check.verdict == "correct":
-        console.print(Text(check.summary(), "green"))
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    console = _console()
-    console.rule("[bold]jacobian_lab demo 1/2: the vector chain rule from the notes")
-    console.print("f(x, y) = (sin(x² + y), ln(y³)) through g = (x² + y, y³):\n")
-    ns = argparse.Namespace(
-        outer="sin(g1), log(g2)", inner="g1 = x^2 + y, g2 = y^3", wrt=["x", "y"], format="rich",
-        budget=DEFAULT_BUDGET,
-    )
-    code = cmd_chain(ns)
-    console.print()
-    console.rule("[bold]demo 2/2: a hand-derived Jacobian with a mistake")
-    console.print("Claim: the Jacobian of (2x + y³, eʸ − 13x) is [[2, −13], [3y², eʸ]]\n")
-    ns = argparse.Namespace(
-        exprs=["2*x + y^3", "exp(y) - 13*x"],
-        budget=DEFAULT_BUDGET,
-        wrt=["x", "y"],
-        claim="[[2, -13], [3*y^2, exp(y)]]",
-        layout="numerator",
-        format="rich",
-        seed=0,
-        at=None,
-    )
-    caught = cmd_verify(ns) == 1
-    console.print()
-    console.print("Try it yourself: [bold]jlab --help[/]")
-    return 0 if code == 0 and caught else 1

@@ -8,6 +8,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from jacobian_lab.codegen import emit as codegen
+from jacobian_lab.codegen.specs import kernel_specs
+
 
 def _display(path: Path) -> str:
     try:
@@ -20,9 +23,6 @@ def cmd_codegen(args: argparse.Namespace) -> int:
     """``--show NAME``: print one kernel's source; ``--check``: exit 1 if the generated
     module is stale; neither: regenerate it. ``args.output`` (optional) overrides the path.
     """
-    from jacobian_lab.codegen import emit as codegen
-    from jacobian_lab.codegen.specs import kernel_specs
-
     path = Path(getattr(args, "output", None) or codegen.GENERATED)
     if getattr(args, "show", None) is not None:
         print(codegen.show(args.show), end="")

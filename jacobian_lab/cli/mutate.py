@@ -9,21 +9,20 @@ import sys
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from jacobian_lab import mutation
 
 
 def cmd_mutate(args: argparse.Namespace) -> int:
     """Exit 0 when every value-changing mutant is caught, 1 when one is missed."""
-    from jacobian_lab import mutation
-
     levels = args.level or list(mutation.LEVELS)
     budget = getattr(args, "budget", math.inf)  # seconds per mutant's judgement
     err = Console(stderr=True, highlight=False)
     live = sys.stderr.isatty() and not args.json
 
     if live:
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
         with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
             task = bar.add_task("mutating", total=None)

@@ -112,92 +112,137 @@ def compare(
     if claim.shape != expected.shape:
         return _wrong_shape(expected, claim, samples, seed, extra_exprs, diagnose and not fast)
     truth_exprs = [*expected, *extra_exprs]
-    diagnose = diagnose and not fast
     diffs = [claim[i] - expected[i] for i in range(len(expected))]
     undecided = [i for i, d in enumerate(diffs) if not (d == 0 if fast else is_zero(d))]
     kinks = kink_arguments(*truth_exprs, *claim)
-    discontinuous = expected.has(sp.Heaviside, sp.sign) or claim.has(sp.Heaviside, sp.sign)
-    if not undecided:
-        extra_domain = _restrictions(list(claim)) - _restrictions(truth_exprs)
-        if not extra_domain and not (discontinuous and kinks and not fast):
-            return Check("correct", "symbolic", expected, claim)
-    variables = sorted(set().union(*(e.free_symbols for e in [*truth_exprs, *claim])), key=str)
+    if not undecided and _symbolically_settled(expected, claim, truth_exprs, kinks, fast):
+        return Check("correct", "symbolic", expected, claim)
     if fast and witness:
         quick = refute(expected, claim, seed=seed, extra_exprs=extra_exprs,
                        kink_search=sampler.KINK_POINTS > 0)
         if quick is not None:
             return quick
-    symbolic = not undecided
-    idx = list(range(len(expected))) if symbolic else undecided
-    # relu, sigmoid and softplus evaluate themselves: no rewriting (building the Max of a
-    # rewrite costs seconds on a network's explicit gradient)
-    exp_el, clm_el = list(expected), list(claim)
-    s = sampler.Sampler(variables, truth_exprs, list(claim), seed=seed, deadline=deadline,
-                        known_kinks=kinks,
-                        domain=list(extra_exprs) or None)
-    kink_text = tuple(sp.sstr(k) for k in s.kinks)
+    judgement = _Sampling(expected, claim, truth_exprs, extra_exprs, undecided, kinks,
+                          seed=seed, deadline=deadline, fast=fast)
+    return judgement.verdict(samples, diagnose and not fast,
+                             sampler.KINK_POINTS if kink_points is None else kink_points,
+                             spent=deadline - start)
 
-    def incorrect(point: Point, bad: dict[int, tuple[float | None, float | None]],
-                  diagnosis: str | None, evidence: Evidence) -> Check:
-        return Check("incorrect", "sampled", expected, claim,
-                     mismatches=mismatches(expected, claim, bad),
+
+def _symbolically_settled(expected: sp.Matrix, claim: sp.Matrix, truth_exprs: list[sp.Expr],
+                          kinks: list[sp.Expr], fast: bool) -> bool:
+    """Every entry's difference simplified to 0: that settles it unless the claim has a
+    domain restriction the truth lacks, or steps whose kinks must be checked point by point."""
+    extra_domain = _restrictions(list(claim)) - _restrictions(truth_exprs)
+    discontinuous = expected.has(sp.Heaviside, sp.sign) or claim.has(sp.Heaviside, sp.sign)
+    return not extra_domain and not (discontinuous and kinks and not fast)
+
+
+Bad = dict[int, tuple[float | None, float | None]]
+
+
+class _Sampling:
+    """One sampled judgement: random points (and points beside the roots of kink, domain and
+    saturating arguments), then points exactly on the kinks; a verdict with its evidence."""
+
+    def __init__(self, expected: sp.Matrix, claim: sp.Matrix, truth_exprs: list[sp.Expr],
+                 extra_exprs: Sequence[sp.Expr], undecided: list[int], kinks: list[sp.Expr],
+                 seed: int, deadline: float, fast: bool) -> None:
+        self.expected, self.claim, self.fast, self.deadline = expected, claim, fast, deadline
+        self.symbolic = not undecided
+        self.idx = list(range(len(expected))) if self.symbolic else undecided
+        # relu, sigmoid and softplus evaluate themselves: no rewriting (building the Max of a
+        # rewrite costs seconds on a network's explicit gradient)
+        self.exp_el, self.clm_el = list(expected), list(claim)
+        self.variables = sorted(set().union(*(e.free_symbols for e in [*truth_exprs, *claim])),
+                                key=str)
+        self.s = sampler.Sampler(self.variables, truth_exprs, list(claim), seed=seed,
+                                 deadline=deadline, known_kinks=kinks,
+                                 domain=list(extra_exprs) or None)
+        self.kink_text = tuple(sp.sstr(k) for k in self.s.kinks)
+        self.points: list[Point] = []
+        self.tries = 0
+        self.good: list[Point] = []
+        self.bad_found: list[tuple[Point, Bad]] = []
+
+    def _incorrect(self, point: Point, bad: Bad, why: str | None, evidence: Evidence) -> Check:
+        return Check("incorrect", "sampled", self.expected, self.claim,
+                     mismatches=mismatches(self.expected, self.claim, bad),
                      counterexample={str(k): float(sp.N(v)) for k, v in point.items()},
-                     diagnosis=diagnosis, points=evidence.points, kinks=kink_text,
+                     diagnosis=why, points=evidence.points, kinks=self.kink_text,
                      evidence=evidence)
 
-    points, tries = s.random_points(samples) if variables else ([{}], 1)
-    if variables and points:
-        points += s.root_side_points(points, count=4 if fast else samples)
-    good: list[Point] = []
-    bad_found: list[tuple[Point, dict[int, tuple[float | None, float | None]]]] = []
-    evaluated = 0
-    for p in points:
-        if time.monotonic() > deadline:
-            break
-        bad = differing(exp_el, clm_el, idx, p, thorough=s.exact and not fast)
-        evaluated += any(value(exp_el[i], p) is not None for i in idx)
-        if bad:
-            bad_found.append((p, bad))
-            if fast:
+    def _sample(self, samples: int) -> int:
+        """Evaluate at the sampled points; the number where the truth was defined."""
+        s = self.s
+        self.points, self.tries = s.random_points(samples) if self.variables else ([{}], 1)
+        if self.variables and self.points:
+            self.points += s.root_side_points(self.points, count=4 if self.fast else samples)
+        evaluated = 0
+        for p in self.points:
+            if time.monotonic() > self.deadline:
                 break
-        else:
-            good.append(p)
-    evidence = Evidence(len(points), 0, sampler.magnitude_range(points), tries)
-    if bad_found:
+            bad = differing(self.exp_el, self.clm_el, self.idx, p,
+                            thorough=s.exact and not self.fast)
+            evaluated += any(value(self.exp_el[i], p) is not None for i in self.idx)
+            if bad:
+                self.bad_found.append((p, bad))
+                if self.fast:
+                    break
+            else:
+                self.good.append(p)
+        return evaluated
+
+    def _counterexample(self, diagnose: bool, evidence: Evidence) -> Check:
         # the counterexample closest to magnitude 1, rounded where it stays one, is the
         # easiest to check by hand
-        p, bad = min(bad_found, key=lambda pb: plainness(pb[0]))
-        p, bad = rounded(p, bad, exp_el, clm_el, idx, s)
+        p, bad = min(self.bad_found, key=lambda pb: plainness(pb[0]))
+        p, bad = rounded(p, bad, self.exp_el, self.clm_el, self.idx, self.s)
         why = None
         if diagnose:
-            why = diagnosis.diagnose(expected, claim, exp_el, clm_el, points, p, bad, good,
-                                     bad_found, s.kinks)
-        return incorrect(p, bad, why, evidence)
-    if variables and evaluated == 0:
-        return _undecided(expected, claim, s, tries, deadline, kink_text)
+            why = diagnosis.diagnose(self.expected, self.claim, self.exp_el, self.clm_el,
+                                     self.points, p, bad, self.good, self.bad_found,
+                                     self.s.kinks)
+        return self._incorrect(p, bad, why, evidence)
 
-    per_kink = sampler.KINK_POINTS if kink_points is None else kink_points
-    on_kinks = 0
-    if per_kink and s.kinks:
-        for point, kink in s.kink_points(good or points, per_kink):
-            if time.monotonic() > deadline:
+    def _on_kinks(self, per_kink: int, magnitudes: Any) -> tuple[Check | None, int]:
+        """Points exactly on each kink: the first wrong one, and how many were judged."""
+        on_kinks = 0
+        if not (per_kink and self.s.kinks):
+            return None, 0
+        for point, kink in self.s.kink_points(self.good or self.points, per_kink):
+            if time.monotonic() > self.deadline:
                 break
             on_kinks += 1
-            found = kink_verdict(exp_el, clm_el, idx, point, kink)
+            found = kink_verdict(self.exp_el, self.clm_el, self.idx, point, kink)
             if found is not None:
                 bad, why = found
-                ev = Evidence(len(points) + on_kinks, on_kinks, evidence.magnitudes, tries)
-                return incorrect(point, bad, kink_diagnosis(why, kink, point, bad), ev)
-    evidence = Evidence(len(points) + on_kinks, on_kinks, evidence.magnitudes, tries)
-    if time.monotonic() > deadline and len(good) < samples:
-        return Check("undecided", "none", expected, claim, kinks=kink_text, evidence=evidence,
-                     diagnosis=f"budget ({deadline - start:.0f} s) spent after "
-                               f"{len(good)} agreeing points (no counterexample found)")
-    if symbolic:
-        return Check("correct", "symbolic", expected, claim, kinks=kink_text,
-                     evidence=evidence, points=evidence.points)
-    return Check("correct", "sampled", expected, claim, points=evidence.points,
-                 kinks=kink_text, evidence=evidence)
+                ev = Evidence(len(self.points) + on_kinks, on_kinks, magnitudes, self.tries)
+                return self._incorrect(point, bad, kink_diagnosis(why, kink, point, bad),
+                                       ev), on_kinks
+        return None, on_kinks
+
+    def verdict(self, samples: int, diagnose: bool, per_kink: int, spent: float) -> Check:
+        evaluated = self._sample(samples)
+        magnitudes = sampler.magnitude_range(self.points)
+        evidence = Evidence(len(self.points), 0, magnitudes, self.tries)
+        if self.bad_found:
+            return self._counterexample(diagnose, evidence)
+        if self.variables and evaluated == 0:
+            return _undecided(self.expected, self.claim, self.s, self.tries, self.deadline,
+                              self.kink_text)
+        wrong, on_kinks = self._on_kinks(per_kink, magnitudes)
+        if wrong is not None:
+            return wrong
+        evidence = Evidence(len(self.points) + on_kinks, on_kinks, magnitudes, self.tries)
+        expected, claim = self.expected, self.claim
+        if time.monotonic() > self.deadline and len(self.good) < samples:
+            return Check("undecided", "none", expected, claim, kinks=self.kink_text,
+                         evidence=evidence,
+                         diagnosis=f"budget ({spent:.0f} s) spent after {len(self.good)} "
+                                   "agreeing points (no counterexample found)")
+        return Check("correct", "symbolic" if self.symbolic else "sampled", expected, claim,
+                     points=evidence.points, kinks=self.kink_text, evidence=evidence)
 
 
 def _undecided(expected: sp.Matrix, claim: sp.Matrix, s: sampler.Sampler, tries: int,

@@ -15,7 +15,7 @@ from typing import Literal
 
 import sympy as sp
 
-from jacobian_lab.errors import DomainError, ShapeError, UnknownNameError
+from jacobian_lab.errors import DomainError, UnknownNameError, UsageError
 
 Layout = Literal["numerator", "denominator"]
 LAYOUTS: tuple[str, ...] = ("numerator", "denominator")
@@ -91,7 +91,7 @@ def jacobian(
     layout = check_layout(layout)
     outputs = list(exprs)
     if not outputs:
-        raise ShapeError("No expressions to differentiate")
+        raise UsageError("No expressions to differentiate")
     _check_wrt(wrt)
     jac = with_convention(sp.Matrix(outputs).jacobian(sp.Matrix(list(wrt))))
     if simplify:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from jacobian_lab.judge.checker import compare
 from jacobian_lab.judge.component import jacobian
 from jacobian_lab.language.functions import relu, sigmoid, softplus
 
@@ -128,8 +129,6 @@ def judge_outcomes(count: int = 25, seed: int = 0
                    ) -> Iterator[tuple[str, str, str, str, str, float]]:
     """``jlab mutate --level judge``: every mutant of ``count`` generated cases goes through
     :func:`jacobian_lab.judge.checker.compare`; (target, operator, detail, status, by, seconds)."""
-    from jacobian_lab.judge.checker import compare
-
     rng = random.Random(seed)
     for case in generate(count, seed):
         for op, claim in mutants(case, rng):

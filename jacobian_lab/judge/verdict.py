@@ -111,10 +111,7 @@ class Check:
 
     def _repr_markdown_(self) -> str:
         """Jupyter: the verdict, the matrices and the counterexample."""
-        from jacobian_lab.printing.latex import (
-            latex,  # printing sits above the judge: imported when shown
-        )
-
+        latex = sp.latex  # SymPy's printer: ours (printing.latex) sits above the judge
         lines = [f"**{self.verdict}** ({self.method}): {self.summary()}", ""]
         lines.append(f"$$\\text{{claimed}} = {latex(self.claim)} \\quad "
                      f"\\text{{correct}} = {latex(self.expected)}$$")

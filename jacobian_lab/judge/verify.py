@@ -9,7 +9,7 @@ from typing import Any
 
 import sympy as sp
 
-from jacobian_lab.errors import ShapeError, UnknownNameError
+from jacobian_lab.errors import UnknownNameError, UsageError
 from jacobian_lab.judge.checker import compare
 from jacobian_lab.judge.component import jacobian, tidy
 from jacobian_lab.judge.verdict import Check
@@ -52,7 +52,7 @@ def chain(
     True
     """
     if not inner:
-        raise ShapeError("The chain rule needs at least one inner definition g = ...")
+        raise UsageError("The chain rule needs at least one inner definition g = ...")
     g = tuple(s for s, _ in inner)
     g_exprs = [e for _, e in inner]
     clash = [str(s) for s in g if s in set(wrt)]

@@ -10,6 +10,8 @@ one line with its own formula, where a single kernel would need a run-time dispa
 ones) give the same ``dZ`` without a second matrix product.
 
 >>> import numpy as np
+
+from jacobian_lab.errors import UnknownNameError, did_you_mean
 >>> relu_grad(np.array([[-1.0, 0.0, 2.0]], dtype=np.float32))
 array([[0., 0., 1.]], dtype=float32)
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from jacobian_lab.errors import UnknownNameError, did_you_mean
 from jacobian_lab.kernels._generated import (
     dense_backward,
     dense_forward,
@@ -57,8 +60,6 @@ def hidden_delta(
     try:
         kernel = HIDDEN_DELTA[activation]
     except KeyError:
-        from jacobian_lab.errors import UnknownNameError, did_you_mean
-
         raise UnknownNameError(
             f"Unknown activation `{activation}`{did_you_mean(activation, HIDDEN_DELTA)}; "
             f"known: {', '.join(HIDDEN_DELTA)}"

@@ -11,7 +11,6 @@ Conventions (stated once, printed in reports):
 * ``softplus(z) = log(1 + exp(z))``, ``softplus' = sigmoid``.
 
 >>> import sympy as sp
-import sympy.printing.pycode
 >>> z = sp.Symbol("z", real=True)
 >>> relu(z).diff(z)
 Heaviside(z, 0)

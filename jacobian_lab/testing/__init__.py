@@ -166,7 +166,7 @@ def assert_vjp(f: Callable[..., Any], vjp: Callable[..., Any], *args: Any,
     y_np = _adapt.to_numpy(y0)
     u = rng.standard_normal(y_np.shape)
     if _adapt.is_tensor(y0):
-        from jacobian_lab.testing._torch import like
+        from jacobian_lab.testing._tensors import like  # lazy: torch is optional
 
         upstream: Any = like(u, y0)
     else:
@@ -203,8 +203,10 @@ def assert_autograd_function(fn: Any, *inputs: Any, wrt: int | Sequence[int] | N
     True
     """
     __tracebackhide__ = True
+    # lazy: torch is optional; imported only when an autograd.Function is checked
     from jacobian_lab.testing._torch import autograd_function_problem
 
-    problem, used = autograd_function_problem(fn, inputs, wrt, kink, seed)
+    rng, used = _settings(kink, seed)
+    problem = autograd_function_problem(fn, inputs, wrt, rng)
     return _run(problem, rtol=rtol, kink=kink, seed=used, max_coordinates=max_coordinates,
                 n_directions=n_directions)

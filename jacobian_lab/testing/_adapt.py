@@ -39,7 +39,7 @@ def names_of(f: Callable[..., Any], n: int) -> list[str]:
 
 def to_numpy(a: Any) -> NDArray[Any]:
     if is_tensor(a):
-        from jacobian_lab.testing._torch import tensor_to_numpy
+        from jacobian_lab.testing._tensors import tensor_to_numpy  # lazy: torch is optional
 
         return tensor_to_numpy(a)
     return np.asarray(a)
@@ -95,7 +95,7 @@ def caller(f: Callable[..., Any], a: Args, upcast: bool) -> Callable[[list[F64]]
     when ``upcast``, in the arguments' own dtypes otherwise."""
     torch_args = [is_tensor(x) for x in a.original]
     if any(torch_args):
-        from jacobian_lab.testing._torch import call_with_arrays
+        from jacobian_lab.testing._tensors import call_with_arrays  # lazy: torch is optional
 
         return call_with_arrays(f, a.original, upcast)
 

@@ -10,6 +10,7 @@ nothing but pytest until a check runs (no NumPy, SymPy or torch).
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,8 @@ class GradCheck:
 
     def _call(self, name: str, *args: Any, **kw: Any) -> Any:
         __tracebackhide__ = True
+        # lazy: the plugin loads in every pytest run of an installing project; NumPy only
+        # when a test uses the fixture
         from jacobian_lab import testing
 
         kw.setdefault("seed", self.seed)
@@ -65,7 +68,5 @@ def gradcheck(request: pytest.FixtureRequest) -> GradCheck:
     :func:`jacobian_lab.testing.assert_gradient`)."""
     seed = request.config.getoption("--jlab-gradcheck-seed")
     if seed is None:
-        import os
-
         seed = zlib.crc32(request.node.nodeid.encode() + os.urandom(4))
     return GradCheck(int(seed))
