@@ -33,14 +33,14 @@ import sympy as sp
 from jacobian_lab import budget
 from jacobian_lab.errors import ShapeError
 from jacobian_lab.judge import diagnosis, sampler
+from jacobian_lab.judge.arguments import domain_conditions, kink_arguments, singular_arguments
 from jacobian_lab.judge.diagnosis import TRANSPOSE_DIAGNOSIS, plainness, rounded
 from jacobian_lab.judge.kinks import kink_diagnosis, kink_verdict
-from jacobian_lab.judge.sampler import Point, differing, kink_arguments, value
 from jacobian_lab.judge.symbolic import is_zero
+from jacobian_lab.judge.values import Point, differing, value
 from jacobian_lab.judge.verdict import Check, Evidence, Mismatch, mismatches
 from jacobian_lab.judge.witness import refute
 
-DIGITS = sampler.DIGITS
 DEFAULT_BUDGET = 10.0  # seconds of sampling before an honest "undecided"
 
 __all__ = ["Check", "Evidence", "Mismatch", "compare", "kink_arguments", "sample_points"]
@@ -72,7 +72,7 @@ def _shape_text(shape: tuple[int, int]) -> str:
 
 
 def _restrictions(objs: Sequence[sp.Expr]) -> set[sp.Expr]:
-    return {*sampler.domain_conditions(*objs), *sampler.singular_arguments(*objs)}
+    return {*domain_conditions(*objs), *singular_arguments(*objs)}
 
 
 def compare(

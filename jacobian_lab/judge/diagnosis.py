@@ -16,8 +16,8 @@ import sympy as sp
 
 from jacobian_lab.judge import sampler
 from jacobian_lab.judge.kinks import point_text
-from jacobian_lab.judge.sampler import Point, differing, value
 from jacobian_lab.judge.symbolic import is_zero
+from jacobian_lab.judge.values import Point, differing, near_kink, value
 
 TRANSPOSE_DIAGNOSIS = (
     "transposed (denominator layout): the claim{shapes} is the transpose of the Jacobian "
@@ -40,7 +40,7 @@ def rounded(point: Point, bad: dict[int, tuple[float | None, float | None]],
     that is still a counterexample (off every kink, in the domain); else as it was."""
     for digits in (1, 2, 3):
         nicer = {v: _round(x, digits) for v, x in point.items()}
-        if sampler.near_kink(s.kinks, nicer) or not s.defined(nicer):
+        if near_kink(s.kinks, nicer) or not s.defined(nicer):
             continue
         again = differing(exp_el, clm_el, idx, nicer)
         if again:

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from jacobian_lab.judge import sampler
-from jacobian_lab.judge.sampler import Point, value
+from jacobian_lab.judge.values import DIGITS, WORK_DIGITS, Point, TooCostly, tiny_at, value
 from jacobian_lab.judge.verdict import KINK_DIAGNOSIS
 
 _STEP_H = sp.Rational(1, 10**30)  # one-sided offset from a kink point, relative
@@ -21,7 +20,7 @@ _STEP_H = sp.Rational(1, 10**30)  # one-sided offset from a kink point, relative
 def _sides(kink: sp.Expr, point: Point) -> tuple[Point, Point]:
     """Two points just off ``point``, on the negative and the positive side of ``kink``:
     along ∓/±∇kink, at a relative distance of 1e-30 (exact where the point is)."""
-    grad = {v: value(sp.diff(kink, v), point, sampler.WORK_DIGITS) for v in point}
+    grad = {v: value(sp.diff(kink, v), point, WORK_DIGITS) for v in point}
     if all(g is None or g == 0 for g in grad.values()):
         grad = {v: sp.S.One for v in point}
     norm = max(abs(g) for g in grad.values() if g is not None)
@@ -52,12 +51,12 @@ def kink_verdict(
     there), else the convention's value; other entries are continuous here."""
     exact = all(v.is_Rational or v.is_algebraic for v in point.values())
     snap = () if exact else (kink,)
-    digits = sampler.DIGITS if exact else sampler.WORK_DIGITS
+    digits = DIGITS if exact else WORK_DIGITS
     active: dict[sp.Expr, bool] = {}
 
     def vanishes(arg: sp.Expr) -> bool:
         if arg not in active:
-            active[arg] = sampler.tiny_at(arg, point)
+            active[arg] = tiny_at(arg, point)
         return active[arg]
 
     sides: tuple[Point, Point] | None = None
@@ -68,14 +67,14 @@ def kink_verdict(
         smooth, truth = True, conv
         if any(vanishes(a) for a in _switches(exp_el[i])):
             sides = sides or _sides(kink, point)
-            left, right = (value(exp_el[i], p, sampler.WORK_DIGITS) for p in sides)
+            left, right = (value(exp_el[i], p, WORK_DIGITS) for p in sides)
             smooth = left is not None and right is not None and _close(left, right)
             truth = (left + right) / 2 if smooth else conv  # type: ignore[operator]
         if truth is None:
             continue
         try:
             cv = value(clm_el[i], point, digits, snap=snap, strict=True)
-        except sampler.TooCostly:
+        except TooCostly:
             continue
         if cv is None:
             if smooth:

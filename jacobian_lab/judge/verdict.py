@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import sympy as sp
 
-from jacobian_lab.judge.sampler import DIGITS
+from jacobian_lab.judge.values import DIGITS
 
 Verdict = Literal["correct", "incorrect", "undecided"]
 Method = Literal["symbolic", "sampled", "none"]

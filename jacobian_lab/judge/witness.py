@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from jacobian_lab.judge import sampler
+from jacobian_lab.judge.arguments import kink_arguments
+from jacobian_lab.judge.roots import on_kink
+from jacobian_lab.judge.values import DIGITS, differing
 from jacobian_lab.judge.verdict import KINK_DIAGNOSIS, Check, mismatches
 from jacobian_lab.language.functions import relu, sigmoid, softplus
 
@@ -137,7 +139,7 @@ def _float_refutation(
     """
     if not variables:
         return None
-    kinks = sampler.kink_arguments(*exprs)
+    kinks = kink_arguments(*exprs)
     targets = [*(expected[i] for i in idx), *(claim[i] for i in idx), *kinks, *exprs]
 
     def f(*x: float) -> list[float]:
@@ -154,7 +156,7 @@ def _float_refutation(
         exact: dict[sp.Symbol, sp.Expr] | None = None
         if on_kinks:
             kink = kinks[t % len(kinks)]
-            exact = sampler.on_kink(kink, {v: sp.Float(float(xi)) for v, xi in
+            exact = on_kink(kink, {v: sp.Float(float(xi)) for v, xi in
                                     zip(variables, x, strict=True)})
             if exact is None:
                 continue
@@ -177,12 +179,12 @@ def _float_refutation(
         if not far.any():
             continue
         sub: dict[sp.Symbol, sp.Expr] = exact if exact is not None else {
-            s: sp.Float(float(xi), sampler.DIGITS) for s, xi in zip(variables, x, strict=True)}
+            s: sp.Float(float(xi), DIGITS) for s, xi in zip(variables, x, strict=True)}
         rel = np.abs(c - e) / np.maximum(np.maximum(np.abs(e), np.abs(c)), 1e-30)
         for k in map(int, np.flatnonzero(far)[np.argsort(-rel[far])]):  # clearest first
             # the raw entries: relu and sigmoid evaluate themselves (to_elementary's Max is
             # slow to build); one confirmed entry is a counterexample
-            bad = sampler.differing(expected, claim, [idx[k]], sub)
+            bad = differing(expected, claim, [idx[k]], sub)
             if bad:
                 return sub, bad, kink
     return None
