@@ -68,9 +68,11 @@ def verify(exprs: Any, wrt: Any, claim: Any, layout: str = "numerator") -> Check
 
 
 def derive(name: str) -> Derivation:
-    """The catalog derivation ``name``, with its proof run (``.proof``)."""
+    """The catalog derivation ``name``, with its proof run (``.proof``); in a notebook it
+    displays itself (steps, results, proof record)."""
     import derivations
-    from jacobian_lab.core.derivation import prove
+    import jacobian_lab.printing.render  # noqa: F401  (registers the notebook display)
+    from jacobian_lab.core.proof import prove
 
     d = derivations.get(name)
     prove(d)
@@ -80,6 +82,6 @@ def derive(name: str) -> Derivation:
 def check(names: list[str] | None = None) -> dict[str, Proof]:
     """Prove every named derivation (default: the whole catalog)."""
     import derivations
-    from jacobian_lab.core.derivation import prove
+    from jacobian_lab.core.proof import prove
 
     return {n: prove(derivations.get(n)) for n in (names or derivations.names())}

@@ -18,7 +18,7 @@ operator                  the mutant
 
 Five levels are tested (:func:`run`):
 
-* **catalog** — the mutated result goes through the proof (``derivation.judge`` against the
+* **catalog** — the mutated result goes through the proof (``proof.judge`` against the
   component-layer truth) at each of the result's sizes;
 * **kernel** — the mutated kernel expression goes through the kernel verification
   (:func:`jacobian_lab.codegen.specs.verify`, against the kernel's component truth);
@@ -309,7 +309,7 @@ class _CatalogJudge:
     """Proves mutants of one result, reusing the truth built once per size."""
 
     def __init__(self, d: Any, idx: int) -> None:
-        from jacobian_lab.core.derivation import component_truth
+        from jacobian_lab.core.proof import component_truth
 
         self.result = r = d.results[idx]
         self.explicit = isinstance(r.of, sp.MatrixBase)
@@ -317,7 +317,7 @@ class _CatalogJudge:
         self.sizes = [] if self.explicit else sizes
         self._truth = component_truth
         if self.explicit:
-            from jacobian_lab.core.derivation import explicit_truth
+            from jacobian_lab.core.proof import explicit_truth
 
             self.explicit_truth = explicit_truth(r)
         self._cache: dict[int, tuple[sp.Matrix, Any]] = {}
@@ -328,7 +328,7 @@ class _CatalogJudge:
         return self._cache[i]
 
     def __call__(self, mu: Mutant) -> tuple[Status, str]:
-        from jacobian_lab.core.derivation import instantiate_claim, judge
+        from jacobian_lab.core.proof import instantiate_claim, judge
         from jacobian_lab.judge.checker import compare
 
         r = self.result
