@@ -260,6 +260,7 @@ EXAMPLES: dict[str, Callable[[], MatrixExpr]] = {
     "step(z) relu(z) = step(z) z (relu(z) = z where step(z) ≠ 0)":
         lambda: sp.MatMul(apply("relu", xs, 1), sp.MatAdd(apply("relu", xs), s1), T(x)),
     "scalars first": lambda: sp.MatMul(W, x, s1),
+    "diag(v)ᵖ = diag(v^∘p)": lambda: sp.MatPow(diag(v), 2),
 }
 
 

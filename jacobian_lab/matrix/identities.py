@@ -166,6 +166,14 @@ def _hrelu(e: sp.HadamardProduct) -> MatrixExpr | None:
     return sp.HadamardProduct(*args) if args != list(e.args) else None
 
 
+@defsimp(sp.MatPow, "diag(v)ᵖ = diag(v^∘p)")
+def _diag_power(e: sp.MatPow) -> MatrixExpr | None:
+    base, p = e.args
+    if not isinstance(base, DiagMatrix) or not (p.is_Integer and p > 0):
+        return None
+    return DiagMatrix(sp.HadamardPower(base.args[0], p))
+
+
 # ----------------------------------------------------------------- sums
 
 
