@@ -160,8 +160,8 @@ def chain_steps(
     >>> from jacobian_lab.matrix.expr import matrix, vector, DIM_N
     >>> x, z, y, W = vector("x"), vector("z"), vector("y"), matrix("W", DIM_N, DIM_N)
     >>> steps, result = chain_steps([(z, W * x), (y, z + x)], x)
-    >>> result
-    W + I
+    >>> result  # W + I (SymPy's own printer orders the terms)
+    I + W
     >>> [s.rule for s in steps][-2:]
     ['chain rule, summed over the paths', 'simplify']
     """
