@@ -63,6 +63,7 @@ def test_a_skip_connection_adds_the_identity():
         ("∂y/∂x", "simplify"),
     ]
     assert notation(steps[3].rhs) == "I W + I"  # the path through z, then the direct one
+    assert steps[1].why == "differentiate y = x + z w.r.t. x, holding z fixed"  # sstr's order
 
 
 def test_the_proof_refuses_the_straight_chain_answer_to_a_skip_connection():
@@ -166,6 +167,9 @@ def test_a_weight_matrix_used_twice_adds_the_gradients_of_both_affine_maps():
              (C, sp.MatMul(sp.Rational(1, 2), T(u), u))]
     steps, grad = chain_steps(links, W)
     assert [s.rule for s in steps].count(VJP_RULE) == 2
+    local = [notation(s.lhs) for s in steps if s.rule not in (VJP_RULE, MATRIX_PATHS_RULE)
+             and s.rule not in (CHAIN_RULE, PATHS_RULE, "simplify")]
+    assert local == ["∂a/∂z", "∂u/∂a", "∂C/∂u"]  # each edge's rule applied once
     assert steps[-1].rule == MATRIX_PATHS_RULE
     assert proven(grad, links, W, kind="gradient")
     # Either gradient alone is refused.

@@ -104,9 +104,10 @@ def _product(path: Sequence[MatrixExpr]) -> MatrixExpr:
 
 
 def _sweep(
-    order: Sequence[sp.MatrixSymbol], edges: Sequence[Edge], wrt: sp.MatrixSymbol
-) -> list[list[MatrixExpr]]:
-    """∂output/∂wrt as a sum of products (each a list of factors, outermost first).
+    order: Sequence[sp.MatrixSymbol], edges: Sequence[Edge]
+) -> dict[sp.Basic, list[list[MatrixExpr]]]:
+    """∂output/∂node for every node and input, each as a sum of products (lists of factors,
+    outermost first).
 
     The output's adjoint is the empty product; each node, once every user of it is done
     (reverse topological order), passes its adjoint times the local Jacobian to each input. A
@@ -114,36 +115,68 @@ def _sweep(
     subgraphs are multiplied once.
     """
     position = {node: i for i, node in enumerate(order)}
-    adjoint: dict[sp.Basic, list[tuple[int, list[MatrixExpr]]]] = {order[-1]: [(0, [])]}
+    pending: dict[sp.Basic, list[tuple[int, list[MatrixExpr]]]] = {order[-1]: [(0, [])]}
+    adjoints: dict[sp.Basic, list[list[MatrixExpr]]] = {}
+
+    def done(node: sp.Basic) -> list[list[MatrixExpr]]:
+        adjoints[node] = [path for _, path in sorted(pending.pop(node), key=lambda c: c[0])]
+        return adjoints[node]
+
     for node in reversed(order):
-        contributions = [path for _, path in sorted(adjoint.pop(node), key=lambda c: c[0])]
+        contributions = done(node)
         if len(contributions) == 1:
             upstream = contributions[0]
         else:  # paths meet here: add them before going on
             upstream = [sp.MatAdd(*[_product(p) for p in contributions])]
         for edge in (e for e in edges if e.node == node):
-            adjoint.setdefault(edge.parent, []).append(
+            pending.setdefault(edge.parent, []).append(
                 (position[node], [*upstream, edge.jacobian]))
-    return [path for _, path in sorted(adjoint[wrt], key=lambda c: c[0])]
+    for leaf in list(pending):
+        done(leaf)
+    return adjoints
 
 
-def local_jacobians(
-    links: Sequence[Link], wrt: sp.MatrixSymbol, show: Show = sp.sstr
-) -> tuple[list[sp.MatrixSymbol], list[Edge], list[Step]]:
-    """The topological order, each edge's local Jacobian (simplified, written in the node's
-    own name where it appears: softmax(z) → s), and one step per edge, inputs first."""
-    defs = _definitions(links)
-    order, parents = topological(links, wrt)
+def _edges(
+    defs: dict[sp.MatrixSymbol, MatrixExpr], order: Sequence[sp.MatrixSymbol],
+    parents: dict[sp.MatrixSymbol, list[sp.MatrixSymbol]], show: Show,
+) -> tuple[list[Edge], list[Step]]:
+    """Each edge's local Jacobian, found once in the rule table (simplified, written in the
+    node's own name where it appears: softmax(z) → s), and one step per edge, inputs first."""
     edges, steps = [], []
     for node in order:
         for parent in parents[node]:
             fired = differentiate(defs[node], parent)
             local = simplify(fired.jacobian).xreplace({defs[node]: node})
             edges.append(Edge(node, parent, local, fired.rule))
-            steps.append(Step(Partial(node, parent), local, fired.rule,
-                              f"differentiate {show(node)} = {show(defs[node])} "
-                              f"w.r.t. {show(parent)}"))
-    return order, edges, steps
+            why = f"differentiate {show(node)} = {show(defs[node])} w.r.t. {show(parent)}"
+            held = [show(q) for q in parents[node] if q != parent]
+            if held:  # a partial derivative: the node's other inputs stay as they are
+                why += f", holding {', '.join(held)} fixed"
+            steps.append(Step(Partial(node, parent), local, fired.rule, why))
+    return edges, steps
+
+
+def _combine(
+    paths: Sequence[Sequence[MatrixExpr]], out: sp.MatrixSymbol, wrt: sp.MatrixSymbol,
+    show: Show,
+) -> tuple[list[Step], MatrixExpr]:
+    """The chain-rule step (product, or sum of products) and its simplification."""
+    if len(paths) == 1 and len(paths[0]) == 1:
+        return [], paths[0][0]
+    if len(paths) == 1:
+        product = _product(paths[0])
+        steps = [Step(Partial(out, wrt), product, CHAIN_RULE,
+                      "multiply the local Jacobians, outermost first")]
+    else:
+        product = sp.MatAdd(*[_product(p) for p in paths])
+        steps = [Step(Partial(out, wrt), product, PATHS_RULE,
+                      f"{show(wrt)} reaches {show(out)} along {len(paths)} paths: multiply "
+                      "the local Jacobians along each, outermost first, and add them")]
+    used: list[str] = []
+    result = simplify(product, trace=used)
+    steps.append(Step(Partial(out, wrt), result, "simplify",
+                      ", ".join(used) if used else "nothing to simplify"))
+    return steps, result
 
 
 def chain_steps(
@@ -155,7 +188,8 @@ def chain_steps(
     products of local Jacobians, and the simplified result in terms of the intermediates.
     For a matrix ``wrt`` (a weight matrix W) the intermediates that use W must be affine in
     it (z = W a + b) and the output a scalar C: the steps give ∂C/∂z by the chain rule and
-    then ∂C/∂W = δ aᵀ (δ = (∂C/∂z)ᵀ), a result in the shape of W.
+    then ∂C/∂W = δ aᵀ (δ = (∂C/∂z)ᵀ), a result in the shape of W — summed over the affine
+    maps when W enters more than one.
 
     >>> from jacobian_lab.matrix.expr import matrix, vector, DIM_N
     >>> x, z, y, W = vector("x"), vector("z"), vector("y"), matrix("W", DIM_N, DIM_N)
@@ -171,56 +205,45 @@ def chain_steps(
     if is_matrix_variable(wrt):
         return _matrix_chain_steps(links, wrt, show)
     out = links[-1][0]
-    order, edges, steps = local_jacobians(links, wrt, show)
+    order, parents = topological(links, wrt)
+    edges, steps = _edges(_definitions(links), order, parents, show)
     if not edges:
         zero = sp.ZeroMatrix(out.shape[0], wrt.shape[0])
         return [Step(Partial(out, wrt), zero, CONSTANT_RULE,
                      f"{show(out)} does not depend on {show(wrt)}")], zero
-    paths = _sweep(order, edges, wrt)
-    if len(paths) == 1 and len(paths[0]) == 1:
-        return steps, paths[0][0]
-    if len(paths) == 1:
-        product = _product(paths[0])
-        steps.append(Step(Partial(out, wrt), product, CHAIN_RULE,
-                          "multiply the local Jacobians, outermost first"))
-    else:
-        product = sp.MatAdd(*[_product(p) for p in paths])
-        steps.append(Step(Partial(out, wrt), product, PATHS_RULE,
-                          f"{show(wrt)} reaches {show(out)} along {len(paths)} paths: multiply "
-                          "the local Jacobians along each, outermost first, and add them"))
-    used: list[str] = []
-    result = simplify(product, trace=used)
-    steps.append(Step(Partial(out, wrt), result, "simplify",
-                      ", ".join(used) if used else "nothing to simplify"))
-    return steps, result
+    more, result = _combine(_sweep(order, edges)[wrt], out, wrt, show)
+    return steps + more, result
 
 
 def _matrix_chain_steps(
     links: Sequence[Link], W: sp.MatrixSymbol, show: Show
 ) -> tuple[list[Step], MatrixExpr]:
+    """One sweep gives ∂C/∂z for every affine map z that uses W; each adds its VJP."""
     cost = links[-1][0]
     if cost.shape != (1, 1):
         raise ShapeError(f"∂{cost}/∂{W}: only a scalar has a gradient w.r.t. a matrix")
-    order, parents = topological(links, W)
     defs = _definitions(links)
-    steps: list[Step] = []
+    order, parents = topological(links, W)
+    entries = [node for node in order if W in parents[node]]
+    if not entries:
+        zero = sp.ZeroMatrix(*W.shape)
+        return [Step(Partial(cost, W), zero, CONSTANT_RULE,
+                     f"{show(cost)} does not depend on {show(W)}")], zero
+    inner = {node: [p for p in parents[node] if p != W] for node in order}
+    edges, steps = _edges(defs, order, inner, show)
+    adjoints = _sweep(order, edges)
     grads: list[MatrixExpr] = []
-    for z in (node for node in order if W in parents[node]):
-        if z == cost:
-            upstream: MatrixExpr = sp.Identity(1)
-        else:
-            sub_steps, upstream = chain_steps(links, z, show)
-            steps += sub_steps
+    for z in entries:
+        upstream: MatrixExpr = sp.Identity(1)
+        if z != cost:
+            more, upstream = _combine(adjoints[z], cost, z, show)
+            steps += more
         used: list[str] = []
         grad = simplify(vjp(defs[z], W, upstream), trace=used)
         steps.append(Step(Partial(cost, W), grad, VJP_RULE,
                           f"{z} = {sp.sstr(defs[z])} is linear in {W}: entry (i, j) of "
                           f"∂{cost}/∂{W} is ∂{cost}/∂{z}ᵢ times the input j"))
         grads.append(grad)
-    if not grads:
-        zero = sp.ZeroMatrix(*W.shape)
-        return [Step(Partial(cost, W), zero, CONSTANT_RULE,
-                     f"{show(cost)} does not depend on {show(W)}")], zero
     if len(grads) == 1:
         return steps, grads[0]
     total = simplify(sp.MatAdd(*grads))
