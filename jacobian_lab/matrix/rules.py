@@ -1,22 +1,18 @@
 """The Jacobian rule table of the matrix layer, in numerator layout.
 
-One registration per pattern, in the spirit of autograd's ``defvjp`` table: a rule is the kind
-of node it differentiates, the pattern it recognises among such nodes, its name, and a function
-that gets the node and the variable and returns the node's Jacobian (the children's Jacobians
-come from :func:`jac`). Rules of one kind are tried in the order they are registered; the first
-whose pattern matches fires, and :func:`differentiate` returns the Jacobian *with the name of
-the rule that fired* — :func:`rule_name` reads that record, so the name a step shows is always
-the rule that computed it. A node no rule matches raises :class:`~jacobian_lab.errors.RuleError`
-naming the node.
+One registration per pattern, in the spirit of autograd's ``defvjp`` table: the kind of node,
+the pattern among such nodes, the rule's name, and a function from the node and the variable
+to the node's Jacobian (the children's come from :func:`jac`). Rules of one kind are tried in
+the order registered; the first whose pattern matches fires, and :func:`differentiate` returns
+the Jacobian *with the name of the rule that fired* — :func:`rule_name` reads that record, so
+a step's name is always the rule that computed it. A node no rule matches raises
+:class:`~jacobian_lab.errors.RuleError` naming it.
 
-``vjp`` is the one rule for a *matrix* variable (the affine map ``z = W a + b``: ∂C/∂W = δ aᵀ
-with δ = (∂C/∂z)ᵀ). Composites (a neuron, a layer, a network, a loss) are never given a rule:
-the chain walk (:mod:`jacobian_lab.core.chain`) derives them from these. The notes' identities
-are in :mod:`jacobian_lab.matrix.identities`, the simplifier in :mod:`jacobian_lab.matrix.simplify`.
-
-Numerator layout: for a k-vector ``f`` and an n-vector ``x``, ∂f/∂x is k × n; for a scalar
-``f`` it is the 1 × n row ∇fᵀ; for a scalar ``C`` and a matrix ``W`` the gradient ∂C/∂W has
-the shape of ``W``.
+``vjp`` is the one rule for a *matrix* variable (z = W a + b: ∂C/∂W = δ aᵀ, δ = (∂C/∂z)ᵀ).
+Composites (a layer, a network, a loss) get no rule: the chain walk
+(:mod:`jacobian_lab.core.chain`) derives them. Identities: :mod:`.identities`; the
+simplifier: :mod:`.simplify`. Numerator layout: ∂f/∂x is k × n for a k-vector f of an
+n-vector x, the 1 × n row ∇fᵀ for a scalar f; ∂C/∂W has the shape of W.
 """
 
 from __future__ import annotations
