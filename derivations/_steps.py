@@ -10,8 +10,10 @@ from dataclasses import replace
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.core.derivation import Partial, Step, chain_steps
-from jacobian_lab.matrix.rules import jac, rule_name, simplify
+from jacobian_lab.core.chain import chain_steps
+from jacobian_lab.core.derivation import Partial, Step
+from jacobian_lab.matrix import rules
+from jacobian_lab.matrix.simplify import simplify
 from jacobian_lab.printing.notation import notation
 
 
@@ -31,8 +33,17 @@ def differentiate(
     ``of`` is what the left-hand side shows (a name, or a :class:`Paren` of the expression);
     ``rule`` replaces the table's rule name when the notes name it more precisely.
     """
-    result = simplify(jac(definition, wrt))
-    return Step(Partial(of, wrt), result, rule or rule_name(definition, wrt), why), result
+    fired = rules.differentiate(definition, wrt)
+    result = simplify(fired.jacobian)
+    return Step(Partial(of, wrt), result, rule or fired.rule, why), result
+
+
+def walk(
+    links: Sequence[tuple[sp.MatrixSymbol, MatrixExpr]], wrt: sp.MatrixSymbol
+) -> tuple[list[Step], MatrixExpr]:
+    """:func:`chain_steps` (the reverse sweep over the links' DAG), its reasons written in the
+    notes' notation."""
+    return chain_steps(links, wrt, show=notation)
 
 
 def chain(
@@ -48,7 +59,7 @@ def chain(
     link; missing ones are generated. The simplification step is dropped when it changes
     nothing, and ``simplify_why`` names the identity it uses.
     """
-    steps, result = chain_steps(links, wrt)
+    steps, result = walk(links, wrt)
     out = []
     prev = wrt
     for i, step in enumerate(steps):

@@ -11,6 +11,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from derivations import register
+from jacobian_lab.core.chain import simplify_step
 from jacobian_lab.core.derivation import (
     Case,
     Claim,
@@ -21,11 +22,11 @@ from jacobian_lab.core.derivation import (
     Sizes,
     Step,
     Transposed,
-    simplify_step,
 )
 from jacobian_lab.matrix.batch import Batch
 from jacobian_lab.matrix.expr import T, apply, dim, matrix, scalar, specialise, vector
-from jacobian_lab.matrix.rules import RULE_NAMES, VJP_RULE, jac, rule_name, simplify, vjp
+from jacobian_lab.matrix.rules import SUM_OVER_SAMPLES_RULE, VJP_RULE, jac, rule_name, vjp
+from jacobian_lab.matrix.simplify import simplify
 
 SUP = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 M = dim("m")
@@ -133,7 +134,7 @@ def _batched(g: General) -> None:
     pairs = (("d", "D"), ("a_prev", "A_prev"), ("z", "Z"), ("d_next", "D_next"), ("dL", "DL"),
              ("zL", "ZL"), ("grad", "G"))
     batch = Batch(M, (), tuple((s[a], big[b]) for a, b in pairs))
-    linear = RULE_NAMES[type(batch.total(s["C"]))]
+    linear = SUM_OVER_SAMPLES_RULE  # batch.total(C) is a SampleSum
     steps = [
         Step(big["DL"], batch.stack(g.bp1), "stack BP1 over the samples",
              "column i is δᴸ of sample i: element-wise operations act column by column"),

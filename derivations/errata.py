@@ -27,7 +27,7 @@ from jacobian_lab.matrix.expr import (
     scalar,
     vector,
 )
-from jacobian_lab.matrix.rules import simplify
+from jacobian_lab.matrix.simplify import simplify
 
 # The layer example of the notes.
 W_NUM = sp.Matrix([[5, 2], [3, 6]])

@@ -13,7 +13,7 @@ from derivations._steps import chain
 from jacobian_lab.core.derivation import Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.explicit import Instantiator
 from jacobian_lab.matrix.expr import DIM_M, DIM_N, T, matrix, scalar, vector
-from jacobian_lab.matrix.rules import simplify
+from jacobian_lab.matrix.simplify import simplify
 
 # A small least-squares problem: fit yᵢ ≈ θ₁ xᵢ + θ₂ (the second feature is a constant 1).
 X_NUM = sp.Matrix([[1, 2, 3], [1, 1, 1]])

@@ -7,16 +7,8 @@ import sympy as sp
 
 from derivations import register
 from derivations._steps import chain, definitions
-from jacobian_lab.core.derivation import (
-    Claim,
-    Derivation,
-    Given,
-    Partial,
-    Result,
-    Step,
-    simplify_step,
-    substitute,
-)
+from jacobian_lab.core.chain import simplify_step
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step, substitute
 from jacobian_lab.matrix.batch import Batch
 from jacobian_lab.matrix.expr import (
     DIM_M,
@@ -29,7 +21,8 @@ from jacobian_lab.matrix.expr import (
     scalar,
     vector,
 )
-from jacobian_lab.matrix.rules import RULE_NAMES, simplify
+from jacobian_lab.matrix.rules import SUM_OVER_SAMPLES_RULE
+from jacobian_lab.matrix.simplify import simplify
 from jacobian_lab.printing.notation import notation
 
 
@@ -128,7 +121,7 @@ def build() -> Derivation:
     cost = sp.MatMul(1 / m, batch.total(Ci))
     cost_defs = (*links, (C, cost))
     batch_defs = tuple(batch.define([links[0], e_def]))
-    linear = RULE_NAMES[type(batch.total(Ci))]
+    linear = SUM_OVER_SAMPLES_RULE  # batch.total(Cᵢ) is a SampleSum
     sums, batched, results = [], [], []
     for wrt, g in ((w, g_w), (b, g_b)):
         total = sp.MatMul(1 / m, batch.total(g))

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from derivations import register
-from jacobian_lab.core.derivation import (
-    Claim,
-    Derivation,
-    Given,
-    Partial,
-    Result,
-    Step,
-    chain_steps,
-)
+from derivations._steps import walk
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.expr import DIM_N, T, apply, hadamard, scalar, vector, vsum
 
 
@@ -21,8 +14,8 @@ def build() -> Derivation:
     b = scalar("b")
     H, s, z, a = vector("H"), scalar("s"), scalar("z"), scalar("a")
     links = [(H, hadamard(w, x)), (s, vsum(H)), (z, s + b), (a, apply("relu", z))]
-    steps_w, grad_w = chain_steps(links, w)
-    steps_b, grad_b = chain_steps(links[2:], b)
+    steps_w, grad_w = walk(links, w)
+    steps_b, grad_b = walk(links[2:], b)
     return Derivation(
         name="neuron-relu",
         title="The gradient of a ReLU neuron",

@@ -11,19 +11,12 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from derivations import register
 from derivations._display import Nabla
-from derivations._steps import definitions
-from jacobian_lab.core.derivation import (
-    Claim,
-    Derivation,
-    Given,
-    Partial,
-    Result,
-    Step,
-    chain_steps,
-    simplify_step,
-)
+from derivations._steps import definitions, walk
+from jacobian_lab.core.chain import simplify_step
+from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
 from jacobian_lab.matrix.expr import DIM_N, T, apply, scalar, softmax, vector, vsum
-from jacobian_lab.matrix.rules import assume, jac, rule_name, simplify
+from jacobian_lab.matrix.rules import jac, rule_name
+from jacobian_lab.matrix.simplify import assume, simplify
 
 DISTRIBUTE = "a row times a sum: uᵀ(A + B) = uᵀA + uᵀB"
 SUMS_TO_ONE = "the target sums to 1: 𝟏ᵀy = 1"
@@ -60,7 +53,7 @@ def derive(
 ) -> SoftmaxCE:
     """Derive ∂C/∂z for C = −yᵀ log(s), s = softmax(z), by the rule table."""
     links = [(s, softmax(z)), (L, apply("log", s)), (C, sp.MatMul(-1, T(y), L))]
-    steps_s, d_s = chain_steps(links[1:], s)
+    steps_s, d_s = walk(links[1:], s)
     whys = ["log acts entry by entry; log′(sᵢ) = 1/sᵢ",
             "C = −yᵀL is linear in L",
             "the row ∂C/∂L times the diagonal ∂L/∂s",

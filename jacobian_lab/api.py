@@ -24,7 +24,9 @@ from typing import Any, TypeAlias
 import sympy as sp
 
 import derivations
-from jacobian_lab.core.derivation import Derivation, Proof, prove
+import jacobian_lab.printing.render  # noqa: F401  (registers the notebook display)
+from jacobian_lab.core.derivation import Derivation, Proof
+from jacobian_lab.core.proof import prove
 from jacobian_lab.errors import UsageError
 from jacobian_lab.judge import component
 from jacobian_lab.judge import verify as judge_verify
@@ -112,7 +114,8 @@ def verify(exprs: Exprs, wrt: Variables, claim: Any, layout: str = "numerator",
 
 
 def derive(name: str) -> Derivation:
-    """The catalog derivation ``name``, with its proof run (``.proof``)."""
+    """The catalog derivation ``name``, with its proof run (``.proof``); in a notebook it
+    displays itself (steps, results, proof record: :mod:`jacobian_lab.printing.render`)."""
     d = derivations.get(name)
     prove(d)
     return d

@@ -43,6 +43,10 @@ class ShapeError(JlabError, ValueError):
     """Shapes that do not fit together (a claim of the wrong size, mismatched operands)."""
 
 
+class RuleError(JlabError, LookupError):
+    """No Jacobian rule of the matrix layer's table matches a node (the message names it)."""
+
+
 class DomainError(JlabError, ValueError):
     """A point outside the domain of a function (log of a negative, division by zero, a kink)."""
 

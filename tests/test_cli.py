@@ -201,7 +201,8 @@ def test_derive_user_file(tmp_path, capsys):
     f = tmp_path / "my_derivation.py"
     f.write_text(
         "import derivations\n"
-        "from jacobian_lab.core.derivation import Derivation, Partial, Result, chain_steps\n"
+        "from jacobian_lab.core.chain import chain_steps\n"
+        "from jacobian_lab.core.derivation import Derivation, Partial, Result\n"
         "from jacobian_lab.matrix.expr import DIM_N, apply, vector\n"
         "@derivations.register('my-tanh')\n"
         "def build():\n"

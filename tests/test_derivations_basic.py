@@ -11,7 +11,8 @@ import pytest
 import sympy as sp
 
 import derivations
-from jacobian_lab.core.derivation import Claim, Derivation, Proof, prove
+from jacobian_lab.core.derivation import Claim, Derivation, Proof
+from jacobian_lab.core.proof import prove
 from jacobian_lab.language.functions import sigmoid
 from jacobian_lab.matrix.expr import DIM_N, T, diag, vector
 from jacobian_lab.printing.latex import latex

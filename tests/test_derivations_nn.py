@@ -13,7 +13,8 @@ import sympy as sp
 import derivations
 from derivations.backprop import NETWORKS, general
 from derivations.mnist_network import NOTES_SIZES, kernel_expressions
-from jacobian_lab.core.derivation import Derivation, Proof, Result, prove, prove_result
+from jacobian_lab.core.derivation import Derivation, Proof, Result
+from jacobian_lab.core.proof import prove, prove_result
 from jacobian_lab.matrix.explicit import explicit
 from jacobian_lab.matrix.expr import DIM_M
 from jacobian_lab.printing.latex import latex

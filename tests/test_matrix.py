@@ -13,17 +13,11 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 import derivations
-from jacobian_lab.core.derivation import (
-    Case,
-    Partial,
-    Result,
-    Transposed,
-    chain_steps,
-    prove,
-    prove_result,
-)
+from jacobian_lab.core.chain import chain_steps
+from jacobian_lab.core.derivation import Case, Partial, Result, Transposed
+from jacobian_lab.core.proof import prove, prove_result
 from jacobian_lab.errors import ShapeError
-from jacobian_lab.matrix import rules
+from jacobian_lab.matrix import identities
 from jacobian_lab.matrix.batch import SUM_OUTER_RULE, SUM_RULE, SUM_SCALAR_RULE, Batch
 from jacobian_lab.matrix.explicit import components, explicit
 from jacobian_lab.matrix.expr import (
@@ -32,6 +26,7 @@ from jacobian_lab.matrix.expr import (
     DIM_N,
     SampleSum,
     Scalar,
+    Softmax,
     T,
     apply,
     diag,
@@ -47,16 +42,9 @@ from jacobian_lab.matrix.expr import (
     vsum,
 )
 from jacobian_lab.matrix.fastcheck import identical
-from jacobian_lab.matrix.rules import (
-    IDENTITIES,
-    RULES,
-    VJP_RULE,
-    assume,
-    jac,
-    rule_name,
-    simplify,
-    vjp,
-)
+from jacobian_lab.matrix.identities import IDENTITIES
+from jacobian_lab.matrix.rules import RULES, VJP_RULE, defjac, jac, rule_name, vjp
+from jacobian_lab.matrix.simplify import assume, simplify
 from jacobian_lab.printing.latex import latex
 from jacobian_lab.printing.notation import notation
 
@@ -272,6 +260,7 @@ EXAMPLES: dict[str, Callable[[], MatrixExpr]] = {
     "step(z) relu(z) = step(z) z (relu(z) = z where step(z) ≠ 0)":
         lambda: sp.MatMul(apply("relu", xs, 1), sp.MatAdd(apply("relu", xs), s1), T(x)),
     "scalars first": lambda: sp.MatMul(W, x, s1),
+    "diag(v)ᵖ = diag(v^∘p)": lambda: sp.MatPow(diag(v), 2),
 }
 
 
@@ -329,9 +318,15 @@ def _softmax_without_outer(expr: MatrixExpr, wrt: sp.MatrixSymbol) -> MatrixExpr
     return sp.MatMul(DiagMatrix(expr), jac(expr.arg, wrt))
 
 
+def _register_wrong(monkeypatch: pytest.MonkeyPatch, node: type, rule: Callable) -> None:
+    """Make ``rule`` the table's only rule for ``node``, registered as any rule is."""
+    monkeypatch.setitem(RULES, node, [])
+    defjac(node, f"WRONG: {rule.__name__}")(rule)
+
+
 def test_a_wrong_hadamard_rule_makes_the_proof_of_neuron_relu_fail(monkeypatch):
     assert prove(derivations.get("neuron-relu")).ok
-    monkeypatch.setitem(RULES, sp.HadamardProduct, _own_diagonal)
+    _register_wrong(monkeypatch, sp.HadamardProduct, _own_diagonal)
     d = derivations.get("neuron-relu")
     assert notation(d.results[0].expr) == "step(z) wᵀ"
     proof = prove(d)
@@ -343,7 +338,7 @@ def test_a_wrong_hadamard_rule_makes_the_proof_of_neuron_relu_fail(monkeypatch):
 
 
 def test_a_dropped_softmax_term_makes_softmax_cross_entropy_fail(monkeypatch):
-    monkeypatch.setitem(RULES, rules.Softmax, _softmax_without_outer)
+    _register_wrong(monkeypatch, Softmax, _softmax_without_outer)
     proof = prove(derivations.get("softmax-cross-entropy"), sizes=[{n: 2}])  # one size: fast
     assert not proof.ok
     assert [r.ok for r in proof.results] == [True, False, False, False, False]
@@ -357,7 +352,7 @@ def test_a_wrong_identity_is_caught_too(monkeypatch):
         return None
 
     wrong = [(c, nm, twice if nm == "diag(v) 𝟏 = v" else f) for c, nm, f in IDENTITIES]
-    monkeypatch.setattr(rules, "IDENTITIES", wrong)
+    monkeypatch.setattr(identities, "IDENTITIES", wrong)
     before = diag(v) * ones(n)
     r = Result(before, simplify(before), before, (), "value")
     check = prove_result(r, {n: 2})

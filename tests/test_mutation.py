@@ -12,7 +12,7 @@ import sympy as sp
 
 import derivations
 from jacobian_lab import mutation
-from jacobian_lab.core import derivation
+from jacobian_lab.core import proof
 from jacobian_lab.judge import checker, sampler
 from jacobian_lab.matrix.expr import DIM_M, DIM_N, apply, matrix, vector
 
@@ -89,7 +89,7 @@ def test_equivalent_mutants_are_recognised_not_counted_as_missed():
 def test_a_blind_proof_makes_every_value_changing_mutant_missed(monkeypatch):
     """The harness can fail: with a proof that accepts anything, the score drops to 0."""
     blind = checker.Check("correct", "symbolic", sp.Matrix(), sp.Matrix())
-    monkeypatch.setattr(derivation, "judge", lambda *a, **k: blind)
+    monkeypatch.setattr(proof, "judge", lambda *a, **k: blind)
     score = mutation.run(["catalog"], ["neuron-relu"])
     assert score.count("caught") == 0 and score.count("missed") >= 5
     assert score.score() == 0.0 and not score.perfect
@@ -144,7 +144,7 @@ def test_fast_mode_finds_no_counterexample_to_a_right_result(name):
     d = derivations.get(name)
     for r in d.results:
         for size in (list(r.sizes) or list(d.sizes) or [{}])[:2]:
-            check = derivation.prove_result(r, size, fast=True)
+            check = proof.prove_result(r, size, fast=True)
             assert check.ok, f"{name}: {r.lhs} at {size}: {check.summary()}"
 
 

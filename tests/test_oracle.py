@@ -35,7 +35,8 @@ from sympy.printing.pytorch import TorchPrinter
 
 import derivations
 from jacobian_lab import kernels
-from jacobian_lab.core.derivation import Derivation, Result, instantiate_claim, substitute
+from jacobian_lab.core.derivation import Derivation, Result, substitute
+from jacobian_lab.core.proof import instantiate_claim
 from jacobian_lab.errors import ShapeError
 from jacobian_lab.kernels import _generated
 from jacobian_lab.language.functions import relu, sigmoid

@@ -18,7 +18,7 @@ import sympy as sp
 
 import derivations
 import jacobian_lab
-import jacobian_lab.core.derivation as derivation_mod
+import jacobian_lab.core.proof as proof_mod
 from jacobian_lab.cli import catalog as _cli_catalog
 from jacobian_lab.cli import main
 from jacobian_lab.core import proof_cache as pc
@@ -62,13 +62,13 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def proved(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names `prove` was called on (it still proves)."""
     calls: list[str] = []
-    real = derivation_mod.prove
+    real = proof_mod.prove
 
     def spy(d: Derivation, *args: Any, **kwargs: Any) -> Any:
         calls.append(d.name)
         return real(d, *args, **kwargs)
 
-    monkeypatch.setattr(derivation_mod, "prove", spy)
+    monkeypatch.setattr(proof_mod, "prove", spy)
     return calls
 
 
@@ -320,7 +320,7 @@ def test_a_builder_of_unknown_origin_is_never_cached(tmp_path):
 
 def test_a_summary_round_trips_and_keeps_what_list_needs():
     d = derivations.get("gradient")
-    proof = derivation_mod.prove(d)
+    proof = proof_mod.prove(d)
     s = pc.ProofSummary.of(proof, proved_at=123.0)
     assert (s.ok, s.method, s.sizes, s.results) == (True, "symbolic", ("scalars",), 1)
     assert (s.claims_correct, s.claims_total) == (1, 1)

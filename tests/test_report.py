@@ -9,7 +9,7 @@ import unicodedata
 import pytest
 
 import derivations
-from jacobian_lab.core.derivation import prove
+from jacobian_lab.core.proof import prove
 from jacobian_lab.errors import JlabError
 from jacobian_lab.printing.render import latex_section, markdown
 from jacobian_lab.printing.report import ReportError, compile_pdf, latex_document, write_report

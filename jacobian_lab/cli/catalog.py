@@ -55,7 +55,7 @@ def _salt(cat: Any, name: str) -> str | None:
 def _prove_within(d: Derivation, args: argparse.Namespace) -> Proof:
     """Prove one derivation within ``--budget`` seconds; past it, a one-line error."""
     from jacobian_lab.budget import deadline
-    from jacobian_lab.core.derivation import prove
+    from jacobian_lab.core.proof import prove
 
     seconds = getattr(args, "budget", math.inf)
     try:
@@ -80,7 +80,7 @@ def _when(t: float) -> str:
 def cmd_list(args: argparse.Namespace) -> int:
     check = not args.no_check
     cache = ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
-    from jacobian_lab.core.derivation import prove
+    from jacobian_lab.core.proof import prove
     from jacobian_lab.printing.render import render_list
 
     cat = _catalog()
@@ -122,7 +122,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
-    from jacobian_lab.core.derivation import prove
+    from jacobian_lab.core.proof import prove
     from jacobian_lab.printing.render import latex_section as _latex_section
     from jacobian_lab.printing.render import markdown, render_rich, to_json
 

@@ -1,31 +1,25 @@
-"""The derivation data and the chain-rule walk — the small core everything else builds on.
+"""The derivation data — the small core everything else builds on. It imports only SymPy.
 
 A :class:`Derivation` is data: the givens, the steps (``lhs = rhs``, the rule, a plain-words
-reason), the results in matrix notation, the notes' claims, and — after :func:`prove` — the
-proof record. Computing a derivation prints nothing; printers render it.
+reason), the results in matrix notation, the notes' claims, and — after
+:func:`jacobian_lab.core.proof.prove` — the proof record. Computing a derivation prints
+nothing; printers (:mod:`jacobian_lab.printing`) render it, and register the notebook display
+here (:data:`NOTEBOOK_DISPLAY`) so that the data need not know them.
 
-A result counts only once :func:`prove` has instantiated it at several concrete sizes and
-shown it equal, entry by entry, to the component layer (``sympy.Matrix.jacobian`` on explicit
-scalar symbols), through :func:`jacobian_lab.judge.checker.compare`.
+The chain walk that produces steps is :mod:`jacobian_lab.core.chain`; the proof that makes a
+result count is :mod:`jacobian_lab.core.proof`.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sympy as sp
-from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.errors import ShapeError
-from jacobian_lab.judge.checker import Check, compare
-from jacobian_lab.judge.verdict import mismatches as _mismatches
-from jacobian_lab.matrix.explicit import Instantiator, components
-from jacobian_lab.matrix.fastcheck import identical
-from jacobian_lab.matrix.rules import VJP_RULE, is_matrix_variable, jac, rule_name, simplify, vjp
-from jacobian_lab.printing.notation import notation
+if TYPE_CHECKING:  # annotations only: the data classes import nothing but SymPy
+    from jacobian_lab.judge.checker import Check
 
 CONVENTIONS: tuple[str, ...] = (
     "numerator layout: ∂f/∂x has one row per output of f and one column per entry of x",
@@ -137,18 +131,21 @@ class Derivation:
     conventions: tuple[str, ...] = CONVENTIONS
     proof: Proof | None = None
 
-    def _repr_markdown_(self) -> str:
-        """Jupyter renders a derivation (steps, result, proof record) by itself."""
-        from jacobian_lab.printing.render import markdown
+    def _repr_markdown_(self) -> str | None:
+        """Jupyter renders a derivation (steps, result, proof record) by itself, through the
+        printer registered in :data:`NOTEBOOK_DISPLAY` (None: the plain repr)."""
+        show = NOTEBOOK_DISPLAY.get("markdown")
+        return show(self) if show is not None else None
 
-        return markdown(self)
-
-    def _repr_latex_(self) -> str:
+    def _repr_latex_(self) -> str | None:
         """The boxed results as one LaTeX display (for front ends that prefer LaTeX)."""
-        from jacobian_lab.printing.latex import latex
+        show = NOTEBOOK_DISPLAY.get("latex")
+        return show(self) if show is not None else None
 
-        body = r" \\ ".join(f"{latex(r.lhs)} = {latex(r.expr)}" for r in self.results)
-        return f"$$\\begin{{gathered}}{body}\\end{{gathered}}$$"
+
+# The printing layer sits above the core: it registers its notebook printers here on import
+# ("markdown", "latex"), so that a Derivation displays itself without the core importing it.
+NOTEBOOK_DISPLAY: dict[str, Callable[[Derivation], str]] = {}
 
 
 @dataclass(frozen=True)
@@ -219,227 +216,8 @@ class Proof:
         }
 
 
-# --------------------------------------------------------------------------- the chain walk
-
-
-def chain_steps(
-    links: Sequence[tuple[sp.MatrixSymbol, MatrixExpr]], wrt: sp.MatrixSymbol
-) -> tuple[list[Step], MatrixExpr]:
-    """The chain rule along ``links`` (each defined from the one before; the first from wrt).
-
-    Returns one step per local Jacobian (found in the rule table), the product, and the
-    simplified result in terms of the intermediates. For a matrix ``wrt`` (a weight matrix W)
-    the first link must be affine in W (z = W a + b) and the last a scalar C: the steps give
-    ∂C/∂z by the chain rule and then ∂C/∂W = δ aᵀ (δ = (∂C/∂z)ᵀ), a result in the shape of W.
-    """
-    if is_matrix_variable(wrt):
-        return _matrix_chain_steps(links, wrt)
-    steps: list[Step] = []
-    factors: list[MatrixExpr] = []
-    prev = wrt
-    for name, definition in links:
-        # Written in the link's own output where it appears (softmax(z) → s), as the notes do.
-        local = simplify(jac(definition, prev)).xreplace({definition: name})
-        steps.append(Step(Partial(name, prev), local, rule_name(definition, prev),
-                          f"differentiate {notation(name)} = {notation(definition)} "
-                          f"w.r.t. {notation(prev)}"))
-        factors.append(local)
-        prev = name
-    if len(links) > 1:
-        product = sp.MatMul(*reversed(factors))
-        steps.append(Step(Partial(links[-1][0], wrt), product, "chain rule",
-                          "multiply the local Jacobians, outermost first"))
-        used: list[str] = []
-        result = simplify(product, trace=used)
-        steps.append(Step(Partial(links[-1][0], wrt), result, "simplify",
-                          ", ".join(used) if used else "nothing to simplify"))
-    else:
-        result = factors[0]
-    return steps, result
-
-
-def _matrix_chain_steps(
-    links: Sequence[tuple[sp.MatrixSymbol, MatrixExpr]], W: sp.MatrixSymbol
-) -> tuple[list[Step], MatrixExpr]:
-    z, affine = links[0]
-    cost = links[-1][0]
-    if cost.shape != (1, 1):
-        raise ShapeError(f"∂{cost}/∂{W}: only a scalar has a gradient w.r.t. a matrix")
-    if len(links) > 1:
-        steps, upstream = chain_steps(links[1:], z)
-    else:
-        steps, upstream = [], sp.Identity(1)
-    used: list[str] = []
-    grad = simplify(vjp(affine, W, upstream), trace=used)
-    steps.append(Step(Partial(cost, W), grad, VJP_RULE,
-                      f"{z} = {sp.sstr(affine)} is linear in {W}: entry (i, j) of ∂{cost}/∂{W} "
-                      f"is ∂{cost}/∂{z}ᵢ times the input j"))
-    return steps, grad
-
-
 def substitute(expr: sp.Basic, defs: Sequence[tuple[sp.MatrixSymbol, sp.Basic]]) -> sp.Basic:
     """Replace intermediates by their definitions, latest first, until none is left."""
     for name, definition in reversed(list(defs)):
         expr = expr.xreplace({name: definition})
     return expr
-
-
-# --------------------------------------------------------------------------- the proof
-
-
-def _size_label(sizes: Mapping[sp.Symbol, int]) -> str:
-    if not sizes:
-        return "scalars"
-    return ",".join(f"{k}={v}" for k, v in sorted(sizes.items(), key=lambda kv: str(kv[0])))
-
-
-def component_truth(
-    result: Result, sizes: Mapping[sp.Symbol, int], inst: Instantiator | None = None
-) -> tuple[sp.Matrix, Instantiator]:
-    """Differentiate the explicit components of ``result.of`` — the ground truth.
-
-    ``inst`` may be shared by the results proven at one size (it remembers what it built).
-    """
-    inst = inst or Instantiator(sizes)
-    of = inst(substitute(result.of, result.defs))
-    of = of if isinstance(of, sp.MatrixBase) else sp.Matrix([[of]])
-    if result.kind == "value":
-        return of, inst
-    if not isinstance(result.wrt, sp.MatrixSymbol):
-        raise ShapeError(f"{result.lhs}: a matrix-layer result needs a MatrixSymbol wrt")
-    wrt = components(result.wrt, inst.sizes)
-    inst.env.setdefault(result.wrt.name, wrt)
-    if result.kind == "jacobian":
-        if of.cols != 1:
-            raise ShapeError(f"{result.of} is not a column: its Jacobian is a tensor")
-        truth = of.jacobian(sp.Matrix(list(wrt)))
-    else:
-        if of.shape != (1, 1):
-            raise ShapeError(f"gradient of a non-scalar {result.of}")
-        truth = wrt.applyfunc(lambda w: sp.diff(of[0, 0], w))
-    return truth, inst
-
-
-def _assumed(m: sp.Matrix, result: Result, inst: Instantiator) -> sp.Matrix:
-    if result.assume is None:
-        return m
-    return m.xreplace(result.assume(inst.env))
-
-
-def explicit_truth(result: Result) -> sp.Matrix:
-    """The truth of a component-level result (``of`` an explicit matrix of scalars)."""
-    if result.kind == "value":
-        return sp.Matrix(result.of)
-    truth = sp.Matrix(result.of).jacobian(sp.Matrix(list(result.wrt)))
-    return truth.T if result.kind == "gradient" else truth
-
-
-def prove_result(
-    result: Result, sizes: Mapping[sp.Symbol, int], seed: int = 0,
-    inst: Instantiator | None = None, fast: bool = False,
-) -> Check:
-    """Compare one result with the component layer at ``sizes`` (``fast``: see
-    :func:`jacobian_lab.judge.checker.compare`)."""
-    if isinstance(result.of, sp.MatrixBase):  # a component-level result: scalar variables
-        extra = [] if result.kind == "value" else list(result.of)
-        return compare(explicit_truth(result), result.expr, seed=seed, extra_exprs=extra,
-                       fast=fast)
-    truth, inst = component_truth(result, sizes, inst)
-    return judge(result, truth, instantiate_claim(result, inst), inst, seed=seed, fast=fast)
-
-
-def instantiate_claim(result: Result, inst: Instantiator) -> sp.Matrix:
-    """``result.expr`` with its intermediates substituted, as an explicit matrix."""
-    claimed = inst(substitute(result.expr, result.defs))
-    return claimed if isinstance(claimed, sp.MatrixBase) else sp.Matrix([[claimed]])
-
-
-def judge(
-    result: Result, truth: sp.Matrix, claimed: sp.Matrix, inst: Instantiator, seed: int = 0,
-    fast: bool = False,
-) -> Check:
-    """Compare an instantiated claim with the instantiated truth (the result's ``assume``
-    applied to both): the fast exact test first, then the checker (``fast``: without
-    simplification or diagnosis, see :func:`jacobian_lab.judge.checker.compare`)."""
-    truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
-    if fast and truth.shape == claimed.shape:  # most claims are wrong: look for a witness
-        from jacobian_lab.judge.witness import refute
-
-        wrong = refute(truth, claimed, seed=seed)
-        if wrong is not None:
-            return wrong
-    same = identical(truth, claimed, seed=seed)  # confirms the common case quickly
-    if same is not None:
-        return Check("correct", same[0], truth, claimed, points=same[1])
-    if not truth.free_symbols and not claimed.free_symbols and truth.shape == claimed.shape:
-        return _numbers_differ(truth, claimed)  # a worked example: nothing to sample
-    return compare(truth, claimed, seed=seed, fast=fast, witness=False)  # searched above
-
-
-def _numbers_differ(truth: sp.Matrix, claimed: sp.Matrix) -> Check:
-    """Two explicit numeric matrices that ``identical`` found different: list the entries."""
-    bad = {i: (float(truth[i]), float(claimed[i])) for i in range(len(truth))
-           if sp.simplify(claimed[i] - truth[i]) != 0}
-    mismatches = _mismatches(truth, claimed, bad)
-    text = "; ".join(f"entry ({m.row},{m.col}) is {sp.sstr(m.claimed)}, not "
-                     f"{sp.sstr(m.expected)}" for m in mismatches)
-    return Check("incorrect", "symbolic", truth, claimed, mismatches=mismatches,
-                 diagnosis=text or None)
-
-
-def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | None = None) -> Proof:
-    """Instantiate every result at every size and compare with the component layer.
-
-    A result with its own ``sizes`` is proven at those (unless ``sizes`` is given here).
-    """
-    t0 = time.perf_counter()
-    size_list: list[Sizes] = list(sizes) if sizes is not None else list(derivation.sizes)
-    if not size_list:
-        size_list = [{}]  # component-level results need no size
-    results: list[ResultProof] = []
-    shared: dict[str, Instantiator] = {}  # one per size: shared subexpressions built once
-
-    def at(s: Mapping[sp.Symbol, int]) -> Instantiator:
-        return shared.setdefault(_size_label(s), Instantiator(s))
-
-    for r in derivation.results:
-        own: list[Sizes] = list(r.sizes) if r.sizes and sizes is None else size_list
-        checks = tuple((_size_label(s), prove_result(r, s, inst=at(s))) for s in own)
-        results.append(ResultProof(r.lhs, checks))
-    verdicts = []
-    for c in derivation.claims:
-        target = derivation.results[c.result]
-        claim_sizes = list(target.sizes) if target.sizes and sizes is None else size_list
-        s = claim_sizes[min(1, len(claim_sizes) - 1)]
-        as_result = Result(target.lhs, c.expr, target.of, target.wrt, target.kind,
-                           target.defs, target.assume)
-        try:
-            check = prove_result(as_result, s)
-        except ShapeError as exc:
-            check = Check("incorrect", "none", sp.Matrix(), sp.Matrix(), diagnosis=str(exc))
-        verdicts.append(ClaimVerdict(c, check.ok, check, _size_label(s)))
-    labels: list[str] = []
-    for rp in results:  # the sizes actually used (a result may have its own)
-        labels += [label for label, _ in rp.checks if label not in labels]
-    labels = labels or [_size_label(s) for s in size_list]
-    proof = Proof(tuple(results), tuple(verdicts), tuple(labels), time.perf_counter() - t0)
-    derivation.proof = proof
-    return proof
-
-
-def simplify_step(
-    lhs: sp.Basic, expr: MatrixExpr, rule: str = "simplify", why: str = ""
-) -> tuple[Step, MatrixExpr]:
-    """Simplify ``expr`` as one step; its rule names the identities of the table it used.
-
-    ``rule`` says what the step does in words ("on active samples relu(z) = z"); the
-    identities follow it after a colon, and ``why`` is the plain-words reason.
-    """
-    used: list[str] = []
-    out = simplify(expr, trace=used)
-    identities = "; ".join(used)
-    if rule == "simplify":
-        text = f"simplify: {identities}" if identities else "simplify"
-    else:
-        text = f"{rule}: {identities}" if identities else rule
-    return Step(lhs, out, text, why or (identities if rule != "simplify" else "")), out

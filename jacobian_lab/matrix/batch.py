@@ -23,7 +23,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from jacobian_lab.errors import ShapeError
 from jacobian_lab.matrix.expr import Apply, SampleSum, Scalar, Softmax
-from jacobian_lab.matrix.rules import simplify
+from jacobian_lab.matrix.simplify import simplify
 
 SUM_OUTER_RULE = "sum over samples: Σᵢ uᵢ vᵢᵀ = U Vᵀ (the uᵢ and vᵢ as columns)"
 SUM_RULE = "sum over samples: Σᵢ uᵢ = U 𝟏 (the uᵢ as columns)"

@@ -99,6 +99,12 @@ class Instantiator:
             out = out + p
         return out
 
+    def _eval_MatPow(self, e: sp.MatPow) -> sp.Matrix:
+        base, p = e.args
+        if not (p.is_Integer and p >= 0):
+            raise ShapeError(f"Cannot instantiate the power {e}: only whole exponents ≥ 0")
+        return self(base) ** int(p)
+
     def _eval_MatMul(self, e: sp.MatMul) -> sp.Matrix:
         coeff = sp.S.One
         out = None

@@ -9,8 +9,8 @@ from typing import Any
 import sympy as sp
 
 import derivations
-from jacobian_lab.core import derivation  # derivation.judge: looked up at call time
-from jacobian_lab.core.derivation import component_truth, explicit_truth, instantiate_claim
+from jacobian_lab.core import proof  # proof.judge: looked up at call time
+from jacobian_lab.core.proof import component_truth, explicit_truth, instantiate_claim
 from jacobian_lab.errors import (
     ShapeError,
 )
@@ -90,7 +90,7 @@ class _CatalogJudge:
                 claimed = instantiate_claim(mutated, inst)
                 if mu.post:
                     claimed = mu.post(claimed)
-                check = derivation.judge(r, truth, claimed, inst, fast=True)
+                check = proof.judge(r, truth, claimed, inst, fast=True)
             except SHAPE_ERRORS as e:
                 return "caught", f"shape at {label}: {e}"
             if not check.ok:

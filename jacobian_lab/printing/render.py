@@ -17,7 +17,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from jacobian_lab.core.derivation import Derivation, Proof
+from jacobian_lab.core.derivation import NOTEBOOK_DISPLAY, Derivation, Proof
 from jacobian_lab.printing.latex import latex
 from jacobian_lab.printing.notation import notation
 
@@ -292,3 +292,13 @@ def to_json(d: Derivation) -> dict[str, Any]:
     }
 
 
+
+
+def results_latex(d: Derivation) -> str:
+    """The boxed results as one LaTeX display (what a notebook shows of a derivation)."""
+    body = r" \\ ".join(f"{latex(r.lhs)} = {latex(r.expr)}" for r in d.results)
+    return f"$$\\begin{{gathered}}{body}\\end{{gathered}}$$"
+
+
+# A Derivation displays itself in a notebook through these (the core cannot import printing).
+NOTEBOOK_DISPLAY.update(markdown=markdown, latex=results_latex)

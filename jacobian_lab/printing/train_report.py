@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jacobian_lab.core.derivation import prove
+from jacobian_lab.core.proof import prove
 from jacobian_lab.files import atomic_write_bytes, atomic_write_text
 from jacobian_lab.printing.render import _tex_escape, latex_section, markdown
 from jacobian_lab.printing.report import _proof_table, _unicode_preamble, check_output, compile_pdf

@@ -1,0 +1,165 @@
+"""The proof: a result counts only once it has been instantiated at several concrete sizes
+and shown equal, entry by entry, to the component layer (``sympy.Matrix.jacobian`` on explicit
+scalar symbols), through :func:`jacobian_lab.judge.checker.compare`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+import sympy as sp
+
+from jacobian_lab.core.derivation import (
+    ClaimVerdict,
+    Derivation,
+    Proof,
+    Result,
+    ResultProof,
+    Sizes,
+    substitute,
+)
+from jacobian_lab.errors import ShapeError
+from jacobian_lab.judge.checker import Check, compare
+from jacobian_lab.judge.verdict import mismatches as _mismatches
+from jacobian_lab.judge.witness import refute
+from jacobian_lab.matrix.explicit import Instantiator, components
+from jacobian_lab.matrix.fastcheck import identical
+
+
+def _size_label(sizes: Mapping[sp.Symbol, int]) -> str:
+    if not sizes:
+        return "scalars"
+    return ",".join(f"{k}={v}" for k, v in sorted(sizes.items(), key=lambda kv: str(kv[0])))
+
+
+def component_truth(
+    result: Result, sizes: Mapping[sp.Symbol, int], inst: Instantiator | None = None
+) -> tuple[sp.Matrix, Instantiator]:
+    """Differentiate the explicit components of ``result.of`` — the ground truth.
+
+    ``inst`` may be shared by the results proven at one size (it remembers what it built).
+    """
+    inst = inst or Instantiator(sizes)
+    of = inst(substitute(result.of, result.defs))
+    of = of if isinstance(of, sp.MatrixBase) else sp.Matrix([[of]])
+    if result.kind == "value":
+        return of, inst
+    if not isinstance(result.wrt, sp.MatrixSymbol):
+        raise ShapeError(f"{result.lhs}: a matrix-layer result needs a MatrixSymbol wrt")
+    wrt = components(result.wrt, inst.sizes)
+    inst.env.setdefault(result.wrt.name, wrt)
+    if result.kind == "jacobian":
+        if of.cols != 1:
+            raise ShapeError(f"{result.of} is not a column: its Jacobian is a tensor")
+        truth = of.jacobian(sp.Matrix(list(wrt)))
+    else:
+        if of.shape != (1, 1):
+            raise ShapeError(f"gradient of a non-scalar {result.of}")
+        truth = wrt.applyfunc(lambda w: sp.diff(of[0, 0], w))
+    return truth, inst
+
+
+def _assumed(m: sp.Matrix, result: Result, inst: Instantiator) -> sp.Matrix:
+    if result.assume is None:
+        return m
+    return m.xreplace(result.assume(inst.env))
+
+
+def explicit_truth(result: Result) -> sp.Matrix:
+    """The truth of a component-level result (``of`` an explicit matrix of scalars)."""
+    if result.kind == "value":
+        return sp.Matrix(result.of)
+    truth = sp.Matrix(result.of).jacobian(sp.Matrix(list(result.wrt)))
+    return truth.T if result.kind == "gradient" else truth
+
+
+def prove_result(
+    result: Result, sizes: Mapping[sp.Symbol, int], seed: int = 0,
+    inst: Instantiator | None = None, fast: bool = False,
+) -> Check:
+    """Compare one result with the component layer at ``sizes`` (``fast``: see
+    :func:`jacobian_lab.judge.checker.compare`)."""
+    if isinstance(result.of, sp.MatrixBase):  # a component-level result: scalar variables
+        extra = [] if result.kind == "value" else list(result.of)
+        return compare(explicit_truth(result), result.expr, seed=seed, extra_exprs=extra,
+                       fast=fast)
+    truth, inst = component_truth(result, sizes, inst)
+    return judge(result, truth, instantiate_claim(result, inst), inst, seed=seed, fast=fast)
+
+
+def instantiate_claim(result: Result, inst: Instantiator) -> sp.Matrix:
+    """``result.expr`` with its intermediates substituted, as an explicit matrix."""
+    claimed = inst(substitute(result.expr, result.defs))
+    return claimed if isinstance(claimed, sp.MatrixBase) else sp.Matrix([[claimed]])
+
+
+def judge(
+    result: Result, truth: sp.Matrix, claimed: sp.Matrix, inst: Instantiator, seed: int = 0,
+    fast: bool = False,
+) -> Check:
+    """Compare an instantiated claim with the instantiated truth (the result's ``assume``
+    applied to both): the fast exact test first, then the checker (``fast``: without
+    simplification or diagnosis, see :func:`jacobian_lab.judge.checker.compare`)."""
+    truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
+    if fast and truth.shape == claimed.shape:  # most claims are wrong: look for a witness
+        wrong = refute(truth, claimed, seed=seed)
+        if wrong is not None:
+            return wrong
+    same = identical(truth, claimed, seed=seed)  # confirms the common case quickly
+    if same is not None:
+        return Check("correct", same[0], truth, claimed, points=same[1])
+    if not truth.free_symbols and not claimed.free_symbols and truth.shape == claimed.shape:
+        return _numbers_differ(truth, claimed)  # a worked example: nothing to sample
+    return compare(truth, claimed, seed=seed, fast=fast, witness=False)  # searched above
+
+
+def _numbers_differ(truth: sp.Matrix, claimed: sp.Matrix) -> Check:
+    """Two explicit numeric matrices that ``identical`` found different: list the entries."""
+    bad = {i: (float(truth[i]), float(claimed[i])) for i in range(len(truth))
+           if sp.simplify(claimed[i] - truth[i]) != 0}
+    mismatches = _mismatches(truth, claimed, bad)
+    text = "; ".join(f"entry ({m.row},{m.col}) is {sp.sstr(m.claimed)}, not "
+                     f"{sp.sstr(m.expected)}" for m in mismatches)
+    return Check("incorrect", "symbolic", truth, claimed, mismatches=mismatches,
+                 diagnosis=text or None)
+
+
+def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | None = None) -> Proof:
+    """Instantiate every result at every size and compare with the component layer.
+
+    A result with its own ``sizes`` is proven at those (unless ``sizes`` is given here).
+    """
+    t0 = time.perf_counter()
+    size_list: list[Sizes] = list(sizes) if sizes is not None else list(derivation.sizes)
+    if not size_list:
+        size_list = [{}]  # component-level results need no size
+    results: list[ResultProof] = []
+    shared: dict[str, Instantiator] = {}  # one per size: shared subexpressions built once
+
+    def at(s: Mapping[sp.Symbol, int]) -> Instantiator:
+        return shared.setdefault(_size_label(s), Instantiator(s))
+
+    for r in derivation.results:
+        own: list[Sizes] = list(r.sizes) if r.sizes and sizes is None else size_list
+        checks = tuple((_size_label(s), prove_result(r, s, inst=at(s))) for s in own)
+        results.append(ResultProof(r.lhs, checks))
+    verdicts = []
+    for c in derivation.claims:
+        target = derivation.results[c.result]
+        claim_sizes = list(target.sizes) if target.sizes and sizes is None else size_list
+        s = claim_sizes[min(1, len(claim_sizes) - 1)]
+        as_result = Result(target.lhs, c.expr, target.of, target.wrt, target.kind,
+                           target.defs, target.assume)
+        try:
+            check = prove_result(as_result, s)
+        except ShapeError as exc:
+            check = Check("incorrect", "none", sp.Matrix(), sp.Matrix(), diagnosis=str(exc))
+        verdicts.append(ClaimVerdict(c, check.ok, check, _size_label(s)))
+    labels: list[str] = []
+    for rp in results:  # the sizes actually used (a result may have its own)
+        labels += [label for label, _ in rp.checks if label not in labels]
+    labels = labels or [_size_label(s) for s in size_list]
+    proof = Proof(tuple(results), tuple(verdicts), tuple(labels), time.perf_counter() - t0)
+    derivation.proof = proof
+    return proof
