@@ -12,14 +12,8 @@ x**2 + sigmoid(z)/2
 from __future__ import annotations
 
 import ast
-import io
-import keyword
-import math
 import operator
 import re
-import tokenize
-import unicodedata
-import warnings
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -29,16 +23,26 @@ import sympy as sp
 from jacobian_lab.budget import deadline
 from jacobian_lab.errors import BudgetExceeded, ParseError, did_you_mean
 from jacobian_lab.language.functions import NN_FUNCTIONS
+from jacobian_lab.language.numbers import (
+    MAX_RESULT_DIGITS,
+    degree,
+    digits,
+    radical_digits,
+    root_digits,
+    too_large,
+)
+from jacobian_lab.language.source import (
+    MAX_LENGTH,
+    Source,
+    checked,
+    items,
+    short,
+)
 
-MAX_LENGTH = 2000  # characters of input
-MAX_DEPTH = 40  # bracket nesting, counted before ast.parse (CPython gives up near 200)
-MAX_AST_DEPTH = 100  # operator nesting; a run such as a + b + c + ... counts once
-MAX_NODES = 2000  # expression nodes in the tree
 MAX_INT_DIGITS = 300  # digits of a number literal
 MAX_DECIMAL_EXPONENT = 300  # |e| in 1.5e-3
 MAX_EXPONENT = 1000  # |n| in x**n when n is a number
 MAX_DEGREE = MAX_EXPONENT  # nested exponents multiply: ((x^2)^2)^2 is x^8 (see _degree)
-MAX_RESULT_DIGITS = 310  # |numbers| < 10**310, about the float range: SymPy stays quick
 BUILD_SECONDS = 1.0  # SymPy's own simplification gets this long per text (see .budget)
 
 
@@ -67,14 +71,12 @@ FUNCTIONS: dict[str, FunctionSpec] = {
 CONSTANTS: dict[str, sp.Expr] = {"pi": sp.pi, "E": sp.E}
 """Names that mean a constant rather than a variable."""
 
-_SPACES = str.maketrans("\t\n\r\f\v", "     ")  # one character for one: columns stay put
 _LEVEL = {ast.Add: "+", ast.Sub: "+", ast.Mult: "*", ast.Div: "*"}
 _INVERSE: dict[type, Callable[[sp.Expr], sp.Expr]] = {ast.Sub: operator.neg,
                                                        ast.Div: lambda e: 1 / e}
 _DESCRIPTIONS = {ast.Attribute: "Attribute access", ast.Subscript: "Subscript",
                  ast.Compare: "Comparison", ast.NamedExpr: "Assignment expression",
                  ast.Starred: "Starred argument", ast.Tuple: "A tuple", ast.List: "A list"}
-_Node = ast.expr | ast.keyword
 
 
 def symbol(name: str) -> sp.Symbol:
@@ -86,197 +88,10 @@ def symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
-def _digits(r: sp.Rational) -> float:
-    """About how many decimal digits the numerator or denominator of ``r`` has."""
-    return math.log10(max(abs(int(r.p)), int(r.q)))
-
-
-def _too_large(value: sp.Expr) -> bool:
-    """Whether a number exceeds 10**MAX_RESULT_DIGITS: an exact one with that many digits, or
-    a constant such as exp(exp(10)), which SymPy would compare and print only very slowly."""
-    coeff = value.as_coeff_Mul()[0]
-    if coeff.is_Rational and _digits(coeff) > MAX_RESULT_DIGITS:
-        return True
-    if value.is_Rational or value.free_symbols or not value.is_number:
-        return False
-    # An mpf is (sign, mantissa, exponent, bit count): |x| < 2**(exponent + bit count).
-    return any(f._mpf_[2] + f._mpf_[3] > MAX_RESULT_DIGITS / math.log10(2)
-               for f in value.evalf(3).atoms(sp.Float))
-
-
-def _root_digits(base: sp.Expr, exp: sp.Expr) -> float:
-    """About how many digits the integers have that SymPy searches for perfect powers when it
-    evaluates ``base**exp``: N**(p/q) leads it to N**min(p, q - 1), exp(log(N)*r) to N**r, and
-    an integer power of N**(p/q) to N**(q - 1). Beyond a few hundred digits that search is slow.
-    """
-    fractions = [r.q - 1 for r in base.atoms(sp.Rational)] + [
-        min(abs(r.p), r.q - 1) for r in exp.atoms(sp.Rational)]
-    numbers = [*base.atoms(sp.Rational), *(r for log in exp.atoms(sp.log)
-                                          for r in log.atoms(sp.Rational))]
-    return max(fractions, default=0) * sum(map(_digits, numbers))
-
-
-def _radical_digits(factors: list[sp.Expr]) -> float:
-    """The same for a product, where SymPy merges roots: sqrt(a)*sqrt(b) becomes sqrt(a*b)."""
-    return sum(_root_digits(f.base, f.exp) for a in factors for f in sp.Mul.make_args(a)
-               if f.is_Pow and f.base.is_Rational)
-
-
-def _degree(expr: sp.Basic, memo: dict[sp.Basic, sp.Rational]) -> sp.Rational:
-    """The effective exponent of ``expr``: the largest product of the numeric exponents met on
-    a path from the root to a variable, so that ``((x^2)^2)^2``, ``x^600*x^600`` and
-    ``exp(1000*log(x))`` count as x^8, x^1200 and x^1000 whatever the nesting, while
-    ``x^1000*y^1000`` counts 1000 (one variable at a time). Constants count 0.
-    """
-    if expr in memo:
-        return memo[expr]
-    if expr.is_Symbol:
-        value: sp.Rational = sp.Integer(1)
-    elif not expr.free_symbols:
-        value = sp.Integer(0)
-    elif expr.is_Pow and expr.exp.is_Rational:
-        value = abs(expr.exp) * _degree(expr.base, memo)
-    elif isinstance(expr, sp.exp) and expr.args[0].is_Mul:  # exp(1000*log(x)) is x^1000
-        c, rest = expr.args[0].as_coeff_Mul()
-        value = abs(c) * _degree(rest, memo) if isinstance(rest, sp.log) else \
-            _degree(expr.args[0], memo)
-    else:
-        value = max((_degree(a, memo) for a in expr.args), default=sp.Integer(0))
-    memo[expr] = value
-    return value
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _checked(text: object) -> str:
-    if not isinstance(text, str):
-        raise ParseError(f"Expected a string, got {type(text).__name__}")
-    if len(text) > MAX_LENGTH:
-        raise ParseError(f"Input is {len(text)} characters long; the limit is {MAX_LENGTH}")
-    return text
-
-
-def _items(value: str | Sequence[str]) -> Sequence[str]:
-    if isinstance(value, str):
-        return [value]
-    if not isinstance(value, Sequence):
-        raise ParseError(f"Expected a string or a list of strings, got {type(value).__name__}")
-    return value
-
-
-class _Source:
-    """A piece of the user's text (at column ``base`` of ``full``) as Python will parse it.
-
-    ``code`` is the text with ``^`` replaced by ``**``; ``cols[i]`` is the column in ``text``
-    of ``code[i]``, so that every error names a column of what the user typed.
-    """
-
-    def __init__(self, text: str, full: str | None = None, base: int = 0) -> None:
-        self.full, self.base = text if full is None else full, base
-        self.text = _checked(text).translate(_SPACES)
-        self.code, self.cols, self._bytes = self.text, list(range(len(text) + 1)), b""
-
-    def error(self, message: str, at: int | _Node | None = None) -> ParseError:
-        pos = self.pos(at) if isinstance(at, _Node) else at
-        return ParseError(message, self.full,
-                          None if pos is None else self.base + max(0, min(pos, len(self.text))))
-
-    def parse(self) -> ast.expr:
-        """Check, translate and parse the text: the tree's body, within every limit."""
-        if not self.text.strip():
-            raise self.error("Empty expression", 0)
-        self._scan()
-        self._translate()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                body = ast.parse(self.code, mode="eval").body
-        except SyntaxError as e:
-            off = e.offset or 0  # 1-based; 0 at the end of the input
-            pos = self.cols[min(off - 1, len(self.code))] if off > 0 else len(self.text)
-            token = self.text[pos:].split(" ")[0][:12]
-            where = f"at `{token}`" if token else "at the end of the input"
-            hint = " (write products with `*`, e.g. 2*x)" if "decimal literal" in e.msg else ""
-            raise self.error(f"Syntax error {where}: {e.msg}{hint}", pos) from None
-        except (ValueError, RecursionError, MemoryError):
-            raise self.error("Expression is too deeply nested") from None
-        count, stack = 0, [(body, 0)]
-        while stack:  # bound the size and depth of the tree before walking it recursively
-            node, depth = stack.pop()
-            count += 1
-            if count > MAX_NODES:
-                raise self.error(f"Expression has more than {MAX_NODES} parts")
-            if depth > MAX_AST_DEPTH:
-                raise self.error(f"Expression nests deeper than {MAX_AST_DEPTH} levels", node)
-            for child in ast.iter_child_nodes(node):
-                if isinstance(child, ast.expr):
-                    flat = isinstance(node, ast.BinOp) and child is node.left
-                    stack.append((child, depth + (not flat)))
-        return body
-
-    def _scan(self) -> None:
-        """Refuse strings, comments, control characters and lone surrogates; bound the
-        bracket depth."""
-        stack: list[int] = []
-        for i, ch in enumerate(self.text):
-            if ch in "'\"":
-                raise self.error(f"String literals are not allowed: `{ch}`", i)
-            if ch == "#" or unicodedata.category(ch) in ("Cc", "Cs"):  # control, surrogate
-                raise self.error(f"Character {ch!r} is not allowed", i)
-            if ch in "([{":
-                stack.append(i)
-                if len(stack) > MAX_DEPTH:
-                    raise self.error(f"Brackets nest deeper than {MAX_DEPTH} levels", i)
-            elif ch in ")]}":
-                if not stack:
-                    raise self.error(f"Unmatched `{ch}`", i)
-                j = stack.pop()
-                if "([{".index(self.text[j]) != ")]}".index(ch):
-                    raise self.error(f"`{ch}` does not close `{self.text[j]}`", i)
-        if stack:
-            raise self.error(f"`{self.text[stack[-1]]}` is never closed", stack[-1])
-
-    def _translate(self) -> None:
-        """``^`` → ``**`` token by token, refusing Python keywords on the way."""
-        start = len(self.text) - len(self.text.lstrip())  # ast.parse refuses an indent
-        carets: list[int] = []
-        try:
-            for tok in tokenize.generate_tokens(io.StringIO(self.text[start:]).readline):
-                col = start + tok.start[1]
-                if tok.type == tokenize.NAME and keyword.iskeyword(tok.string):
-                    hint = " (for the Greek letter write `lam` or `λ`)" * (tok.string == "lambda")
-                    raise self.error(f"`{tok.string}` is a Python keyword, not part of the "
-                                     f"expression language{hint}", col)
-                if tok.type == tokenize.OP and tok.string == "^":
-                    carets.append(col)
-        except (tokenize.TokenError, SyntaxError):  # ast.parse will say where
-            carets = [i for i, ch in enumerate(self.text) if ch == "^"]  # no strings got here
-        parts, self.cols, prev = [], [], start
-        for c in carets:
-            parts += [self.text[prev:c], "**"]
-            self.cols += [*range(prev, c), c, c]
-            prev = c + 1
-        self.code = "".join([*parts, self.text[prev:]])
-        self.cols += range(prev, len(self.text) + 1)
-        self._bytes = self.code.encode()
-
-    def pos(self, node: _Node) -> int:
-        """The column in ``text`` where ``node`` starts (ast counts UTF-8 bytes of ``code``)."""
-        return self.cols[len(self._bytes[: node.col_offset].decode("utf-8", "ignore"))]
-
-    def end(self, node: _Node) -> int:
-        return self.cols[len(self._bytes[: node.end_col_offset].decode("utf-8", "ignore"))]
-
-    def segment(self, node: _Node, limit: int = 40) -> str:
-        return _short(self.text[self.pos(node) : self.end(node)], limit)
-
-
 class _Builder(ast.NodeVisitor):
     """Builds SymPy objects from an ast tree: one method per allowed node kind."""
 
-    def __init__(self, src: _Source) -> None:
+    def __init__(self, src: Source) -> None:
         self.src = src
         self.building: ast.expr | None = None  # the node SymPy is working on
         self.degrees: dict[sp.Basic, sp.Rational] = {}  # memo of _degree
@@ -360,7 +175,7 @@ class _Builder(ast.NodeVisitor):
             operands.append(right if inverse is None else self._apply(inverse, [right], n))
         if level == "+":
             return self._apply(sp.Add, operands, node)
-        return self._apply(sp.Mul, operands, node, _radical_digits(operands))
+        return self._apply(sp.Mul, operands, node, radical_digits(operands))
 
     def visit_Call(self, node: ast.Call) -> sp.Expr:
         func = node.func
@@ -387,18 +202,18 @@ class _Builder(ast.NodeVisitor):
             raise self.src.error(f"`{name}` takes {wanted} argument{'s' * (wanted != '1')}, "
                                  f"got {n}", func)
         args = [self.visit(a) for a in node.args]
-        roots = {"sqrt": lambda: _root_digits(args[0], sp.S.Half),
-                 "exp": lambda: _root_digits(sp.E, args[0])}.get(name, lambda: 0.0)()
+        roots = {"sqrt": lambda: root_digits(args[0], sp.S.Half),
+                 "exp": lambda: root_digits(sp.E, args[0])}.get(name, lambda: 0.0)()
         return self._apply(spec.build, args, node, roots)
 
     def _power(self, node: ast.BinOp, base: sp.Expr, exp: sp.Expr) -> sp.Expr:
         if exp.is_Rational and abs(exp) > MAX_EXPONENT:
             raise self.src.error(f"Exponent too large: `{self.src.segment(node.right)}` is "
-                                 f"{_short(str(exp))} (the limit is ±{MAX_EXPONENT})", node.right)
-        if base.is_Rational and exp.is_Rational and abs(exp) * _digits(base) > MAX_RESULT_DIGITS:
+                                 f"{short(str(exp))} (the limit is ±{MAX_EXPONENT})", node.right)
+        if base.is_Rational and exp.is_Rational and abs(exp) * digits(base) > MAX_RESULT_DIGITS:
             raise self.src.error(f"Number too large: `{self.src.segment(node)}` would have more "
                                  f"than {MAX_RESULT_DIGITS} digits", node)
-        return self._apply(sp.Pow, [base, exp], node, _root_digits(base, exp))
+        return self._apply(sp.Pow, [base, exp], node, root_digits(base, exp))
 
     def _apply(self, build: Callable[..., sp.Expr], args: list[sp.Expr], node: ast.expr,
                roots: float = 0) -> Any:
@@ -410,11 +225,11 @@ class _Builder(ast.NodeVisitor):
         try:
             self.building = node
             value = build(*args)
-            too_large = _too_large(value)
+            huge = too_large(value)
         except Exception as e:  # SymPy refusing, or failing inside (atan(tan(10**300)))
             raise self.src.error(f"Cannot build `{self.src.segment(node)}`: "
-                                 f"{type(e).__name__}: {_short(str(e), 200)}", node) from None
-        if too_large:
+                                 f"{type(e).__name__}: {short(str(e), 200)}", node) from None
+        if huge:
             raise self.src.error(f"Number too large: `{self.src.segment(node)}` exceeds "
                                  f"10^{MAX_RESULT_DIGITS}", node)
         if isinstance(value, sp.Basic) and value.has(sp.zoo, sp.nan):  # args have neither
@@ -423,10 +238,10 @@ class _Builder(ast.NodeVisitor):
             what = "Division by zero" if zero_division else "Undefined (gives zoo or nan)"
             raise self.src.error(f"{what}: `{self.src.segment(node)}`", node)
         if isinstance(value, sp.Basic) and value.free_symbols:
-            degree = _degree(value, self.degrees)
-            if degree > MAX_DEGREE:
+            deg = degree(value, self.degrees)
+            if deg > MAX_DEGREE:
                 raise self.src.error(f"Exponent too large: `{self.src.segment(node)}` raises a "
-                                     f"variable to the power {_short(str(degree))}, counting "
+                                     f"variable to the power {short(str(deg))}, counting "
                                      f"nested powers (the limit is ±{MAX_DEGREE})", node)
         return value
 
@@ -438,7 +253,7 @@ def variable_names(text: str | Sequence[str]) -> set[str]:
     ['x', 'y']
     """
     names: set[str] = set()
-    for item in _items(text):
+    for item in items(text):
         body, _ = _parse(item)
         calls = {id(n.func) for n in ast.walk(body) if isinstance(n, ast.Call)}
         names |= {n.id for n in ast.walk(body) if isinstance(n, ast.Name)
@@ -446,12 +261,12 @@ def variable_names(text: str | Sequence[str]) -> set[str]:
     return names
 
 
-def _parse(text: str, full: str | None = None, base: int = 0) -> tuple[ast.expr, _Source]:
-    src = _Source(text, full, base)
+def _parse(text: str, full: str | None = None, base: int = 0) -> tuple[ast.expr, Source]:
+    src = Source(text, full, base)
     return src.parse(), src
 
 
-def _elements(text: str) -> tuple[list[ast.expr], _Source]:
+def _elements(text: str) -> tuple[list[ast.expr], Source]:
     """The comma-separated top-level expressions of ``text``, and their source."""
     body, src = _parse(text)
     if isinstance(body, ast.Tuple) and not body.elts:
@@ -479,7 +294,7 @@ def parse_exprs(text: str | Sequence[str]) -> list[sp.Expr]:
     [sin(g1), log(g2), g1*g2]
     """
     result: list[sp.Expr] = []
-    for item in _items(text):
+    for item in items(text):
         elements, src = _elements(item)
         result += _Builder(src).build(elements)
     if not result:
@@ -490,7 +305,7 @@ def parse_exprs(text: str | Sequence[str]) -> list[sp.Expr]:
 def _symbol(text: str, full: str | None = None, base: int = 0) -> sp.Symbol:
     body, src = _parse(text, full, base)
     if not isinstance(body, ast.Name):
-        raise src.error(f"`{_short(text.strip())}` is not a variable name", body)
+        raise src.error(f"`{short(text.strip())}` is not a variable name", body)
     kind = "function" if body.id in FUNCTIONS else "constant" if body.id in CONSTANTS else ""
     if kind:
         raise src.error(f"`{body.id}` is a {kind}, not a variable name", body)
@@ -514,8 +329,8 @@ def parse_symbols(names: str | Sequence[str]) -> list[sp.Symbol]:
     [x, y, z]
     """
     result: list[sp.Symbol] = []
-    for item in _items(names):
-        for m in re.finditer(r"[^,\s]+", _checked(item)):
+    for item in items(names):
+        for m in re.finditer(r"[^,\s]+", checked(item)):
             sym = _symbol(m.group(), item, m.start())
             if sym in result:
                 raise ParseError(f"`{sym}` is listed twice", item, m.start())
@@ -527,7 +342,7 @@ def parse_symbols(names: str | Sequence[str]) -> list[sp.Symbol]:
 
 def _assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr, int]]:
     """``name = expr`` pieces split at commas outside brackets, with each value's column."""
-    if not _checked(text).strip():
+    if not checked(text).strip():
         raise ParseError("Empty input: expected `name = expression, ...`", text, 0)
     pieces, depth, begin = [], 0, 0
     for i, ch in enumerate(text + ","):
@@ -579,7 +394,7 @@ def parse_point(text: str) -> dict[sp.Symbol, sp.Expr]:
                              f"`{sym}` is a finite real number", text, at) from None
         if not real:
             raise ParseError(f"The value of `{sym}` is not a finite real number: "
-                             f"{_short(str(value))}", text, at)
+                             f"{short(str(value))}", text, at)
         point[sym] = value
     return point
 
