@@ -11,7 +11,8 @@ import sympy as sp
 
 from jacobian_lab.cli.codegen import cmd_codegen
 from jacobian_lab.codegen import emit as codegen
-from jacobian_lab.codegen.emit import KernelPrinter, KernelSpec
+from jacobian_lab.codegen.kernel_spec import KernelSpec
+from jacobian_lab.codegen.printer import KernelPrinter
 from jacobian_lab.codegen.specs import kernel_specs, verify
 from jacobian_lab.errors import UnknownNameError, VerificationError
 from jacobian_lab.matrix.expr import (

@@ -37,7 +37,7 @@ import sympy as sp
 
 from jacobian_lab import budget
 from jacobian_lab.errors import BudgetExceeded
-from jacobian_lab.language.functions import relu
+from jacobian_lab.language.activations import KINKED, SATURATING
 
 DIGITS = 30
 """Significant digits of every sampled value."""
@@ -68,12 +68,16 @@ class TooCostly(Exception):
 # --------------------------------------------------------------------------- what to look at
 
 
+_KINKED: tuple[type[sp.Expr], ...] = (*KINKED, sp.Heaviside, sp.Abs, sp.sign)  # relu, …
+_SATURATING: tuple[type[sp.Expr], ...] = (sp.atan, *SATURATING)  # tanh, sigmoid, …
+
+
 def kink_arguments(*objs: sp.Basic) -> list[sp.Expr]:
     """The expressions whose sign switches a non-smooth function (ReLU's 0, |x|'s 0, …)."""
     out: list[sp.Expr] = []
     for obj in objs:
         for node in sp.preorder_traversal(obj):
-            if isinstance(node, relu | sp.Heaviside | sp.Abs | sp.sign):
+            if isinstance(node, _KINKED):
                 out.append(node.args[0])
             elif isinstance(node, sp.Max | sp.Min):
                 a = node.args
@@ -111,15 +115,14 @@ def singular_arguments(*objs: sp.Basic) -> list[sp.Expr]:
 
 
 def saturating_arguments(*objs: sp.Basic) -> list[sp.Expr]:
-    """Arguments of tanh, sigmoid, softplus and atan: away from their zero crossing these
-    functions saturate and their derivatives underflow (sech²(5000)), so points near the
-    crossing are where a claim's value has digits to compare."""
-    from jacobian_lab.language.functions import sigmoid, softplus
-
+    """Arguments of atan and the registry's saturating activations (tanh, sigmoid, …): away
+    from their zero crossing these functions saturate and their derivatives underflow
+    (sech²(5000)), so points near the crossing are where a claim's value has digits to
+    compare."""
     out: list[sp.Expr] = []
     for obj in objs:
         for node in sp.preorder_traversal(obj):
-            if isinstance(node, sp.tanh | sp.atan | sigmoid | softplus):
+            if isinstance(node, _SATURATING):
                 out.append(node.args[0])
     return _unique(out)
 

@@ -28,7 +28,7 @@ import sympy as sp
 
 from jacobian_lab.budget import deadline
 from jacobian_lab.errors import BudgetExceeded, ParseError, did_you_mean
-from jacobian_lab.language.functions import NN_FUNCTIONS
+from jacobian_lab.language.activations import ACTIVATIONS
 
 MAX_LENGTH = 2000  # characters of input
 MAX_DEPTH = 40  # bracket nesting, counted before ast.parse (CPython gives up near 200)
@@ -60,7 +60,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "Max": FunctionSpec(sp.Max, 2, None),
     "Min": FunctionSpec(sp.Min, 2, None),
     "Heaviside": FunctionSpec(sp.Heaviside, 1, 2),  # Heaviside(x, value at 0)
-    **{name: FunctionSpec(fn) for name, fn in NN_FUNCTIONS.items()},
+    **{name: FunctionSpec(a.function) for name, a in ACTIVATIONS.items()},
 }
 """Function name → how to build it; every other call is refused."""
 
