@@ -27,6 +27,7 @@ from jacobian_lab.language.activations import (
     FUNCTION_CLASSES,
     RELU_AT_ZERO,
     Activation,
+    Kink,
 )
 from jacobian_lab.matrix.expr import Apply, Softmax
 
@@ -271,6 +272,8 @@ class KernelPrinter(NumPyPrinter):
             done: tuple[str, int] | None = self._activation(entry, e.arg, out)
         elif _is_step(e):
             done = self._step(e.arg, out)
+        elif entry is not None and entry.kink is not None and e.order == 1:
+            done = self._slopes(entry.kink, e.arg)
         else:  # a special case of a non-activation (log of a softmax), or f' lowered
             method = getattr(self, f"_apply_{e.fname}_{e.order}", None)
             done = method(e.arg, out) if method else None
@@ -290,6 +293,14 @@ class KernelPrinter(NumPyPrinter):
         if out and level == FUNC:
             text = f"{text[:-1]}, out={out})"
         return text, level
+
+    def _slopes(self, kink: Kink, x: sp.Basic) -> tuple[str, int]:
+        """f'(z) of a piecewise-linear activation: its right slope where z > 0, else its
+        left one (the convention at 0 is one of the two), in z's own dtype."""
+        z = self.atom(x)
+        op = self.step_op if kink.at_zero == kink.left else ">="
+        left, right = float(kink.left), float(kink.right)
+        return f"np.where({z} {op} 0, {right!r}, {left!r}).astype({z}.dtype)", ATOM
 
     def _step(self, x: sp.Basic, out: str | None) -> tuple[str, int]:
         z = self.atom(x)  # ReLU'(0) = 0: strictly greater; cast to z's own dtype

@@ -107,9 +107,10 @@ class Activation:
 # --------------------------------------------------------------------------- SymPy classes
 
 
-class RegisteredFunction(sp.Function):
+class ActivationBase(sp.Function):
     """A function of the registry: its derivative, evaluation and NumPy code come from its
-    entry in :data:`ACTIVATIONS` (looked up by the class name)."""
+    entry in :data:`ACTIVATIONS` (looked up by the class name). The name ends in ``Base`` so
+    that SymPy's printers dispatch ``_print_ActivationBase`` for every subclass."""
 
     nargs = 1
 
@@ -144,7 +145,7 @@ class RegisteredFunction(sp.Function):
         return pform
 
 
-class relu(RegisteredFunction):
+class relu(ActivationBase):
     """ReLU(z) = max(0, z); its derivative is ``Heaviside(z, 0)`` (ReLU'(0) = 0)."""
 
     @classmethod
@@ -171,7 +172,7 @@ LEAKY_SLOPE = sp.Rational(1, 100)
 """The slope of leaky ReLU for z < 0 (PyTorch's default ``negative_slope``)."""
 
 
-class leaky_relu(RegisteredFunction):
+class leaky_relu(ActivationBase):
     """leaky_relu(z) = z for z ≥ 0 and z/100 for z < 0; leaky_relu'(0) = 1/100."""
 
     @classmethod
@@ -191,7 +192,7 @@ class leaky_relu(RegisteredFunction):
         return sp.Piecewise((z, z > 0), (LEAKY_SLOPE * z, True))
 
 
-class sigmoid(RegisteredFunction):
+class sigmoid(ActivationBase):
     """The logistic function 1 / (1 + exp(-z)); sigmoid' = sigmoid (1 - sigmoid)."""
 
     @classmethod
@@ -218,7 +219,7 @@ class sigmoid(RegisteredFunction):
         return True if self.args[0].is_real else None
 
 
-class softplus(RegisteredFunction):
+class softplus(ActivationBase):
     """softplus(z) = log(1 + exp(z)); softplus' = sigmoid."""
 
     @classmethod
@@ -248,7 +249,7 @@ def _gelu_elementary(z: sp.Expr) -> sp.Expr:
     return z * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (z + GELU_CUBIC * z**3))) / 2
 
 
-class gelu(RegisteredFunction):
+class gelu(ActivationBase):
     """GELU in its tanh form, 0.5 z (1 + tanh(√(2/π) (z + 0.044715 z³))); smooth."""
 
     @classmethod
@@ -315,9 +316,9 @@ _REGISTRY: dict[str, Activation] = {a.name: a for a in _ENTRIES}
 ACTIVATIONS: Mapping[str, Activation] = MappingProxyType(_REGISTRY)
 """Name → :class:`Activation`, read-only."""
 
-FUNCTION_CLASSES: tuple[type[RegisteredFunction], ...] = tuple(
+FUNCTION_CLASSES: tuple[type[ActivationBase], ...] = tuple(
     a.function for a in _ENTRIES if isinstance(a.function, type) and
-    issubclass(a.function, RegisteredFunction))
+    issubclass(a.function, ActivationBase))
 """The SymPy classes defined here (``relu``, ``sigmoid``, …): they evaluate themselves."""
 
 KINKED: tuple[type[sp.Function], ...] = tuple(
@@ -371,8 +372,8 @@ __all__ = [
     "RELU_AT_ZERO",
     "SATURATING",
     "Activation",
+    "ActivationBase",
     "Kink",
-    "RegisteredFunction",
     "activation",
     "by_function",
     "gelu",

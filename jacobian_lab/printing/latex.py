@@ -46,7 +46,7 @@ class JlabLatexPrinter(LatexPrinter):
         "mat_str": "bmatrix",
     }
 
-    def _print_RegisteredFunction(self, expr: Any, exp: str | None = None) -> str:
+    def _print_ActivationBase(self, expr: Any, exp: str | None = None) -> str:
         # relu, sigmoid, gelu, …: the activation registry's LaTeX name
         return self._fn(expr.entry().latex, expr, exp, operator=False)
 
