@@ -13,7 +13,7 @@ import sympy as sp
 
 from jacobian_lab.errors import UnknownNameError
 from jacobian_lab.judge import sampler
-from jacobian_lab.judge.checker import verify
+from jacobian_lab.judge.checker import compare, verify
 from jacobian_lab.judge.witness import float_value, refute
 from jacobian_lab.language.activations import (
     ACTIVATIONS,
@@ -29,8 +29,9 @@ from jacobian_lab.language.activations import (
 )
 from jacobian_lab.language.parser import parse_expr
 from jacobian_lab.matrix.explicit import Instantiator
-from jacobian_lab.matrix.expr import DIM_N, ELEMENTWISE, apply, vector
+from jacobian_lab.matrix.expr import DIM_K, DIM_N, ELEMENTWISE, apply, matrix, vector
 from jacobian_lab.matrix.fastcheck import identical
+from jacobian_lab.matrix.rules import jac, simplify
 from jacobian_lab.printing.latex import latex
 from jacobian_lab.printing.notation import notation
 
@@ -280,3 +281,16 @@ def test_lambdify_uses_the_registry_spelling_and_agrees_with_sympy(rng):
         want = [float(sp.N(e.subs(x, sp.Float(v, 30)), 20)) for e in
                 (gelu(x), leaky_relu(x), gelu(x).diff(x), leaky_relu(x).diff(x))]
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)  # see inconsistencies
+
+
+@pytest.mark.parametrize("name", ["gelu", "leaky_relu"])
+def test_the_rule_table_derives_a_gelu_or_leaky_layer_and_the_proof_agrees(name):
+    W, xv, b = matrix("W", DIM_K, DIM_N), vector("x"), vector("b", DIM_K)
+    layer = apply(name, sp.MatAdd(sp.MatMul(W, xv), b))
+    result = simplify(jac(layer, xv))  # diag(f'(W x + b)) W
+    for sizes in ({DIM_N: 2, DIM_K: 3}, {DIM_N: 3, DIM_K: 1}):
+        inst = Instantiator(sizes)
+        truth = sp.Matrix(inst(layer)).jacobian(list(inst(xv)))
+        assert compare(truth, sp.Matrix(inst(result)), samples=4).verdict == "correct"
+        wrong = sp.Matrix(inst(sp.MatMul(sp.DiagMatrix(apply(name, W * xv + b)), W)))  # f for f'
+        assert compare(truth, wrong, samples=4, fast=True).verdict == "incorrect"

@@ -1,13 +1,11 @@
-"""Codegen: NumPy kernels printed from the matrix-layer results of the derivations.
+"""Codegen: the kernel module, printed from the kernel catalog.
 
-A :class:`KernelSpec` names a kernel, the catalog derivation it comes from, its parameters
-and its outputs: matrix-layer expressions (``W``, ``dZ``, ``⊙``, ``𝟏``, ``diag``, ``Apply``,
-``Softmax``) over ``MatrixSymbol``\\ s with symbolic sizes. :class:`KernelPrinter` is SymPy's
-``NumPyPrinter`` with one ``_print_<Class>`` per matrix-layer node; it prints what a careful
-engineer writes by hand (``@``, ``.T``, ``X.sum(axis=1, keepdims=True)`` for ``X 𝟏``,
-``v * W`` for ``diag(v) W``, a bool mask for ``ReLU'`` inside a product, a max-shift for
-softmax, ``/ m`` with ``m = X.shape[1]`` so float32 stays float32) and hoists repeated or
-reused values into named statements; SymPy's ``cse`` finds the repeated matrix ones.
+Each :class:`~jacobian_lab.codegen.kernel_spec.KernelSpec` of
+:func:`~jacobian_lab.codegen.specs.kernel_specs` becomes one function: a signature, a
+docstring naming its derivation, formula and shapes, and a body printed by
+:class:`~jacobian_lab.codegen.printer.KernelPrinter` (SymPy's ``cse`` names the repeated
+matrix subexpressions; ``out=`` writes into a given array). :func:`write` and :func:`check`
+keep ``jacobian_lab/kernels/_generated.py`` fresh; :func:`show` prints one kernel.
 
 >>> print(show("relu_grad").splitlines()[0])
 def relu_grad(Z: np.ndarray) -> np.ndarray:

@@ -28,6 +28,7 @@ def signed_terms(terms: Iterable[sp.Basic]) -> list[tuple[bool, sp.Basic]]:
 
 
 def join_signed(signed: Sequence[tuple[bool, str]]) -> str:
+    """Printed terms joined with their signs: ``[(False, "Y"), (True, "A")]`` → ``Y - A``."""
     signs = [(" - " if neg else " + ") if i else ("-" if neg else "")
              for i, (neg, _) in enumerate(signed)]
     return "".join(sign + text for sign, (_, text) in zip(signs, signed, strict=True))
@@ -38,12 +39,12 @@ class _Latex(JlabLatexPrinter):
 
     def _print_MatAdd(self, expr: sp.MatAdd) -> str:
         return join_signed([(neg, self.parenthesize(t, PRECEDENCE["Add"] + neg, strict=True))
-                      for neg, t in signed_terms(expr.args)])
+                            for neg, t in signed_terms(expr.args)])
 
 
 def latex(expr: sp.Basic) -> str:
+    """LaTeX of a kernel's formula (``Y - A``, not ``-A + Y``)."""
     return _Latex().doprint(expr)
-
 
 
 __all__ = ["join_signed", "latex", "signed_terms"]

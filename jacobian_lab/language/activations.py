@@ -270,12 +270,14 @@ def _gelu_float64(z: Any) -> Any:
 
 # --------------------------------------------------------------------------- the registry
 
+_RELU_KINK = Kink(sp.S.Zero, sp.S.One, sp.S.Zero)  # slopes 0 | 1, ReLU'(0) = 0
+
 _ENTRIES = (
     Activation(
         "relu", relu, lambda z: sp.Max(0, z), lambda z: np.maximum(z, 0.0),
         numpy="np.maximum({x}, 0)", latex=r"\operatorname{ReLU}",
         derivative_latex=r"\operatorname{step}", derivative_text="step",
-        kink=Kink(sp.S.Zero, sp.S.One, sp.S.Zero),
+        kink=_RELU_KINK,
     ),
     Activation(
         "leaky_relu", leaky_relu, lambda z: sp.Max(z, LEAKY_SLOPE * z),
@@ -329,7 +331,7 @@ SATURATING: tuple[type[sp.Function], ...] = tuple(
     a.function for a in _ENTRIES if a.saturates and isinstance(a.function, type))
 """Classes that saturate away from 0 (the sampler looks near their argument's zero)."""
 
-RELU_AT_ZERO = int(_REGISTRY["relu"].kink.at_zero)  # type: ignore[union-attr]
+RELU_AT_ZERO = int(_RELU_KINK.at_zero)
 """The value used for ReLU'(0) (the subgradient convention of the notes and of PyTorch)."""
 
 

@@ -50,8 +50,8 @@ class FunctionSpec(NamedTuple):
     max_args: int | None = 1  # None: no upper bound
 
 
-_UNARY = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "sqrt",
-          "sign", "Abs")
+_UNARY = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "exp", "sqrt",
+          "sign", "Abs")  # tanh is an activation: it comes with the registry's entries
 FUNCTIONS: dict[str, FunctionSpec] = {
     **{name: FunctionSpec(getattr(sp, name)) for name in _UNARY},
     "abs": FunctionSpec(sp.Abs),
