@@ -294,3 +294,16 @@ def test_the_rule_table_derives_a_gelu_or_leaky_layer_and_the_proof_agrees(name)
         assert compare(truth, sp.Matrix(inst(result)), samples=4).verdict == "correct"
         wrong = sp.Matrix(inst(sp.MatMul(sp.DiagMatrix(apply(name, W * xv + b)), W)))  # f for f'
         assert compare(truth, wrong, samples=4, fast=True).verdict == "incorrect"
+
+
+def test_a_kink_needs_two_slopes_and_one_of_them_at_zero():
+    with pytest.raises(ValueError, match="two slopes"):
+        Kink(sp.S.One, sp.S.One, sp.S.One)
+    with pytest.raises(ValueError, match="one of them at 0"):
+        Kink(sp.S.Zero, sp.S.One, sp.S.Half)
+
+
+def test_the_numpy_spelling_qualifies_its_own_names_only():
+    entry = ACTIVATIONS["gelu"]
+    code = entry.numpy_code("np.exp(y)", lambda name: name.replace("numpy.", "NP."))
+    assert code.startswith("0.5*(np.exp(y))*(1 + NP.tanh(NP.sqrt(2/NP.pi)*")

@@ -53,6 +53,10 @@ class Kink:
     right: sp.Rational
     at_zero: sp.Rational
 
+    def __post_init__(self) -> None:
+        if self.left == self.right or self.at_zero not in (self.left, self.right):
+            raise ValueError(f"a kink needs two slopes and one of them at 0, not {self}")
+
     def derivative(self, z: sp.Expr) -> sp.Expr:
         """``left + (right − left)·step(z)``, with the step's value at 0 giving ``at_zero``."""
         jump = self.right - self.left
@@ -100,8 +104,8 @@ class Activation:
     def numpy_code(self, x: str, module: Callable[[str], str] = lambda name: name) -> str:
         """The NumPy spelling applied to the code ``x``; ``module`` formats each ``np.`` name
         (SymPy's printers qualify them their own way)."""
-        text = self.numpy.replace("{x}", x)
-        return re.sub(r"\bnp\.(\w+)", lambda m: module(f"numpy.{m.group(1)}"), text)
+        text = re.sub(r"\bnp\.(\w+)", lambda m: module(f"numpy.{m.group(1)}"), self.numpy)
+        return text.replace("{x}", x)  # after the names: x's own code is left as printed
 
 
 # --------------------------------------------------------------------------- SymPy classes
