@@ -120,6 +120,9 @@ def test_an_unknown_activation_gets_a_did_you_mean():
     with pytest.raises(UnknownNameError, match="Unknown activation `leaky_rlu` — did you mean "
                                                "`leaky_relu`"):
         activation("leaky_rlu")
+    with pytest.raises(UnknownNameError, match="did you mean `gelu`"):
+        ACTIVATIONS["gleu"]
+    assert ACTIVATIONS.get("exp") is None and "exp" not in ACTIVATIONS
 
 
 def test_the_parser_and_the_matrix_layer_know_every_entry():

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -120,7 +120,7 @@ class ActivationBase(sp.Function):
 
     @classmethod
     def entry(cls) -> Activation:
-        return _REGISTRY[cls.__name__]
+        return ACTIVATIONS[cls.__name__]
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         if argindex != 1:
@@ -317,10 +317,36 @@ _ENTRIES = (
     ),
 )
 
-_REGISTRY: dict[str, Activation] = {a.name: a for a in _ENTRIES}
+class Registry(Mapping[str, Activation]):
+    """A read-only mapping name → :class:`Activation`; an unknown name is an
+    :class:`~jacobian_lab.errors.UnknownNameError` (a ``KeyError``) with a did-you-mean."""
 
-ACTIVATIONS: Mapping[str, Activation] = MappingProxyType(_REGISTRY)
-"""Name → :class:`Activation`, read-only."""
+    def __init__(self, entries: Iterable[Activation]) -> None:
+        self._entries = MappingProxyType({a.name: a for a in entries})
+
+    def __getitem__(self, name: str) -> Activation:
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(
+                f"Unknown activation `{name}`{did_you_mean(name, self._entries)}; "
+                f"known: {', '.join(self._entries)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._entries.get(name, default)
+
+
+ACTIVATIONS = Registry(_ENTRIES)
+"""Name → :class:`Activation`, read-only; ``ACTIVATIONS["gleu"]`` suggests ``gelu``."""
 
 FUNCTION_CLASSES: tuple[type[ActivationBase], ...] = tuple(
     a.function for a in _ENTRIES if isinstance(a.function, type) and
@@ -345,12 +371,7 @@ def activation(name: str) -> Activation:
     >>> activation("relu").derivative_text
     'step'
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownNameError(
-            f"Unknown activation `{name}`{did_you_mean(name, _REGISTRY)}; "
-            f"known: {', '.join(_REGISTRY)}") from None
+    return ACTIVATIONS[name]
 
 
 _BY_FUNCTION: dict[object, Activation] = {a.function: a for a in _ENTRIES}
@@ -380,6 +401,7 @@ __all__ = [
     "Activation",
     "ActivationBase",
     "Kink",
+    "Registry",
     "activation",
     "by_function",
     "gelu",
