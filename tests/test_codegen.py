@@ -6,14 +6,18 @@ import argparse
 import ast
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import sympy as sp
 
 from jacobian_lab.cli.codegen import cmd_codegen
 from jacobian_lab.codegen import emit as codegen
-from jacobian_lab.codegen.emit import KernelPrinter, KernelSpec
+from jacobian_lab.codegen.kernel_spec import KernelSpec
+from jacobian_lab.codegen.printer import KernelPrinter
 from jacobian_lab.codegen.specs import kernel_specs, verify
 from jacobian_lab.errors import UnknownNameError, VerificationError
+from jacobian_lab.language.activations import ACTIVATIONS as ACT
+from jacobian_lab.language.activations import leaky_relu
 from jacobian_lab.matrix.expr import (
     DIM_J,
     DIM_K,
@@ -259,3 +263,89 @@ def test_cli_show(capsys):
     assert capsys.readouterr().out == RELU_GRAD
     with pytest.raises(UnknownNameError, match="did you mean"):
         cmd_codegen(args(show="softmaxx"))
+
+
+# --------------------------------------------------------------------------- registry activations
+
+
+def _activation_spec(name: str, expr: sp.Basic, truth_of: object) -> KernelSpec:
+    f = truth_of
+
+    def truth(env):
+        return [env["Z"].applyfunc(f)], {}
+
+    return KernelSpec(name, "elementwise", (("Z", "k × m"),), (("A", expr),),
+                      f"{name}, for a test", truth=truth)
+
+
+def _derivative(f: object) -> object:
+    t = sp.Dummy("t", real=True)
+    d = sp.diff(f(t), t)
+    return lambda z: d.xreplace({t: z})
+
+
+def _compiled(spec: KernelSpec) -> object:
+    """The printed kernel as a function (our own printed source, compiled here)."""
+    namespace: dict[str, object] = {"np": np}
+    exec(compile("import numpy as np\n" + codegen.kernel_source(spec), spec.name, "exec"),
+         namespace)
+    return namespace[spec.name]
+
+
+ACTIVATION_KERNELS = {
+    "gelu": (apply("gelu", Z), lambda z: ACT["gelu"].elementary(z)),
+    "gelu_grad": (apply("gelu", Z, 1), _derivative(lambda z: ACT["gelu"].elementary(z))),
+    "leaky_relu": (apply("leaky_relu", Z), lambda z: leaky_relu(z)),
+    "leaky_relu_grad": (apply("leaky_relu", Z, 1), _derivative(leaky_relu)),
+}
+
+
+@pytest.mark.parametrize(
+    ("expr", "source"),
+    [(apply("leaky_relu", Z), "np.maximum(Z, 0.01*(Z))"),
+     (apply("leaky_relu", Z, 1), "np.where(Z > 0, 1.0, 0.01).astype(Z.dtype)"),
+     (apply("gelu", Z), "0.5*(Z)*(1 + np.tanh(np.sqrt(2/np.pi)*((Z) + 0.044715*(Z)**3)))")],
+)
+def test_registry_activations_print_in_their_numpy_spelling(expr, source):
+    assert printed(expr) == source
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATION_KERNELS))
+def test_a_printed_gelu_or_leaky_relu_kernel_agrees_with_sympy_at_float64(name, rng):
+    expr, f = ACTIVATION_KERNELS[name]
+    kernel = _compiled(_activation_spec(name, expr, f))
+    z = np.concatenate([rng.normal(scale=3.0, size=(3, 6)), np.zeros((1, 6))])  # kinks too
+    with np.errstate(all="raise"):
+        got = kernel(z)
+    want = np.vectorize(lambda v: float(sp.N(f(sp.Float(v, 30)), 20)))(z)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATION_KERNELS))
+def test_a_gelu_or_leaky_relu_kernel_spec_equals_its_component_truth(name):
+    expr, f = ACTIVATION_KERNELS[name]
+    checks = verify(_activation_spec(name, expr, f))
+    assert checks and all(c.ok for c in checks), [c.check.summary() for c in checks]
+
+
+@pytest.mark.parametrize(
+    ("name", "wrong"),
+    [("gelu_grad", apply("tanh", Z, 1)),  # another saturating derivative
+     ("gelu", apply("gelu", Z, 1)),  # f' for f
+     ("leaky_relu_grad", apply("relu", Z, 1)),  # ReLU's step: 0, not 1/100, for z < 0
+     ("leaky_relu", apply("relu", Z))],
+)
+def test_a_wrong_gelu_or_leaky_relu_kernel_is_caught_by_the_same_verification(name, wrong):
+    _, f = ACTIVATION_KERNELS[name]
+    # fast: the float64 witness first, as mutation testing runs it (without it, simplifying
+    # six GELU entries spends the judge's budget and the verdict is an honest undecided)
+    checks = verify(_activation_spec(name, wrong, f), fast=True)
+    bad = [c for c in checks if not c.ok]
+    assert bad and all(c.check.verdict == "incorrect" for c in bad)
+
+
+def test_the_leaky_relu_kernel_at_zero_follows_the_convention():
+    kernel = _compiled(_activation_spec("leaky_relu_grad", *ACTIVATION_KERNELS["leaky_relu_grad"]))
+    out = kernel(np.array([[-1.0, 0.0, 2.0]], dtype=np.float32))
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, np.array([[0.01, 0.01, 1.0]], dtype=np.float32))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from jacobian_lab.errors import ParseError
 from jacobian_lab.language import parser
-from jacobian_lab.language.functions import relu, sigmoid, softplus
+from jacobian_lab.language.functions import gelu, leaky_relu, relu, sigmoid, softplus
 from jacobian_lab.language.parser import (
     CONSTANTS,
     FUNCTIONS,
@@ -115,6 +115,7 @@ FUNCTION_CASES = [
     ("sign(x)", sp.sign(x)), ("Max(x, y, 0)", sp.Max(x, y, 0)), ("Min(x, y)", sp.Min(x, y)),
     ("Heaviside(x)", sp.Heaviside(x)), ("Heaviside(x, 0)", sp.Heaviside(x, 0)),
     ("relu(x)", relu(x)), ("sigmoid(x)", sigmoid(x)), ("softplus(x)", softplus(x)),
+    ("gelu(x)", gelu(x)), ("leaky_relu(x)", leaky_relu(x)),
 ]
 
 

@@ -22,9 +22,12 @@ from typing import Any
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.codegen.emit import KernelSpec, Truth
+import derivations.mnist_network as mnist
+from jacobian_lab.codegen.kernel_spec import KernelSpec, Truth
 from jacobian_lab.errors import VerificationError
-from jacobian_lab.language.functions import relu
+from jacobian_lab.judge.checker import Check, compare
+from jacobian_lab.language.activations import activation
+from jacobian_lab.matrix.explicit import Instantiator
 from jacobian_lab.matrix.expr import (
     DIM_J,
     DIM_K,
@@ -44,6 +47,7 @@ from jacobian_lab.matrix.expr import vector as vector_symbol
 n, k, j, m = DIM_N, DIM_K, DIM_J, DIM_M
 Z, A, Y = matrix("Z", k, m), matrix("A", k, m), matrix("Y", k, m)
 ACTIVATIONS = ("relu", "sigmoid", "tanh")
+"""The activations with generated kernels (the registry holds more: gelu, leaky_relu, …)."""
 
 
 # --------------------------------------------------------------------------- matrix layer
@@ -89,8 +93,6 @@ def mse_neuron_expressions() -> dict[str, MatrixExpr]:
 
 def _catalog(name: str, renames: dict[str, MatrixExpr], dims: dict[str, sp.Expr]) -> MatrixExpr:
     """A result of the `mnist-network` derivation, its symbols renamed for a generic layer."""
-    import derivations.mnist_network as mnist  # the catalog: imported only when generating
-
     expr = mnist.kernel_expressions()[name]
     dim_map = {s: dims[s.name] for s in expr.free_symbols
                if isinstance(s, sp.Symbol) and s.name in dims}
@@ -163,11 +165,18 @@ def _d(f: Callable[[sp.Expr], sp.Expr]) -> Callable[[sp.Expr], sp.Expr]:
     return lambda z: df.xreplace({t: z})
 
 
-# relu, not Max(0, z): SymPy differentiates Max to Heaviside(z) with the value 1/2 at 0, and
-# the kernels follow the notes' (and PyTorch's) ReLU'(0) = 0, which the checker tests on the kink.
-_RELU: Callable[[sp.Expr], sp.Expr] = relu
-_SIGMOID: Callable[[sp.Expr], sp.Expr] = lambda z: 1 / (1 + sp.exp(-z))  # noqa: E731
-_F = {"relu": _RELU, "sigmoid": _SIGMOID, "tanh": sp.tanh}
+def _truth_function(name: str) -> Callable[[sp.Expr], sp.Expr]:
+    """The function a kernel is checked against, from the activation registry: a smooth one
+    in elementary functions (independent of our own derivative rules); a kinked one as its
+    SymPy class, not Max(0, z): SymPy differentiates Max to Heaviside(z) with the value 1/2
+    at 0, and the kernels follow the registry's convention (ReLU'(0) = 0), which the checker
+    tests on the kink."""
+    entry = activation(name)
+    return entry.function if entry.kink is not None else entry.elementary
+
+
+_F = {name: _truth_function(name) for name in ACTIVATIONS}
+_RELU, _SIGMOID = _F["relu"], _F["sigmoid"]
 
 
 def _cross_entropy(env: Mapping[str, sp.Matrix]) -> sp.Expr:
@@ -351,7 +360,7 @@ class KernelCheck:
     kernel: str
     output: str
     sizes: str
-    check: Any  # jacobian_lab.judge.checker.Check
+    check: Check
 
     @property
     def ok(self) -> bool:
@@ -369,9 +378,6 @@ def verify(spec: KernelSpec, sizes: Sequence[Mapping[sp.Symbol, int]] = VERIFY_S
     is applied to each instantiated expression first (mutation testing swaps ReLU'(0));
     ``fast`` is passed to :func:`jacobian_lab.judge.checker.compare`.
     """
-    from jacobian_lab.judge.checker import compare
-    from jacobian_lab.matrix.explicit import Instantiator
-
     if spec.truth is None:
         raise VerificationError(f"kernel {spec.name} has no component-layer truth to check")
     checks = []

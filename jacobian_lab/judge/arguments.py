@@ -7,7 +7,10 @@ from collections.abc import Iterable
 
 import sympy as sp
 
-from jacobian_lab.language.functions import relu, sigmoid, softplus
+from jacobian_lab.language.activations import KINKED, SATURATING
+
+_KINKED: tuple[type[sp.Expr], ...] = (*KINKED, sp.Heaviside, sp.Abs, sp.sign)  # relu, …
+_SATURATING: tuple[type[sp.Expr], ...] = (sp.atan, *SATURATING)  # tanh, sigmoid, …
 
 
 def kink_arguments(*objs: sp.Basic) -> list[sp.Expr]:
@@ -15,7 +18,7 @@ def kink_arguments(*objs: sp.Basic) -> list[sp.Expr]:
     out: list[sp.Expr] = []
     for obj in objs:
         for node in sp.preorder_traversal(obj):
-            if isinstance(node, relu | sp.Heaviside | sp.Abs | sp.sign):
+            if isinstance(node, _KINKED):
                 out.append(node.args[0])
             elif isinstance(node, sp.Max | sp.Min):
                 a = node.args
@@ -53,14 +56,15 @@ def singular_arguments(*objs: sp.Basic) -> list[sp.Expr]:
 
 
 def saturating_arguments(*objs: sp.Basic) -> list[sp.Expr]:
-    """Arguments of tanh, sigmoid, softplus and atan: away from their zero crossing these
-    functions saturate and their derivatives underflow (sech²(5000)), so points near the
-    crossing are where a claim's value has digits to compare."""
+    """Arguments of atan and the registry's saturating activations (tanh, sigmoid, …): away
+    from their zero crossing these functions saturate and their derivatives underflow
+    (sech²(5000)), so points near the crossing are where a claim's value has digits to
+    compare."""
 
     out: list[sp.Expr] = []
     for obj in objs:
         for node in sp.preorder_traversal(obj):
-            if isinstance(node, sp.tanh | sp.atan | sigmoid | softplus):
+            if isinstance(node, _SATURATING):
                 out.append(node.args[0])
     return unique(out)
 

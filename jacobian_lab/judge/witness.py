@@ -21,7 +21,7 @@ from jacobian_lab.judge.arguments import kink_arguments
 from jacobian_lab.judge.roots import on_kink
 from jacobian_lab.judge.values import DIGITS, differing
 from jacobian_lab.judge.verdict import KINK_DIAGNOSIS, Check, mismatches
-from jacobian_lab.language.functions import relu, sigmoid, softplus
+from jacobian_lab.language.activations import ACTIVATIONS
 
 __all__ = ["float_value", "refute"]
 
@@ -70,9 +70,8 @@ class _Unsupported(Exception):
 _FLOAT_FUNCS: dict[Any, Any] = {
     sp.exp: np.exp, sp.log: np.log, sp.sin: np.sin, sp.cos: np.cos, sp.tan: np.tan,
     sp.asin: np.arcsin, sp.acos: np.arccos, sp.atan: np.arctan, sp.sinh: np.sinh,
-    sp.cosh: np.cosh, sp.tanh: np.tanh, sp.Abs: np.abs, sp.sign: np.sign,
-    relu: lambda z: np.maximum(z, 0.0), sigmoid: lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)),
-    softplus: lambda z: np.logaddexp(0.0, z),
+    sp.cosh: np.cosh, sp.Abs: np.abs, sp.sign: np.sign,
+    **{a.function: a.float64 for a in ACTIVATIONS.values()},  # relu, sigmoid, tanh, …
 }
 
 
@@ -182,7 +181,7 @@ def _float_refutation(
             s: sp.Float(float(xi), DIGITS) for s, xi in zip(variables, x, strict=True)}
         rel = np.abs(c - e) / np.maximum(np.maximum(np.abs(e), np.abs(c)), 1e-30)
         for k in map(int, np.flatnonzero(far)[np.argsort(-rel[far])]):  # clearest first
-            # the raw entries: relu and sigmoid evaluate themselves (to_elementary's Max is
+            # the raw entries: the registry's functions evaluate themselves (to_elementary's Max is
             # slow to build); one confirmed entry is a counterexample
             bad = differing(expected, claim, [idx[k]], sub)
             if bad:

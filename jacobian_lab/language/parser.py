@@ -22,7 +22,7 @@ import sympy as sp
 
 from jacobian_lab.budget import deadline
 from jacobian_lab.errors import BudgetExceeded, ParseError, did_you_mean
-from jacobian_lab.language.functions import NN_FUNCTIONS
+from jacobian_lab.language.activations import ACTIVATIONS
 from jacobian_lab.language.numbers import (
     MAX_RESULT_DIGITS,
     degree,
@@ -54,8 +54,8 @@ class FunctionSpec(NamedTuple):
     max_args: int | None = 1  # None: no upper bound
 
 
-_UNARY = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp", "sqrt",
-          "sign", "Abs")
+_UNARY = ("sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "exp", "sqrt",
+          "sign", "Abs")  # tanh is an activation: it comes with the registry's entries
 FUNCTIONS: dict[str, FunctionSpec] = {
     **{name: FunctionSpec(getattr(sp, name)) for name in _UNARY},
     "abs": FunctionSpec(sp.Abs),
@@ -64,7 +64,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
     "Max": FunctionSpec(sp.Max, 2, None),
     "Min": FunctionSpec(sp.Min, 2, None),
     "Heaviside": FunctionSpec(sp.Heaviside, 1, 2),  # Heaviside(x, value at 0)
-    **{name: FunctionSpec(fn) for name, fn in NN_FUNCTIONS.items()},
+    **{name: FunctionSpec(a.function) for name, a in ACTIVATIONS.items()},
 }
 """Function name → how to build it; every other call is refused."""
 

@@ -22,7 +22,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from jacobian_lab.errors import UnknownNameError, did_you_mean
-from jacobian_lab.language.functions import relu, sigmoid, softplus
+from jacobian_lab.language.activations import ACTIVATIONS
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class ScalarFunction:
     derivative_latex: str  # LaTeX of f' (its name, applied to the argument)
     # f^(k)(t) when it cannot be found by differentiating ``func`` (a generic activation).
     derivative: Callable[[sp.Expr, int], sp.Expr] | None = None
+    derivative_text: str = ""  # Unicode name of f' ("step" for ReLU); default f′
 
     def __call__(self, t: sp.Expr, order: int = 0) -> sp.Expr:
         if order == 0:
@@ -44,6 +45,14 @@ class ScalarFunction:
         d = sp.Dummy("t", real=True)
         return sp.diff(self.func(d), d, order).xreplace({d: t})
 
+    def text(self, order: int = 0) -> str:
+        """The Unicode name of f⁽ᵒʳᵈᵉʳ⁾: ``relu``, ``step``, ``tanh′``, ``σ′′``."""
+        if order == 0:
+            return self.name
+        if order == 1 and self.derivative_text:
+            return self.derivative_text
+        return self.name + chr(0x2032) * order
+
 
 def _generic(name: str) -> Callable[[sp.Expr, int], sp.Expr]:
     return lambda t, order: sp.Function(name + chr(0x2032) * order, real=True)(t)
@@ -52,11 +61,10 @@ def _generic(name: str) -> Callable[[sp.Expr, int], sp.Expr]:
 ELEMENTWISE: dict[str, ScalarFunction] = {
     f.name: f
     for f in (
-        ScalarFunction("relu", relu, r"\operatorname{ReLU}", r"\operatorname{step}"),
-        ScalarFunction("sigmoid", sigmoid, r"\sigma", r"\sigma'"),
-        ScalarFunction("tanh", sp.tanh, r"\tanh", r"\tanh'"),
-        ScalarFunction("softplus", softplus, r"\operatorname{softplus}", r"\sigma"),
-        ScalarFunction("exp", sp.exp, r"\exp", r"\exp"),
+        # the activations, from their registry (relu, leaky_relu, sigmoid, tanh, …)
+        *(ScalarFunction(a.name, a.function, a.latex, a.derivative_latex,
+                          derivative_text=a.derivative_text) for a in ACTIVATIONS.values()),
+        ScalarFunction("exp", sp.exp, r"\exp", r"\exp", derivative_text="exp"),
         ScalarFunction("log", sp.log, r"\log", r"\log'"),
         ScalarFunction("square", lambda t: t**2, r"(\cdot)^{2}", r"2\,"),
         ScalarFunction("identity", lambda t: t, r"\operatorname{id}", r"\operatorname{id}'"),

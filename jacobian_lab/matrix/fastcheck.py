@@ -24,7 +24,7 @@ from typing import ClassVar, Literal
 import numpy as np
 import sympy as sp
 
-from jacobian_lab.language.functions import relu, sigmoid
+from jacobian_lab.language.activations import Activation, by_function
 
 Method = Literal["symbolic", "sampled"]
 
@@ -37,12 +37,14 @@ POINTS = 3
 class Atoms:
     """Abstract non-polynomial atoms into symbols, innermost first, one symbol per argument.
 
-    relu(u) → u·h and Heaviside(u, 0) → h (h ∈ {0, 1}: relu(u) = u·step(u), also at u = 0);
-    sigmoid(u), tanh(u), log(u) → a symbol; exp(Σ cₖuₖ) → Π Eₖ^cₖ, one positive symbol Eₖ per
-    uₖ (so exp(2z)·exp(−z) = E(z), as it should).
+    A kinked activation of the registry becomes its slopes gated by a 0/1 symbol h, and
+    Heaviside(u, 0) → h (h ∈ {0, 1}: relu(u) = u·h, leaky_relu(u) = u·(1/100 + 99/100·h), also
+    at u = 0); tanh(u), log(u) and the registry's abstract activations (sigmoid(u)) → a
+    symbol; exp(Σ cₖuₖ) → Π Eₖ^cₖ, one positive symbol Eₖ per uₖ (so exp(2z)·exp(−z) = E(z),
+    as it should).
     """
 
-    TAGS: ClassVar[dict[type, int]] = {sigmoid: 1, sp.tanh: 2, sp.log: 4}
+    TAGS: ClassVar[dict[type, int]] = {sp.tanh: 2, sp.log: 4}
 
     def __init__(self) -> None:
         self.table: dict[sp.Basic, sp.Symbol] = {}
@@ -63,10 +65,13 @@ class Atoms:
             return self.memo[e]
         args = [self(a) for a in e.args]
         out: sp.Basic
-        if isinstance(e, relu):
+        entry: Activation | None = by_function(e.func)
+        if entry is not None and entry.kink is not None:
             h = self._symbol(sp.S.Zero, args[0])
             self.steps.add(h)
-            out = args[0] * h
+            out = entry.kink.gated(args[0], h)
+        elif entry is not None and entry.abstract:
+            out = self._symbol(sp.Symbol(entry.name), *args)
         elif isinstance(e, sp.Heaviside) and len(e.args) == 2 and e.args[1] == 0:
             out = self._symbol(sp.S.Zero, args[0])
             self.steps.add(out)

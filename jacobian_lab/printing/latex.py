@@ -46,14 +46,9 @@ class JlabLatexPrinter(LatexPrinter):
         "mat_str": "bmatrix",
     }
 
-    def _print_relu(self, expr: sp.Expr, exp: str | None = None) -> str:
-        return self._fn("ReLU", expr, exp)
-
-    def _print_sigmoid(self, expr: sp.Expr, exp: str | None = None) -> str:
-        return self._fn("\\sigma", expr, exp, operator=False)
-
-    def _print_softplus(self, expr: sp.Expr, exp: str | None = None) -> str:
-        return self._fn("softplus", expr, exp)
+    def _print_ActivationBase(self, expr: Any, exp: str | None = None) -> str:
+        # relu, sigmoid, gelu, …: the activation registry's LaTeX name
+        return self._fn(expr.entry().latex, expr, exp, operator=False)
 
     def _print_Heaviside(self, expr: sp.Expr, exp: str | None = None) -> str:
         # Heaviside(z, 0) is ReLU'(z): the notes call it step(z).

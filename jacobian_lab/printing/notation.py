@@ -28,16 +28,7 @@ class NotationPrinter(StrPrinter):
         return f"∂{self._print(e.args[0])}/∂{self._print(e.args[1])}"
 
     def _print_Apply(self, e: Any) -> str:
-        arg = self._print(e.arg)
-        if e.order == 0:
-            return f"{e.fname}({arg})"
-        if e.fname == "relu":
-            return f"step({arg})"
-        if e.fname == "softplus":
-            return f"sigmoid({arg})"
-        if e.fname == "exp":
-            return f"exp({arg})"
-        return f"{e.fname}{chr(0x2032) * e.order}({arg})"
+        return f"{e.function.text(e.order)}({self._print(e.arg)})"
 
     def _print_Softmax(self, e: Any) -> str:
         return f"softmax({self._print(e.arg)})"
