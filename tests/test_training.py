@@ -20,7 +20,7 @@ from rich.console import Console
 import jacobian_lab.kernels as kernels
 from jacobian_lab.cli import train as _cli_train
 from jacobian_lab.errors import JlabError, TrainingError, UnknownNameError
-from jacobian_lab.training import model, plots, trainer
+from jacobian_lab.training import model, plots, rundir, trainer
 from jacobian_lab.training.checks import (
     GradientCheckError,
     Tolerances,
@@ -29,6 +29,7 @@ from jacobian_lab.training.checks import (
     reference_loss,
 )
 from jacobian_lab.training.data import Dataset, load_dataset
+from jacobian_lab.training.state import RunState
 from jacobian_lab.training.trainer import DivergenceError, TrainConfig
 
 QUIET: dict[str, Any] = {"progress": False, "plots": False}
@@ -514,13 +515,13 @@ def _escape(text: str) -> str:
 def test_a_tampered_checkpoint_state_is_refused_naming_the_field(change: Any,
                                                                  message: str) -> None:
     net = model.init_network((4, 3, 2), rng=np.random.default_rng(0))
-    state = trainer._State(net, np.random.default_rng(0), np.random.default_rng(1))
+    state = RunState(net, np.random.default_rng(0), np.random.default_rng(1))
     d = json.loads(state.to_json())
     new = change(d)
     text = json.dumps(d if new is None else new)
     with pytest.raises(TrainingError, match=r"^ck\.npz: damaged checkpoint state.*"
                                             + _escape(message)):
-        trainer._State.from_json(text, net, Path("ck.npz"))
+        RunState.from_json(text, net, Path("ck.npz"))
 
 
 @pytest.mark.parametrize("layers", [(784, 100_000_000, 10), (784, 10**20, 10)])
@@ -570,7 +571,7 @@ def test_a_write_error_in_the_middle_of_a_run_is_a_file_error_and_metrics_say_fa
         tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
     from jacobian_lab.errors import FileError
 
-    real, saves = trainer._save_checkpoint, []
+    real, saves = rundir.save_checkpoint, []
 
     def save(run_dir: Path, state: Any) -> None:
         saves.append(state.epoch)
@@ -578,7 +579,7 @@ def test_a_write_error_in_the_middle_of_a_run_is_a_file_error_and_metrics_say_fa
             raise FileError(f"cannot write {run_dir / trainer.CHECKPOINT}: no space left")
         real(run_dir, state)
 
-    monkeypatch.setattr(trainer, "_save_checkpoint", save)
+    monkeypatch.setattr(rundir, "save_checkpoint", save)
     with pytest.raises(FileError, match="no space left"):
         trainer.train(TrainConfig(epochs=2, limit=300, check_every=0), run_dir=tmp_path / "r",
                       dataset=digits, **QUIET)
