@@ -82,14 +82,12 @@ class Loop:
     buffers: dict[int, Buffers] = field(default_factory=dict)
     warned: bool = False  # a failed check was shown (later ones are counted)
     warned_skip: bool = False  # a check over its budget was shown (later ones are counted)
+    batch: int = field(init=False)
+    steps_per_epoch: int = field(init=False)
 
-    @property
-    def batch(self) -> int:
-        return self.config.batch_for(self.data.n_train)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return -(-self.data.n_train // self.batch)
+    def __post_init__(self) -> None:
+        self.batch = self.config.batch_for(self.data.n_train)
+        self.steps_per_epoch = -(-self.data.n_train // self.batch)
 
     # ----------------------------------------------------------------------- gradient checks
 
@@ -282,9 +280,9 @@ def run(config: TrainConfig, state: RunState, data: TrainData, run_dir: Path,
 def _run(config: TrainConfig, state: RunState, data: TrainData, run_dir: Path,
          console: Any, progress: bool, plots: bool) -> TrainSummary:
     t0 = time.perf_counter()
-    steps_per_epoch = -(-data.n_train // config.batch_for(data.n_train))
+    batch = config.batch_for(data.n_train)
     loop = Loop(config, state, data, run_dir,
-                Display(console, progress, config, steps_per_epoch))
+                Display(console, progress, config, -(-data.n_train // batch)))
     preds: NDArray[np.intp] | None = None
     with loop.display, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         # Overflow is expected when a run diverges: NaN/Inf are detected explicitly.
