@@ -690,6 +690,33 @@ def test_the_best_epoch_is_reported_and_its_weights_kept_beside_the_last(
     assert "epoch 2: test accuracy 0.9000; its weights are in best.npz" in table.getvalue()
 
 
+def test_best_npz_says_which_epoch_it_holds(tmp_path: Path, digits: Dataset,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _scripted_accuracy(monkeypatch, [0.5, 0.75, 0.6])
+    s = _run(tmp_path, digits, epochs=3, limit=300, check_every=0)
+    with np.load(s.run_dir / trainer.BEST) as z:
+        assert json.loads(str(z["state"])) == {"epoch": 2, "test_accuracy": 0.75}
+        assert sorted(z.files) == sorted([*_weights(s.run_dir), "state"])
+
+
+def test_best_npz_is_written_with_the_checkpoints_not_at_every_gd_step(
+        tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gd checkpoints every 25 iterations; a best that improves at every iteration is saved
+    with those checkpoints (and the last), not 30 times."""
+    saves: list[int] = []
+    real = rundir.save_best
+
+    def save_best(run_dir: Path, arrays: Any, record: Any) -> None:
+        saves.append(record["epoch"])
+        real(run_dir, arrays, record)
+
+    monkeypatch.setattr(rundir, "save_best", save_best)
+    _scripted_accuracy(monkeypatch, [k / 100 for k in range(1, 31)])
+    s = _run(tmp_path, digits, optimizer="gd", epochs=30, limit=200, check_every=0)
+    assert saves == [25, 30] and s.best_epoch == 30
+    assert _same(_weights(s.run_dir, trainer.BEST), _weights(s.run_dir))
+
+
 def test_resume_keeps_tracking_the_best_epoch(tmp_path: Path, digits: Dataset,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     settings: dict[str, Any] = {"limit": 300, "check_every": 0}

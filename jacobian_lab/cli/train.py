@@ -16,6 +16,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from jacobian_lab.errors import TrainingError
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -183,12 +185,13 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train (or resume); exit 0, or 1 when a gradient check failed."""
+    # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
     from rich.console import Console
 
-    from jacobian_lab.errors import TrainingError
-    from jacobian_lab.training import trainer
+    from jacobian_lab.training import trainer  # lazy: as above
 
     if getattr(args, "report", None) is not None:  # checked before the run, not after it
+        # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
         from jacobian_lab.printing.report import check_output
 
         check_output(args.report, "--report")
@@ -204,6 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary = trainer.train(trainer.TrainConfig(**settings), run_dir=args.run_dir,
                                 **common)
     if getattr(args, "report", None) is not None:
+        # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
         from jacobian_lab.printing.train_report import write_train_report
 
         written = write_train_report(summary, args.report)
@@ -219,10 +223,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     """Download MNIST with a progress display; print where it is."""
+    # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import (  # lazy: as above
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
 
-    from jacobian_lab.training import data
+    from jacobian_lab.training import data  # lazy: as above
 
     tasks: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
@@ -251,6 +262,7 @@ def _num(x: float | None, fmt: str) -> str:
 
 def render_summary(s: TrainSummary, console: Console) -> None:
     """The final summary table."""
+    # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
     from rich.table import Table
 
     c = s.config
@@ -304,6 +316,7 @@ def render_summary(s: TrainSummary, console: Console) -> None:
 
 def render_confusion(s: TrainSummary, console: Console) -> None:
     """The test set's confusion matrix: rows are true classes, columns predictions."""
+    # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
     from rich.table import Table
 
     t = Table(title="confusion matrix (test set; rows true, columns predicted)",

@@ -44,7 +44,7 @@ def _rows(summary: Any) -> list[tuple[str, str]]:
 
 
 def _derivation() -> Any:
-    import derivations
+    import derivations  # lazy: the catalog imports printing.notation (a circle at import)
 
     d = derivations.get(SOURCE_DERIVATION)
     prove(d)

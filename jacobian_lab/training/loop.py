@@ -82,6 +82,8 @@ class Loop:
     buffers: dict[int, Buffers] = field(default_factory=dict)
     warned: bool = False  # a failed check was shown (later ones are counted)
     warned_skip: bool = False  # a check over its budget was shown (later ones are counted)
+    #: A new best epoch's weights and record, not yet saved (saved with the next checkpoint).
+    best: tuple[dict[str, Array], dict[str, Any]] | None = None
     batch: int = field(init=False)
     steps_per_epoch: int = field(init=False)
 
@@ -237,11 +239,13 @@ class Loop:
                 f"{checked}  {n / max(train_time, 1e-9):,.0f} samples/s")
 
     def _keep_if_best(self) -> None:
-        """Save the weights as ``best.npz`` when this epoch has the highest test accuracy so
-        far (the first such epoch on a tie); written before the checkpoint that records it."""
+        """Keep a copy of the weights when this epoch has the highest test accuracy so far
+        (the first such epoch on a tie); :meth:`save_if_due` writes it as ``best.npz`` with
+        the checkpoint whose history names it, so the two files agree (and gd, whose epochs
+        are single steps, is not slowed by a write per improvement)."""
         best = best_epoch(self.state.history)
         if best is not None and best["epoch"] == self.state.epoch:
-            rundir.save_best(self.run_dir, self.state.net)
+            self.best = ({k: v.copy() for k, v in self.state.net.arrays().items()}, best)
 
     def save_if_due(self, t0: float) -> float:
         """Checkpoint every ``checkpoint_interval`` epochs and after the last; the state's
@@ -251,6 +255,9 @@ class Loop:
             return t0
         now = time.perf_counter()
         state.seconds += now - t0
+        if self.best is not None:
+            rundir.save_best(self.run_dir, *self.best)
+            self.best = None
         rundir.save_checkpoint(self.run_dir, state)
         rundir.write_metrics(self.run_dir, state, "running")
         return now

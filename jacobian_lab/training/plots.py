@@ -27,9 +27,9 @@ NO_MATPLOTLIB = ("plots skipped: matplotlib is not installed "
 
 
 def _figure(width: float, height: float) -> Any:
-    # Lazy: matplotlib is optional and slow to import; only a run that draws needs it.
+    # lazy: matplotlib is optional and slow to import; only a run that draws needs it.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: as above
 
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
@@ -87,7 +87,7 @@ def write_plots(run_dir: str | os.PathLike[str], history: Sequence[dict[str, Any
     Returns the names of the files written and notes (why something was not drawn).
     """
     try:
-        import matplotlib  # noqa: F401  - lazy: is the optional matplotlib installed?
+        import matplotlib  # noqa: F401  # lazy: is the optional matplotlib installed?
     except ImportError:
         return [], [NO_MATPLOTLIB]
     directory = Path(run_dir)

@@ -3,8 +3,9 @@ and the undoing of a run that never started.
 
 A run directory holds ``config.json``, ``checkpoint.npz`` (weights, the NumPy generators'
 ``bit_generator.state``, epoch, step and history — written after every ``checkpoint_every``
-epochs and at the end), ``best.npz`` (the weights of the best epoch so far: the highest test
-accuracy, the first on a tie), ``metrics.json`` and ``metrics.csv`` (one row per epoch),
+epochs and at the end), ``best.npz`` (the weights of the best epoch so far — the highest test
+accuracy, the first on a tie — saved just before the checkpoint whose history names it),
+``metrics.json`` and ``metrics.csv`` (one row per epoch),
 ``weights.npz`` (final), ``summary.json`` and, with matplotlib, PNG plots. Every file is
 written by :func:`jacobian_lab.files.atomic_write_bytes`: a kill at any moment leaves the old
 file or the new one, and a killed writer's temporary file is removed at the next save.
@@ -42,8 +43,8 @@ from jacobian_lab.training.state import RunState
 __all__ = [
     "BEST", "CHECKPOINT", "CONFIG", "CSV_FIELDS", "METRICS_CSV", "METRICS_JSON", "PLOT_FILES",
     "RUN_FILES", "SUMMARY", "WEIGHTS", "json_safe", "load_checkpoint", "new_run_dir",
-    "read_config", "remove_new_dirs", "remove_run_temps", "save_best", "save_checkpoint",
-    "saved_epoch", "write_bytes", "write_json", "write_metrics",
+    "npz_bytes", "read_config", "remove_new_dirs", "remove_run_temps", "save_best",
+    "save_checkpoint", "saved_epoch", "write_bytes", "write_json", "write_metrics",
 ]
 
 Array = NDArray[Any]
@@ -92,7 +93,7 @@ def write_json(path: Path, obj: Any) -> None:
 
 CSV_FIELDS = ("epoch", "step", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
               "seconds", "samples_per_second", "check_fd_direction", "check_fd_coordinate",
-              "check_closed_form", "checks_failed")
+              "check_closed_form", "checks_failed", "checks_skipped")
 
 
 def write_metrics(run_dir: Path, state: RunState, status: str, message: str = "") -> None:
@@ -215,10 +216,12 @@ def saved_epoch(run_dir: Path) -> str:
 
 
 
-def save_best(run_dir: Path, net: model.Network) -> None:
-    """Keep ``net``'s weights as the best epoch's (``best.npz``, the format of
-    ``weights.npz``)."""
-    write_bytes(run_dir / BEST, npz_bytes(net.arrays()))
+def save_best(run_dir: Path, arrays: Mapping[str, Array], record: Mapping[str, Any]) -> None:
+    """Write the best epoch's weights as ``best.npz``: the arrays of ``weights.npz`` and, as
+    in a checkpoint, a ``state`` text — here the JSON of that epoch's number and test
+    accuracy (``{"epoch": 9, "test_accuracy": 0.879}``)."""
+    about = {"epoch": record["epoch"], "test_accuracy": record["test_accuracy"]}
+    write_bytes(run_dir / BEST, npz_bytes({**arrays, "state": np.array(json.dumps(about))}))
 
 
 def read_config(path: Path) -> TrainConfig:

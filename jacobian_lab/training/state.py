@@ -28,6 +28,9 @@ STATE_VERSION = 1
 
 @dataclass(eq=False)
 class RunState:
+    """Everything a run has done so far; :meth:`to_json` is the ``state`` of a checkpoint,
+    and with the weights it resumes the run bit-for-bit."""
+
     net: model.Network
     rng: np.random.Generator
     check_rng: np.random.Generator
