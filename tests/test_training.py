@@ -733,6 +733,19 @@ def test_resume_keeps_tracking_the_best_epoch(tmp_path: Path, digits: Dataset,
     assert _same(_weights(s.run_dir, trainer.BEST), _weights(s.run_dir))
 
 
+def test_a_run_from_before_best_npz_reports_its_best_epoch_but_claims_no_weights(
+        tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    _scripted_accuracy(monkeypatch, [0.5, 0.8])
+    s = _run(tmp_path, digits, epochs=2, limit=300, check_every=0)
+    (s.run_dir / trainer.BEST).unlink()  # as a run directory written before best.npz
+    _scripted_accuracy(monkeypatch, [0.7])
+    again = trainer.resume(s.run_dir, epochs=3, dataset=digits, **QUIET)
+    assert again.best_epoch == 2 and "best.npz" not in again.files
+    table = io.StringIO()
+    _cli_train.render_summary(again, Console(file=table, width=200))
+    assert "epoch 2: test accuracy 0.8000; its weights were not kept" in table.getvalue()
+
+
 def test_the_best_epoch_is_the_first_highest_test_accuracy_of_a_real_run(
         tmp_path: Path, digits: Dataset) -> None:
     s = _run(tmp_path, digits, epochs=4, limit=600, check_every=0, lr=0.5)

@@ -286,9 +286,10 @@ def render_summary(s: TrainSummary, console: Console) -> None:
     if s.best_epoch is not None:
         unit = "iteration" if c.optimizer == "gd" else "epoch"
         last = " (the last)" if s.best_epoch == s.epochs else ""
+        kept = ("its weights are in best.npz, the last in weights.npz" if "best.npz" in s.files
+                else "its weights were not kept (the run began before best.npz existed)")
         t.add_row("best", f"{unit} {s.best_epoch}{last}: test accuracy "
-                          f"{_num(s.best_test_accuracy, '.4f')}; its weights are in best.npz, "
-                          "the last in weights.npz")
+                          f"{_num(s.best_test_accuracy, '.4f')}; {kept}")
     skipped = ch.get("skipped", 0)
     if ch["count"] or skipped:
         status = ("[yellow]none finished[/]" if not ch["count"] else "[green]all passed[/]"

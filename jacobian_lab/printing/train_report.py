@@ -23,7 +23,9 @@ def _rows(summary: Any) -> list[tuple[str, str]]:
     batch = summary.batch_size if summary.batch_size is not None else c.batch_size
     best = ([] if summary.best_epoch is None else [
         ("best epoch", f"{summary.best_epoch}: test accuracy "
-                       f"{summary.best_test_accuracy:.4f} (its weights: best.npz)")])
+                       f"{summary.best_test_accuracy:.4f} ("
+                       + ("its weights: best.npz" if "best.npz" in summary.files
+                          else "its weights were not kept") + ")")])
     skipped = (f", {ch['skipped']} skipped over their {c.budget:g} s budget"
                if ch.get("skipped") else "")
     return [

@@ -42,7 +42,7 @@ from jacobian_lab.training.state import RunState
 
 __all__ = [
     "BEST", "CHECKPOINT", "CONFIG", "CSV_FIELDS", "METRICS_CSV", "METRICS_JSON", "PLOT_FILES",
-    "RUN_FILES", "SUMMARY", "WEIGHTS", "json_safe", "load_checkpoint", "new_run_dir",
+    "RUN_FILES", "SUMMARY", "WEIGHTS", "best_saved", "json_safe", "load_checkpoint", "new_run_dir",
     "npz_bytes", "read_config", "remove_new_dirs", "remove_run_temps", "save_best",
     "save_checkpoint", "saved_epoch", "write_bytes", "write_json", "write_metrics",
 ]
@@ -222,6 +222,16 @@ def save_best(run_dir: Path, arrays: Mapping[str, Array], record: Mapping[str, A
     accuracy (``{"epoch": 9, "test_accuracy": 0.879}``)."""
     about = {"epoch": record["epoch"], "test_accuracy": record["test_accuracy"]}
     write_bytes(run_dir / BEST, npz_bytes({**arrays, "state": np.array(json.dumps(about))}))
+
+
+def best_saved(run_dir: Path) -> int | None:
+    """The epoch whose weights ``best.npz`` holds (None: no such file, or not readable)."""
+    try:
+        with np.load(io.BytesIO((run_dir / BEST).read_bytes()), allow_pickle=False) as z:
+            epoch = json.loads(str(z["state"]))["epoch"]
+    except Exception:  # any damage means: no best weights to claim
+        return None
+    return epoch if isinstance(epoch, int) else None
 
 
 def read_config(path: Path) -> TrainConfig:

@@ -37,7 +37,8 @@ class TrainSummary:
 
     ``batch_size`` is the batch the run used (gd: every training sample, sgd: 1);
     ``best_epoch`` the first epoch of the highest test accuracy, whose weights are in
-    ``best.npz`` beside the last ones (``weights.npz``).
+    ``best.npz`` beside the last ones (``weights.npz``) — ``"best.npz"`` is in ``files`` only
+    when that file holds that epoch (a run directory from before best.npz existed has none).
     """
 
     config: TrainConfig
@@ -123,7 +124,7 @@ def finish(config: TrainConfig, state: RunState, data: TrainData, run_dir: Path,
     files, notes = (plots.write_plots(run_dir, state.history, state.net.weights[0]) if draw
                     else ([], []))
     best = best_epoch(state.history)
-    if (run_dir / BEST).is_file():
+    if best is not None and rundir.best_saved(run_dir) == best["epoch"]:
         files.append(BEST)
     summary = TrainSummary(
         config=config, run_dir=run_dir, dataset=data.source, epochs=state.epoch,
