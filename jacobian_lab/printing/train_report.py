@@ -20,16 +20,24 @@ SOURCE_DERIVATION = "mnist-network"
 def _rows(summary: Any) -> list[tuple[str, str]]:
     c = summary.config
     ch = summary.checks
+    batch = summary.batch_size if summary.batch_size is not None else c.batch_size
+    best = ([] if summary.best_epoch is None else [
+        ("best epoch", f"{summary.best_epoch}: test accuracy "
+                       f"{summary.best_test_accuracy:.4f} ("
+                       + ("its weights: best.npz" if "best.npz" in summary.files
+                          else "its weights were not kept") + ")")])
+    skipped = (f", {ch['skipped']} skipped over their {c.budget:g} s budget"
+               if ch.get("skipped") else "")
     return [
         ("data", summary.dataset),
         ("network", "-".join(map(str, c.layers)) + f", {c.activation} hidden, {c.loss}"),
-        ("optimiser",
-         f"{c.optimizer}, lr {c.lr}, batch {c.batch_size or 'default'}, seed {c.seed}"),
+        ("optimiser", f"{c.optimizer}, lr {c.lr}, batch {batch}, seed {c.seed}"),
         ("dtype", str(c.dtype)),
         ("trained", f"{summary.epochs} epochs, {summary.steps} steps"),
         ("train", f"loss {summary.train_loss:.4f}, accuracy {summary.train_accuracy:.4f}"),
         ("test", f"loss {summary.test_loss:.4f}, accuracy {summary.test_accuracy:.4f}"),
-        ("gradient checks", f"{ch['count']} checks, {ch['failed']} failed"),
+        *best,
+        ("gradient checks", f"{ch['count']} checks, {ch['failed']} failed{skipped}"),
         ("max error vs finite differences",
          f"{ch['max_fd_direction']:.1e} (directions), {ch['max_fd_coordinate']:.1e} (coordinates)"),
         ("max error vs closed forms", f"{ch['max_closed_form']:.1e}"),
@@ -38,7 +46,7 @@ def _rows(summary: Any) -> list[tuple[str, str]]:
 
 
 def _derivation() -> Any:
-    import derivations
+    import derivations  # lazy: the catalog imports printing.notation (a circle at import)
 
     d = derivations.get(SOURCE_DERIVATION)
     prove(d)

@@ -27,8 +27,9 @@ NO_MATPLOTLIB = ("plots skipped: matplotlib is not installed "
 
 
 def _figure(width: float, height: float) -> Any:
+    # lazy: matplotlib is optional and slow to import; only a run that draws needs it.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: as above
 
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
@@ -47,7 +48,7 @@ def _curves(history: Sequence[dict[str, Any]], keys: tuple[str, str], ylabel: st
     for key, label in zip(keys, ("train", "test"), strict=True):
         values = [math.nan if row.get(key) is None else row[key] for row in history]
         ax.plot(epochs, values, marker="o" if len(epochs) <= 30 else None, label=label)
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: matplotlib is optional (see _figure)
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
@@ -86,7 +87,7 @@ def write_plots(run_dir: str | os.PathLike[str], history: Sequence[dict[str, Any
     Returns the names of the files written and notes (why something was not drawn).
     """
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib  # noqa: F401  # lazy: is the optional matplotlib installed?
     except ImportError:
         return [], [NO_MATPLOTLIB]
     directory = Path(run_dir)
