@@ -3,7 +3,7 @@
 
 They are never differentiated nor instantiated: a step's or result's left-hand side only
 names what is computed. The printers render them by class name (``_print_Nabla`` … in
-:mod:`jacobian_lab.printing.notation` and :mod:`jacobian_lab.printing.latex`).
+:mod:`jacobian_lab.language.notation` and :mod:`jacobian_lab.language.latex`).
 """
 
 from __future__ import annotations

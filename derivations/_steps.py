@@ -12,9 +12,9 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from jacobian_lab.core.chain import chain_steps
 from jacobian_lab.core.derivation import Partial, Step
+from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix import rules
 from jacobian_lab.matrix.simplify import simplify
-from jacobian_lab.printing.notation import notation
 
 
 def definitions(links: Sequence[tuple[sp.Basic, sp.Basic]]) -> list[Step]:

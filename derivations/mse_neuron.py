@@ -9,6 +9,7 @@ from derivations import register
 from derivations._steps import chain, definitions
 from jacobian_lab.core.chain import simplify_step
 from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step, substitute
+from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix.batch import Batch
 from jacobian_lab.matrix.expr import (
     DIM_M,
@@ -23,7 +24,6 @@ from jacobian_lab.matrix.expr import (
 )
 from jacobian_lab.matrix.rules import SUM_OVER_SAMPLES_RULE
 from jacobian_lab.matrix.simplify import simplify
-from jacobian_lab.printing.notation import notation
 
 
 def problem() -> dict[str, sp.Basic]:

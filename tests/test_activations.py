@@ -13,7 +13,8 @@ import sympy as sp
 
 from jacobian_lab.errors import UnknownNameError
 from jacobian_lab.judge import sampler
-from jacobian_lab.judge.checker import compare, verify
+from jacobian_lab.judge.checker import compare
+from jacobian_lab.judge.verify import verify
 from jacobian_lab.judge.witness import float_value, refute
 from jacobian_lab.language.activations import (
     ACTIVATIONS,
@@ -27,13 +28,14 @@ from jacobian_lab.language.activations import (
     sigmoid,
     to_elementary,
 )
+from jacobian_lab.language.latex import latex
+from jacobian_lab.language.notation import notation
 from jacobian_lab.language.parser import parse_expr
 from jacobian_lab.matrix.explicit import Instantiator
 from jacobian_lab.matrix.expr import DIM_K, DIM_N, ELEMENTWISE, apply, matrix, vector
 from jacobian_lab.matrix.fastcheck import identical
-from jacobian_lab.matrix.rules import jac, simplify
-from jacobian_lab.printing.latex import latex
-from jacobian_lab.printing.notation import notation
+from jacobian_lab.matrix.rules import jac
+from jacobian_lab.matrix.simplify import simplify
 
 x = sp.Symbol("x", real=True)
 POINTS = (-7.5, -2.0, -0.3, 0.25, 1.0, 3.0, 40.0)

@@ -22,9 +22,9 @@ from jacobian_lab.core.chain import (
 from jacobian_lab.core.derivation import Partial, Result
 from jacobian_lab.core.proof import prove_result
 from jacobian_lab.errors import RuleError
+from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix.expr import DIM_N, T, apply, hadamard, matrix, scalar, vector
 from jacobian_lab.matrix.rules import VJP_RULE
-from jacobian_lab.printing.notation import notation
 
 n = DIM_N
 SIZES = [{n: 1}, {n: 2}, {n: 3}]

@@ -14,9 +14,9 @@ import derivations
 from jacobian_lab.core.derivation import Claim, Derivation, Proof
 from jacobian_lab.core.proof import prove
 from jacobian_lab.language.functions import sigmoid
+from jacobian_lab.language.latex import latex
+from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix.expr import DIM_N, T, diag, vector
-from jacobian_lab.printing.latex import latex
-from jacobian_lab.printing.notation import notation
 
 BASIC = [
     "gradient", "jacobian", "scalar-chain", "jacobian-chain", "no-intermediate", "neuron",

@@ -15,10 +15,10 @@ from derivations.backprop import NETWORKS, general
 from derivations.mnist_network import NOTES_SIZES, kernel_expressions
 from jacobian_lab.core.derivation import Derivation, Proof, Result
 from jacobian_lab.core.proof import prove, prove_result
+from jacobian_lab.language.latex import latex
+from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix.explicit import explicit
 from jacobian_lab.matrix.expr import DIM_M
-from jacobian_lab.printing.latex import latex
-from jacobian_lab.printing.notation import notation
 
 NN = ["mse-neuron", "softmax-cross-entropy", "backprop", "mnist-network", "errata"]
 

@@ -17,6 +17,8 @@ from jacobian_lab.core.chain import chain_steps
 from jacobian_lab.core.derivation import Case, Partial, Result, Transposed
 from jacobian_lab.core.proof import prove, prove_result
 from jacobian_lab.errors import ShapeError
+from jacobian_lab.language.latex import latex
+from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix import identities
 from jacobian_lab.matrix.batch import SUM_OUTER_RULE, SUM_RULE, SUM_SCALAR_RULE, Batch
 from jacobian_lab.matrix.explicit import components, explicit
@@ -45,8 +47,6 @@ from jacobian_lab.matrix.fastcheck import identical
 from jacobian_lab.matrix.identities import IDENTITIES
 from jacobian_lab.matrix.rules import RULES, VJP_RULE, defjac, jac, rule_name, vjp
 from jacobian_lab.matrix.simplify import assume, simplify
-from jacobian_lab.printing.latex import latex
-from jacobian_lab.printing.notation import notation
 
 n, k, m = DIM_N, DIM_K, DIM_M
 SIZES = [{n: 1, k: 2, m: 1}, {n: 2, k: 3, m: 2}, {n: 3, k: 2, m: 3}]

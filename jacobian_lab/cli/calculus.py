@@ -32,6 +32,7 @@ from jacobian_lab.judge.component import (
     kink_notes,
 )
 from jacobian_lab.judge.verify import chain
+from jacobian_lab.language.latex import latex
 from jacobian_lab.language.parser import (
     parse_assignments,
     parse_exprs,
@@ -39,8 +40,7 @@ from jacobian_lab.language.parser import (
     parse_symbols,
     variable_names,
 )
-from jacobian_lab.printing.latex import latex
-from jacobian_lab.printing.pretty import pretty
+from jacobian_lab.language.pretty import pretty
 
 DEFAULT_BUDGET = 10.0  # seconds; the CLI's --budget (cli.DEFAULT_BUDGET)
 SIMPLIFY_SHARE = 0.5  # simplification may use this share of what is left of the budget

@@ -37,10 +37,10 @@ from jacobian_lab.judge.component import (
     kink_notes,
 )
 from jacobian_lab.judge.verify import verify
+from jacobian_lab.language.latex import latex
 from jacobian_lab.language.parser import (
     parse_matrix,
 )
-from jacobian_lab.printing.latex import latex
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 import sympy as sp
 from sympy.printing.precedence import PRECEDENCE
 
-from jacobian_lab.printing.latex import JlabLatexPrinter
+from jacobian_lab.language.latex import JlabLatexPrinter
 
 
 def signed_terms(terms: Iterable[sp.Basic]) -> list[tuple[bool, sp.Basic]]:

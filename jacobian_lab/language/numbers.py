@@ -33,7 +33,9 @@ def root_digits(base: sp.Expr, exp: sp.Expr) -> float:
     evaluates ``base**exp``: N**(p/q) leads it to N**min(p, q - 1), exp(log(N)*r) to N**r, and
     an integer power of N**(p/q) to N**(q - 1). Beyond a few hundred digits that search is slow.
     """
-    fractions = [r.q - 1 for r in base.atoms(sp.Rational)] + [
+    roots_in_base = [p.exp for p in base.atoms(sp.Pow)
+                     if p.exp.is_Rational and not p.exp.is_Integer]
+    fractions = [r.q - 1 for r in roots_in_base] + [
         min(abs(r.p), r.q - 1) for r in exp.atoms(sp.Rational)]
     numbers = [*base.atoms(sp.Rational), *(r for log in exp.atoms(sp.log)
                                           for r in log.atoms(sp.Rational))]

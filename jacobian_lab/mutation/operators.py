@@ -14,8 +14,8 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from jacobian_lab.errors import (
     ShapeError,
 )
+from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix.expr import Apply
-from jacobian_lab.printing.notation import notation
 
 SCALE = sp.Rational(1001, 1000)
 OPERATORS = ("scale", "sign", "transpose", "drop-term", "relu'(0)", "drop-1/m", "shift",

@@ -1,8 +1,8 @@
 """Printers for derivations: rich terminal, Markdown, LaTeX section, JSON.
 
 Each printer walks the same :class:`~jacobian_lab.core.derivation.Derivation` data; math
-goes through :mod:`jacobian_lab.printing.notation` (terminal) or
-:mod:`jacobian_lab.printing.latex` (LaTeX and Markdown), never through hand-assembled
+goes through :mod:`jacobian_lab.language.notation` (terminal) or
+:mod:`jacobian_lab.language.latex` (LaTeX and Markdown), never through hand-assembled
 strings of SymPy output.
 """
 
@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from jacobian_lab.core.derivation import NOTEBOOK_DISPLAY, Derivation, Proof
-from jacobian_lab.printing.latex import latex
-from jacobian_lab.printing.notation import notation
+from jacobian_lab.language.latex import latex
+from jacobian_lab.language.notation import notation
 
 # --------------------------------------------------------------------------- terminal
 
