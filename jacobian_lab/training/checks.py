@@ -210,6 +210,54 @@ def _exceeds(err: float, tol: float) -> str:
     return f"relative error {err:.2e} > tolerance {tol:.0e}"
 
 
+def _closed_form_errors(names: Sequence[str], backprop: Sequence[NDArray[Any]],
+                        closed: Sequence[NDArray[Any]], tol: float, failures: list[str]) -> float:
+    """The largest relative error of backprop against the closed forms (BP3/BP4); each
+    gradient above ``tol`` adds a message naming its worst entry to ``failures``."""
+    closed_err = 0.0
+    for name, g, c in zip(names, backprop, closed, strict=True):
+        finite = np.isfinite(g) & np.isfinite(c)
+        if finite.all():
+            diff = np.abs(g - c)
+            err = float(diff.max() / max(float(np.abs(c).max()), np.finfo(np.float64).tiny))
+            flat = int(np.argmax(diff))
+        else:  # a NaN/Inf on either side fails, and the message points at it
+            err, flat = math.inf, int(np.argmin(finite))
+        closed_err = max(closed_err, err)
+        if not err <= tol:
+            idx = np.unravel_index(flat, g.shape)
+            where = ", ".join(map(str, idx))
+            bp = "BP4" if name.startswith("dW") else "BP3"
+            failures.append(f"{name}[{where}]: backprop {g[idx]:.10g}, closed form ({bp}) "
+                            f"{c[idx]:.10g}: {_exceeds(err, tol)}")
+    return closed_err
+
+
+def _not_finite(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
+                step: int) -> GradientCheck | None:
+    """A failed check when a weight or the batch holds NaN/Inf: a gradient at such a point
+    is never compared (it fails)."""
+    bad = model.describe_non_finite({**net.arrays(), "X": X, "Y": Y})
+    if not bad:
+        return None
+    return GradientCheck(step=step, fd_direction=math.inf, fd_coordinate=math.inf,
+                         closed_form=math.inf, forward=math.inf, samples=X.shape[1],
+                         failures=(f"not finite: {bad}; no gradient there can be checked",))
+
+
+def _wrong_shapes(names: Sequence[str], backprop: Sequence[NDArray[Any]],
+                  params: Sequence[NDArray[Any]], m: int, step: int) -> GradientCheck | None:
+    """A failed check when a gradient has another shape than its parameter (a transposed dW,
+    a row db): it would broadcast, not compare."""
+    wrong = [f"{name}: backprop gives shape {g.shape}, the parameter has {p.shape}"
+             for name, g, p in zip(names, backprop, params, strict=True) if g.shape != p.shape]
+    if not wrong:
+        return None
+    return GradientCheck(step=step, fd_direction=math.nan, fd_coordinate=math.nan,
+                         closed_form=math.inf, forward=math.nan, samples=m,
+                         failures=tuple(wrong))
+
+
 def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
                     rng: np.random.Generator, *, step: int = 0, n_directions: int = 2,
                     n_coordinates: int = 3, tolerances: Tolerances | None = None,
@@ -223,12 +271,9 @@ def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
     """
     tol = tolerances or Tolerances()
     m = min(X.shape[1], max_samples)
-    bad = model.describe_non_finite({**net.arrays(), "X": X[:, :m], "Y": Y[:, :m]})
-    if bad:  # nothing to compare: a gradient at a NaN/Inf point fails, it is never checked
-        return GradientCheck(step=step, fd_direction=math.inf, fd_coordinate=math.inf,
-                             closed_form=math.inf, forward=math.inf, samples=m,
-                             failures=(f"not finite: {bad}; no gradient there can be "
-                                       "checked",))
+    unusable = _not_finite(net, X[:, :m], Y[:, :m], step)
+    if unusable is not None:
+        return unusable
     net64 = net.astype(np.float64)
     X64 = np.ascontiguousarray(X[:, :m], dtype=np.float64)
     Y64 = np.ascontiguousarray(Y[:, :m], dtype=np.float64)
@@ -239,14 +284,9 @@ def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
     # The gradient under test: backprop through the kernels, in float64.
     loss_k, grads = model.loss_and_gradients(net64, X64, Y64)
     backprop = grads.arrays()
-    # A gradient of the wrong shape (a transposed dW, a row db) would broadcast, not compare.
-    wrong = [f"{name}: backprop gives shape {g.shape}, the parameter has {p.shape}"
-             for name, g, p in zip(_names(len(Ws)), backprop, net64.parameters(), strict=True)
-             if g.shape != p.shape]
-    if wrong:
-        return GradientCheck(step=step, fd_direction=math.nan, fd_coordinate=math.nan,
-                             closed_form=math.inf, forward=math.nan, samples=m,
-                             failures=tuple(wrong))
+    wrong = _wrong_shapes(_names(len(Ws)), backprop, net64.parameters(), m, step)
+    if wrong is not None:
+        return wrong
 
     # (2) the closed forms and the forward pass.
     Z0, A0 = _forward(Ws, bs, X64, act, loss_name)
@@ -257,23 +297,8 @@ def check_gradients(net: model.Network, X: NDArray[Any], Y: NDArray[Any],
     if not forward_err <= tol.closed_form:
         failures.append(f"loss: kernels {loss_k:.12g}, plain NumPy {loss_c:.12g}: "
                         f"{_exceeds(forward_err, tol.closed_form)}")
-    closed_err = 0.0
     names = _names(len(Ws))
-    for name, g, c in zip(names, backprop, closed, strict=True):
-        finite = np.isfinite(g) & np.isfinite(c)
-        if finite.all():
-            diff = np.abs(g - c)
-            err = float(diff.max() / max(float(np.abs(c).max()), np.finfo(np.float64).tiny))
-            flat = int(np.argmax(diff))
-        else:  # a NaN/Inf on either side fails, and the message points at it
-            err, flat = math.inf, int(np.argmin(finite))
-        closed_err = max(closed_err, err)
-        if not err <= tol.closed_form:
-            idx = np.unravel_index(flat, g.shape)
-            where = ", ".join(map(str, idx))
-            bp = "BP4" if name.startswith("dW") else "BP3"
-            failures.append(f"{name}[{where}]: backprop {g[idx]:.10g}, closed form ({bp}) "
-                            f"{c[idx]:.10g}: {_exceeds(err, tol.closed_form)}")
+    closed_err = _closed_form_errors(names, backprop, closed, tol.closed_form, failures)
 
     # (1) central differences of the plain NumPy loss.
     g_flat = np.concatenate([g.ravel() for g in backprop])

@@ -182,29 +182,31 @@ def _download_within(url: str, name: str, expected_sha: str, target: Path, timeo
         atomic_write(target, write)
     except JlabError:
         raise
-    except (_Deadline, TimeoutError):
-        raise DataError(f"timed out: {name} did not arrive within --timeout {timeout:g} s from "
-                        f"{url}; nothing was saved (a slower network needs a larger --timeout)"
-                        ) from None
-    except urllib.error.HTTPError as e:
+    except (_Deadline, OSError, http.client.HTTPException, ValueError) as e:
+        raise _download_error(e, name, url, timeout) from None
+
+
+def _download_error(e: BaseException, name: str, url: str, timeout: float) -> DataError:
+    """What went wrong with a download, in one line that says nothing was saved."""
+    timed_out = (f"timed out: {name} did not arrive within --timeout {timeout:g} s from {url}; "
+                 "nothing was saved")
+    if isinstance(e, _Deadline | TimeoutError):
+        return DataError(f"{timed_out} (a slower network needs a larger --timeout)")
+    if isinstance(e, urllib.error.HTTPError):
         e.close()  # it holds the open response
         if 300 <= e.code < 400:
-            raise DataError(f"too many redirects (HTTP {e.code}, a redirect loop?) for {url}; "
-                            "check --mirror; nothing was saved") from None
-        raise DataError(f"HTTP {e.code} {_one_line(e.reason)} for {url}; nothing was saved"
-                        ) from None
-    except urllib.error.URLError as e:
+            return DataError(f"too many redirects (HTTP {e.code}, a redirect loop?) for {url}; "
+                             "check --mirror; nothing was saved")
+        return DataError(f"HTTP {e.code} {_one_line(e.reason)} for {url}; nothing was saved")
+    if isinstance(e, urllib.error.URLError):
         if isinstance(e.reason, TimeoutError):
-            raise DataError(f"timed out: {name} did not arrive within --timeout {timeout:g} s "
-                            f"from {url}; nothing was saved") from None
-        raise DataError(f"cannot download {url}: {_one_line(e.reason)}; nothing was saved"
-                        ) from None
-    except http.client.IncompleteRead as e:
-        raise DataError(f"truncated download of {name} from {url}: received {len(e.partial)} "
-                        "bytes before the connection closed; nothing was saved") from None
-    except (OSError, http.client.HTTPException, ValueError) as e:
-        raise DataError(f"downloading {url} failed ({type(e).__name__}: {_one_line(e)}); "
-                        "nothing was saved") from None
+            return DataError(timed_out)
+        return DataError(f"cannot download {url}: {_one_line(e.reason)}; nothing was saved")
+    if isinstance(e, http.client.IncompleteRead):
+        return DataError(f"truncated download of {name} from {url}: received {len(e.partial)} "
+                         "bytes before the connection closed; nothing was saved")
+    return DataError(f"downloading {url} failed ({type(e).__name__}: {_one_line(e)}); "
+                     "nothing was saved")
 
 
 def _check_mirror(mirror: str) -> str:
