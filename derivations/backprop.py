@@ -23,6 +23,7 @@ from jacobian_lab.core.derivation import (
     Step,
     Transposed,
 )
+from jacobian_lab.errors import UnknownNameError
 from jacobian_lab.matrix.batch import Batch
 from jacobian_lab.matrix.expr import T, apply, dim, matrix, scalar, specialise, vector
 from jacobian_lab.matrix.rules import SUM_OVER_SAMPLES_RULE, VJP_RULE, jac, rule_name, vjp
@@ -197,7 +198,7 @@ def cost_of(kind: str, a: sp.MatrixSymbol, y: sp.MatrixSymbol) -> MatrixExpr:
         return sp.MatMul(sp.Rational(1, 2), sp.Transpose(r), r)
     if kind == "ce":
         return sp.MatMul(-1, T(y), apply("log", a))
-    raise ValueError(f"unknown cost {kind!r}; known: mse, ce")
+    raise UnknownNameError(f"unknown cost {kind!r}; known: mse, ce")
 
 
 def network(

@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from jacobian_lab.errors import BudgetExceeded
+from jacobian_lab.errors import BudgetExceeded, UsageError
 
 __all__ = ["BudgetExceeded", "Deadline", "check", "deadline", "remaining"]
 
@@ -194,7 +194,7 @@ def deadline(seconds: float, memory: int | None = None) -> Iterator[Deadline]:
     and Linux's ``/proc``; elsewhere it is not enforced.
     """
     if not seconds > 0:
-        raise ValueError(f"a budget must be a positive number of seconds, not {seconds!r}")
+        raise UsageError(f"a budget must be a positive number of seconds, not {seconds!r}")
     now = time.monotonic()
     own = Deadline(seconds, now + seconds, memory)
     rss = _resident() if memory is not None else None

@@ -21,7 +21,7 @@ from sympy.core.symbol import Str
 from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.errors import UnknownNameError, did_you_mean
+from jacobian_lab.errors import ShapeError, UnknownNameError, did_you_mean
 from jacobian_lab.language.activations import ACTIVATIONS
 
 
@@ -138,7 +138,7 @@ class Softmax(MatrixExpr):
     def _entry(self, i: int, j: int, **kwargs: object) -> sp.Expr:
         rows = self.arg.shape[0]
         if not isinstance(rows, int | sp.Integer):
-            raise ValueError("softmax entries need a concrete size")
+            raise ShapeError("softmax entries need a concrete size")
         col = [self.arg._entry(k, j, **kwargs) for k in range(int(rows))]
         return sp.exp(col[i]) / sp.Add(*[sp.exp(c) for c in col])
 
@@ -164,7 +164,7 @@ class SampleSum(MatrixExpr):
                 sample.shape == (1, 1) and batch.shape in ((m, 1), (1, m))
             )
             if not ok:
-                raise ValueError(
+                raise ShapeError(
                     f"the batch {batch} ({batch.shape}) cannot hold the samples {sample} "
                     f"({sample.shape}) as its {m} columns"
                 )
@@ -197,7 +197,7 @@ class Scalar(sp.Expr):
 
     def __new__(cls, m: MatrixExpr) -> Scalar:
         if m.shape != (1, 1):
-            raise ValueError(f"Scalar() wraps a 1×1 matrix, not {m.shape}")
+            raise ShapeError(f"Scalar() wraps a 1×1 matrix, not {m.shape}")
         return super().__new__(cls, m)
 
     @property
