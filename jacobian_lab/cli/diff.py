@@ -1,0 +1,48 @@
+"""``jlab diff``: the user's own matrix expression, derived step by step and proven."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+
+from jacobian_lab.budget import deadline
+from jacobian_lab.cli.calculus import MEMORY_BYTES
+from jacobian_lab.core.from_text import diff
+from jacobian_lab.core.proof import prove
+from jacobian_lab.errors import BudgetExceeded
+from jacobian_lab.language.matrix_shapes import parse_shapes
+from jacobian_lab.printing.render import latex_section, markdown, render_rich, to_json
+
+SCHEMA = 1
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Exit 0 when every result is proven, 1 when a proof fails, 2 for bad input."""
+    seconds = float(args.budget)
+    try:
+        with deadline(seconds, memory=MEMORY_BYTES):
+            shapes = parse_shapes(args.shape or [])
+            d = diff(args.expr, args.wrt, shapes)
+            proof = prove(d)
+    except BudgetExceeded as e:
+        hint = "" if e.memory else "give it more time with --budget SECONDS"
+        raise BudgetExceeded(seconds, "`jlab diff`", hint, e.memory) from None
+    if args.format == "json":
+        out = {"schema": SCHEMA, "expr": args.expr, "wrt": list(args.wrt),
+               "shapes": {n: str(s) for n, s in d_shapes(d).items()}, "layout": "numerator",
+               **to_json(d)}
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+    elif args.format == "latex":
+        print(latex_section(d, steps=not args.no_steps))
+    elif args.format == "markdown":
+        print(markdown(d, steps=not args.no_steps))
+    else:
+        render_rich(d, Console(highlight=False), steps=not args.no_steps)
+    return 0 if proof.ok else 1
+
+
+def d_shapes(d: object) -> dict[str, str]:
+    """The givens' shapes as the derivation states them."""
+    return {str(g.symbol): g.shape for g in getattr(d, "givens", [])}

@@ -1,0 +1,94 @@
+"""A user's own matrix expression as a derivation: ``jlab diff EXPR --wrt NAME --shape …``.
+
+The text is parsed and shape-checked by the language layer, built into matrix-layer nodes
+with named intermediates (:mod:`jacobian_lab.matrix.from_text`), differentiated by the chain
+walk over its DAG (each step named by the rule of the table that fired), and returned as a
+:class:`~jacobian_lab.core.derivation.Derivation` whose results the proof instantiates at
+three size assignments — every dimension varied independently, 1 included — and compares
+entry by entry with component differentiation.
+
+>>> from jacobian_lab.language.matrix_shapes import parse_shapes
+>>> d = diff("x'*A*x", ["x"], parse_shapes(["A=n,n", "x=n"]))
+>>> d.results[0].expr
+x.T*A + x.T*A.T
+>>> d.sizes
+[{n: 1}, {n: 2}, {n: 3}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sympy as sp
+
+from jacobian_lab.core.chain import chain_steps
+from jacobian_lab.core.derivation import Derivation, Given, Kind, Partial, Result, Step
+from jacobian_lab.errors import UnknownNameError, UsageError, did_you_mean
+from jacobian_lab.language.matrix_shapes import Shape
+from jacobian_lab.language.notation import notation
+from jacobian_lab.matrix.from_text import Built, build
+
+SIZES = (1, 2, 3)
+
+
+def size_assignments(dims: Sequence[sp.Symbol]) -> list[dict[sp.Symbol, int]]:
+    """Three assignments in which every dimension takes 1, 2 and 3, and (for up to three
+    dimensions) no two dimensions are equal in any one of them — a transposed or misplaced
+    factor cannot hide behind square sizes.
+
+    >>> n, m = sp.symbols("n m")
+    >>> size_assignments([n, m])
+    [{n: 1, m: 2}, {n: 2, m: 3}, {n: 3, m: 1}]
+    """
+    return [{d: SIZES[(i + k) % len(SIZES)] for i, d in enumerate(dims)}
+            for k in range(len(SIZES))]
+
+
+def _shape_text(s: Shape) -> str:
+    return "scalar" if s.is_scalar else f"{s.rows} × {s.cols}"
+
+
+def diff(text: str, wrt: Sequence[str], shapes: Mapping[str, Shape]) -> Derivation:
+    """The derivation of ``text`` w.r.t. each name of ``wrt`` (see the module docstring)."""
+    if not wrt:
+        raise UsageError("name the variables to differentiate with respect to (--wrt)")
+    built = build(text, shapes)
+    steps: list[Step] = []
+    results: list[Result] = []
+    for name in wrt:
+        if name not in built.variables:
+            known = sorted(built.variables)
+            raise UnknownNameError(f"`{name}` is not a variable of {text!r}"
+                                   f"{did_you_mean(name, known)}; its variables: "
+                                   f"{', '.join(known)}")
+        var = built.variables[name]
+        if var.shape[1] != 1 and built.output.shape != (1, 1):
+            raise UsageError(f"∂{built.output}/∂{name}: the derivative of a non-scalar w.r.t. "
+                             f"the matrix {name} is a tensor; differentiate a scalar of it "
+                             f"(e.g. sum(...)) or w.r.t. a vector")
+        more, result = chain_steps(built.links, var, show=notation)
+        steps += more
+        kind: Kind = "gradient" if var.shape[1] != 1 else "jacobian"
+        results.append(Result(Partial(built.output, var), result, built.output, var, kind,
+                              defs=tuple(built.links)))
+    dims = sorted(built.dims.values(), key=str)
+    return Derivation(
+        name="diff",
+        title=f"∂/∂{', '.join(wrt)} of {text}",
+        summary=f"{built.output} = {text}",
+        givens=[Given(v, _shape_text(built.shapes.names[n]), "given")
+                for n, v in built.variables.items()],
+        definitions=[Step(lhs, rhs, "definition") for lhs, rhs in built.links],
+        steps=steps,
+        results=results,
+        notes=_notes(built),
+        sizes=size_assignments(dims) if dims else [{}],
+    )
+
+
+def _notes(built: Built) -> list[str]:
+    notes = []
+    inferred = [n for n in built.shapes.names if n not in built.variables or n == "I"]
+    if inferred:
+        notes.append(f"inferred: {', '.join(inferred)}")
+    return notes

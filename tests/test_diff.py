@@ -1,0 +1,105 @@
+"""``jlab diff``: a user's own matrix expression, derived by the chain walk and proven at three
+size assignments (every dimension varied independently, 1 included) against component
+differentiation. Examples from The Matrix Cookbook and from networks the notes do not cover."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import sympy as sp
+
+from jacobian_lab.cli import main
+from jacobian_lab.core.from_text import diff, size_assignments
+from jacobian_lab.core.proof import prove
+from jacobian_lab.errors import ShapeError, UnknownNameError, UsageError
+from jacobian_lab.language.matrix_shapes import parse_shapes
+from jacobian_lab.language.notation import notation
+
+PROVEN = [  # (expression, shapes, wrt, the result as the notes would print it, or None)
+    ("a'*x", ("a=n", "x=n"), "x", "aᵀ"),
+    ("x'*A*x", ("A=n,n", "x=n"), "x", None),  # xᵀ(A + Aᵀ), as xᵀA + xᵀAᵀ
+    ("norm(A*x - b)^2", ("A=n,m", "x=m", "b=n"), "x", "2 r1ᵀ A"),
+    ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "W", "step(z1) xᵀ"),
+    ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "b", "step(z1)ᵀ"),
+    ("sum(log_softmax(W*x).*y)", ("W=k,m", "x=m", "y=k"), "W", None),
+    ("1/2*norm(tanh(W2*tanh(W1*x)) - y)^2", ("W1=k,m", "W2=n,k", "x=m", "y=n"), "W1", None),
+    ("1/2*norm(tanh(W2*tanh(W1*x)) - y)^2", ("W1=k,m", "W2=n,k", "x=m", "y=n"), "W2", None),
+    ("relu(W*x + b) + x", ("W=n,n", "x=n"), "x", "diag(step(z1)) W + I"),  # the DAG case
+    ("sum(log(1 + exp(-y.*(X'*w))))", ("X=n,m", "w=n", "y=m"), "w", None),  # logistic
+    ("sum(relu(W*x + b)) + lam/2*norm(x)^2", ("W=n,m", "x=m", "lam=1"), "x", None),
+    ("sigmoid(w'*x + c)", ("w=n", "x=n", "c=1"), "w", None),
+    ("sum(softplus(X*w) - y .* (X*w))", ("X=k,n", "w=n"), "w", None),
+]
+
+
+@pytest.mark.parametrize(("text", "shapes", "wrt", "printed"), PROVEN,
+                         ids=[f"{t} d/d{w}" for t, _, w, _ in PROVEN])
+def test_every_result_is_proven_at_three_independent_sizes(text: str, shapes: tuple[str, ...],
+                                                           wrt: str, printed: str | None) -> None:
+    d = diff(text, [wrt], parse_shapes(list(shapes)))
+    proof = prove(d)
+    assert proof.ok, [c.diagnosis for r in proof.results for _, c in r.checks]
+    assert len(proof.sizes) == 3
+    if printed is not None:
+        assert notation(d.results[0].expr) == printed
+
+
+def test_a_wrong_result_fails_its_proof() -> None:
+    """The proof is what stands behind `jlab diff`: feed it wrong results and it must fail."""
+    d = diff("sum(relu(W*x + b))", ["W"], parse_shapes(["W=n,m", "x=m"]))
+    right = d.results[0]
+    for wrong in (2 * right.expr, right.expr.T, -right.expr, right.expr * 1001 / 1000):
+        d.results = [replace(right, expr=wrong)]
+        assert not prove(d).ok, wrong
+
+
+def test_the_skip_connection_steps_sum_the_paths() -> None:
+    d = diff("relu(W*x + b) + x", ["x"], parse_shapes(["W=n,n", "x=n"]))
+    rules = [s.rule for s in d.steps]
+    assert "chain rule, summed over the paths" in rules
+    assert any(r.startswith("sum with a constant") for r in rules)
+
+
+def test_sizes_vary_every_dimension_independently_including_1() -> None:
+    n, m, k = sp.symbols("n m k")
+    sizes = size_assignments([n, m, k])
+    assert len(sizes) == 3
+    for d in (n, m, k):
+        assert sorted(s[d] for s in sizes) == [1, 2, 3]
+    assert all(len(set(s.values())) == 3 for s in sizes)  # never square by accident
+
+
+@pytest.mark.parametrize(("text", "shapes", "wrt", "error", "message"), [
+    ("W*x", ("W=n,m", "x=m"), "q", UnknownNameError, "not a variable"),
+    ("W*x", ("W=n,m", "x=m"), "W", UsageError, "is a tensor"),
+    ("W*x", ("W=n,m", "x=n"), "x", ShapeError, "inner dimensions"),
+    ("tr(A*X)", ("A=n,m", "X=m,n"), "X", ShapeError, "not supported yet"),
+    ("det(X)", ("X=n,n",), "X", ShapeError, "not supported yet"),
+    ("norm(x)", ("x=n",), "x", ShapeError, "not supported yet"),
+])
+def test_what_is_not_supported_is_an_error_not_a_wrong_answer(
+        text: str, shapes: tuple[str, ...], wrt: str, error: type[Exception],
+        message: str) -> None:
+    with pytest.raises(error, match=message):
+        diff(text, [wrt], parse_shapes(list(shapes)))
+
+
+def test_cli_diff_rich_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "sum(relu(W*x + b))", "--wrt", "W", "b", "--shape", "W=n,m",
+                 "--shape", "x=m"]) == 0
+    out = capsys.readouterr().out
+    assert "∂f/∂W = step(z1) xᵀ" in out and "proven" in out
+    assert main(["diff", "det(X)", "--wrt", "X", "--shape", "X=n,n"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: det(…) is not supported yet") and err.count("\n") == 1
+
+
+def test_cli_diff_json_has_a_schema_and_the_proof(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "norm(A*x - b)^2", "--wrt", "x", "--shape", "A=n,m", "--shape",
+                 "x=m", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["schema"] == 1 and out["expr"] == "norm(A*x - b)^2" and out["wrt"] == ["x"]
+    assert out["layout"] == "numerator" and out["shapes"]["A"] == "n × m"
+    assert out["proof"]["ok"] is True
