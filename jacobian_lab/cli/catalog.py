@@ -200,5 +200,6 @@ def cmd_report(args: argparse.Namespace) -> int:
             derivs.append(d)
         status.update(f"writing {args.output}…")
         out = write_report(derivs, args.output)
-    console.print(f"wrote {out} ({len(derivs)} derivations, {time.perf_counter() - t0:.1f} s)")
+    count = f"{len(derivs)} derivation{'' if len(derivs) == 1 else 's'}"
+    console.print(f"wrote {out} ({count}, {time.perf_counter() - t0:.1f} s)")
     return 0 if all(d.proof and d.proof.ok for d in derivs) else 1

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import sympy as sp
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -123,10 +124,13 @@ def _first_failure(p: Any) -> str:
 
 
 def render_list(rows: Sequence[tuple[Derivation, ProofStatus | None]], console: Console) -> None:
+    """The catalog: name, title and summary, proof status. Designed for 80 columns: the name
+    and the status never wrap nor shrink; the summary takes the rest and wraps."""
     t = Table(title="jacobian_lab catalog", title_justify="left")
-    t.add_column("name", style="bold cyan", no_wrap=True)
+    t.add_column("name", style="bold cyan", no_wrap=True, min_width=max(
+        (len(d.name) for d, _ in rows), default=4))
     t.add_column("title and summary", ratio=1)
-    t.add_column("check", no_wrap=True)
+    t.add_column("check", no_wrap=True, min_width=19)
     for d, p in rows:
         t.add_row(
             d.name, Text.assemble((d.title, "bold"), "\n", (d.summary, "dim")), _verdict_text(p)
@@ -134,22 +138,40 @@ def render_list(rows: Sequence[tuple[Derivation, ProofStatus | None]], console: 
     console.print(t)
 
 
+def claims_text(verdicts: Sequence[Any], sep: str = " ") -> str:
+    """The notes' claims of one derivation, counted: "2 right", "7 wrong", "1 right 1 wrong";
+    "—" when it quotes none. A wrong claim is the notes' error, refuted: not a failed proof.
+
+    >>> claims_text([])
+    '—'
+    """
+    right = sum(1 for v in verdicts if v.correct)
+    wrong = len(verdicts) - right
+    parts = [f"{right} right"] if right else []
+    parts += [f"{wrong} wrong"] if wrong else []
+    return sep.join(parts) or "—"
+
+
 def render_check(rows: list[tuple[Derivation, Proof]], console: Console) -> None:
-    t = Table(title="jlab check", title_justify="left")
+    """One row per derivation, designed for 80 columns (and for a pipe, which rich renders at
+    80): short headers, no vertical rules, no cell shrunk to an ellipsis."""
+    t = Table(title="jlab check", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+              padding=(0, 1, 0, 0))
     t.add_column("name", style="bold cyan", no_wrap=True)
-    t.add_column("results", justify="right")
-    t.add_column("claims ok", justify="right")
-    t.add_column("method", no_wrap=True)
-    t.add_column("sizes", justify="right")
+    t.add_column("results", justify="right", no_wrap=True)
+    t.add_column("claims", min_width=7)
+    t.add_column("proof", no_wrap=True)
+    t.add_column("sizes", justify="right", no_wrap=True)
     t.add_column("max err", justify="right", no_wrap=True)
-    t.add_column("s", justify="right")
-    t.add_column("status", no_wrap=True)
+    t.add_column("time", justify="right", no_wrap=True)
     for d, p in rows:
-        right = sum(v.correct for v in p.claims)
-        status = Text("✓", "green") if p.ok else Text("✗ FAILED", "bold red")
-        t.add_row(d.name, str(len(p.results)), f"{right}/{len(p.claims)}", p.method,
-                  str(len(p.sizes)), f"{p.max_error:.1e}", f"{p.seconds:.2f}", status)
+        proof = Text(f"✓ {p.method}", "green") if p.ok else Text("✗ FAILED", "bold red")
+        t.add_row(d.name, str(len(p.results)), claims_text(p.claims, "\n"), proof,
+                  str(len(p.sizes)), f"{p.max_error:.1e}", f"{p.seconds:.1f} s")
     console.print(t)
+    if any(not v.correct for _, p in rows for v in p.claims):
+        console.print(Text("claims: statements quoted from the notes, judged; a wrong one is the "
+                           "notes' error, refuted (see `jlab derive errata`)", "dim"))
 
 
 # --------------------------------------------------------------------------- LaTeX / Markdown
