@@ -12,6 +12,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
 from jacobian_lab.printing.notation import split_reciprocals
+from jacobian_lab.printing.prose import tex
 
 # Names written with Unicode super- and subscripts (W⁽ˡ⁺¹⁾, a⁽ˡ⁻¹⁾, δ⁽²⁾, ∇ₐC, xᵢ) and the
 # Greek letters they use, as LaTeX: W^{(l+1)}, a^{(l-1)}, \delta^{(2)}, \nabla_{a}C, x_{i}.
@@ -108,8 +109,8 @@ class JlabLatexPrinter(LatexPrinter):
         return f"\\left({self._print(expr.args[0])}\\right)^{{\\top}}"
 
     def _print_Case(self, expr: Any) -> str:
-        label = expr.args[1].name.replace("&", "\\&").replace("_", "\\_")
-        return f"{self._print(expr.args[0])}\\ \\text{{({label})}}"
+        # the label is prose with formulas (= m ∂C/∂Z2): set as text with its math in $…$
+        return f"{self._print(expr.args[0])}\\ \\text{{({tex(expr.args[1].name)})}}"
 
     def _print_SampleSum(self, expr: Any) -> str:
         body = self._print(expr.body)

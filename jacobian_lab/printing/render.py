@@ -8,6 +8,7 @@ strings of SymPy output.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -21,6 +22,8 @@ from rich.text import Text
 from jacobian_lab.core.derivation import Derivation, Proof
 from jacobian_lab.printing.latex import latex
 from jacobian_lab.printing.notation import notation
+from jacobian_lab.printing.prose import ascii_math as tex_math
+from jacobian_lab.printing.prose import tex
 
 # --------------------------------------------------------------------------- terminal
 
@@ -47,6 +50,17 @@ def _verdict_text(proof: ProofStatus | None) -> Text:
     if proof.ok:
         return Text(f"✓ proven ({proof.method})", "green")
     return Text("✗ FAILED", "bold red")
+
+
+def emphasised(s: str, style: str = "") -> Text:
+    """``s`` as rich Text, its Markdown ``*word*`` in italics without the asterisks."""
+    out = Text(style=style)
+    for part in re.split(r"(\*[^*\s][^*]*\*)", s):
+        if len(part) > 2 and part.startswith("*") and part.endswith("*"):
+            out.append(part[1:-1], "italic")
+        else:
+            out.append(part)
+    return out
 
 
 def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
@@ -101,7 +115,7 @@ def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
             else:
                 reason = v.check.diagnosis or v.check.summary()
                 extra = f"\n{v.claim.explanation}" if v.claim.explanation else ""
-                t.add_row(Text(v.claim.text), Text(f"WRONG — {reason}{extra}", "red"))
+                t.add_row(Text(v.claim.text), emphasised(f"WRONG — {reason}{extra}", "red"))
         console.print(t)
     for note in d.notes:
         console.print(Text.assemble(("note: ", "bold"), note))
@@ -178,18 +192,21 @@ def render_check(rows: list[tuple[Derivation, Proof]], console: Console) -> None
 
 
 def latex_section(d: Derivation, steps: bool = True) -> str:
-    """A LaTeX section (amsmath only) for one derivation."""
+    """A LaTeX section for one derivation, pure ASCII: it compiles in a bare ``article`` with
+    amsmath, amssymb and graphicx (no Unicode declarations); the formulas of the prose set
+    as math, a formula too wide for its column scaled to fit."""
     out = [
-        f"\\section{{{_tex_escape(d.title)}}}",
+        f"\\section{{{tex(d.title)}}}",
         f"\\label{{sec:{d.name}}}",
-        f"\\emph{{{_tex_escape(d.summary)}}}",
+        # ragged right: a line of inline formulas has few places to break
+        f"{{\\raggedright\\emph{{{tex(d.summary)}}}\\par}}",
         "",
     ]
     if d.givens:
         out.append("\\paragraph{Given.}")
         out.append(
             ", ".join(
-                f"${latex(g.symbol)}$ ({_tex_escape(g.shape)}, {_tex_escape(g.meaning)})"
+                f"${tex_math(latex(g.symbol))}$ ({tex(g.shape)}, {tex(g.meaning)})"
                 for g in d.givens
             )
             + "."
@@ -197,24 +214,47 @@ def latex_section(d: Derivation, steps: bool = True) -> str:
     if d.definitions:
         out.append("\\paragraph{Definitions.}")
         out.append("\\begin{align*}")
-        out.append(" \\\\\n".join(f"{latex(s.lhs)} &= {latex(s.rhs)}" for s in d.definitions))
+        out.append(" \\\\\n".join(_tex_eq(s.lhs, s.rhs, " &= ") for s in d.definitions))
         out.append("\\end{align*}")
     if steps and d.steps:
         out.append("\\paragraph{Steps.}")
         out.append("\\begin{align*}")
         out.append(
             " \\\\\n".join(
-                f"{latex(s.lhs)} &= {latex(s.rhs)} && "
+                f"{fit(tex_math(latex(s.lhs)), LHS_WIDTH)} &= "
+                f"{fit(tex_math(latex(s.rhs)), RHS_WIDTH)} && "
                 # a box of fixed width: long rule texts wrap instead of running off the page
-                f"\\parbox[t]{{0.36\\textwidth}}{{\\raggedright\\small {_tex_escape(s.rule)}}}"
+                f"\\parbox[t]{{{RULE_WIDTH}}}{{\\raggedright\\small {tex(s.rule)}}}"
                 for s in d.steps
             )
         )
         out.append("\\end{align*}")
     out.append("\\paragraph{Result.}")
     for r in d.results:
-        out.append(f"\\[ \\boxed{{{latex(r.lhs)} = {latex(r.expr)}}} \\]")
+        boxed = f"\\boxed{{{_tex_eq(r.lhs, r.expr, ' = ')}}}"
+        out.append(f"\\[ {fit(boxed, LINE_WIDTH)} \\]")
     return "\n".join(out) + "\n"
+
+
+# The columns of a step (align*): the two sides and the rule's text box, as fractions of the
+# text width, so that a step never runs off the page.
+LHS_WIDTH, RHS_WIDTH, RULE_WIDTH = "0.22\\textwidth", "0.36\\textwidth", "0.3\\textwidth"
+LINE_WIDTH = "\\linewidth"
+
+
+def fit(math_src: str, width: str) -> str:
+    """``math_src`` at its natural size when it fits in ``width``, else scaled down to it
+    (graphicx's ``\\resizebox``); a formula that is short in any case is left as it is."""
+    visible = re.sub(r"\\(left|right|operatorname|mathbf|boldsymbol|frac)|[{}^_ ]", "",
+                     math_src)
+    if len(re.sub(r"\\[A-Za-z]+", "x", visible)) <= 24:
+        return math_src
+    return (f"\\resizebox{{\\ifdim\\width>{width} {width}\\else\\width\\fi}}{{!}}"
+            f"{{$\\displaystyle {math_src}$}}")
+
+
+def _tex_eq(lhs: Any, rhs: Any, sep: str) -> str:
+    return f"{tex_math(latex(lhs))}{sep}{tex_math(latex(rhs))}"
 
 
 def markdown(d: Derivation, steps: bool = True) -> str:
@@ -254,8 +294,12 @@ def markdown(d: Derivation, steps: bool = True) -> str:
         if p.claims:
             out += ["", "**The notes' claims:**", ""]
             for v in p.claims:
-                verdict = "correct" if v.correct else f"**wrong** — {v.check.diagnosis or ''}"
-                out.append(f"- {v.claim.text}: {verdict}")
+                if v.correct:
+                    out.append(f"- {v.claim.text}: correct")
+                    continue
+                why = f" {v.claim.explanation}" if v.claim.explanation else ""
+                reason = v.check.diagnosis or v.check.summary()
+                out.append(f"- {v.claim.text}: **wrong** — {reason}.{why}")
     return "\n".join(out) + "\n"
 
 
