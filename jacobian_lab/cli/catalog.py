@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -77,35 +80,89 @@ def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
+# Fewer proofs than this are proved in this process: forking workers would cost more than the
+# parallel proofs save (a cheap entry proves in well under a second).
+PARALLEL_MIN = 4
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _idle_cores() -> int:
+    """The cores no other work is using now (the core count less the load average, rounded
+    up), at least 1. On a busy machine, where the scheduler shares CPU between sessions
+    rather than processes, more workers would not prove faster."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(_cores(), math.ceil(_cores() - load + 0.5)))
+
+
+def _prove_summary(name: str) -> ProofSummary:
+    """Prove the catalog's ``name`` and summarise it (run in a worker process)."""
+    from jacobian_lab.core.derivation import prove  # lazy: `jlab --help` imports no SymPy
+
+    return ProofSummary.of(prove(_catalog().get(name)))
+
+
+def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummary]]:
+    """Prove ``names``, yielding each (name, summary) as it is done: in parallel processes
+    (one per idle core, at most one per name) when there are at least PARALLEL_MIN, else
+    here. ``status`` (a rich Status) shows the progress on a terminal."""
+    workers = min(_idle_cores(), len(names))
+    if workers < 2 or len(names) < PARALLEL_MIN:
+        for i, name in enumerate(names, 1):
+            status.update(f"proving {name} ({i}/{len(names)})…")
+            yield name, _prove_summary(name)
+        return
+    # The catalog's heavy entries come last in the notes: submitted first, they do not
+    # leave one worker alone at the end.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_prove_summary, n): n for n in reversed(names)}
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                name = futures[future]
+                status.update(f"proving the catalog in {workers} processes: {done}/"
+                              f"{len(names)} done ({name})…")
+                yield name, future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     check = not args.no_check
     cache = ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
-    from jacobian_lab.core.derivation import prove
     from jacobian_lab.printing.render import render_list
 
     cat = _catalog()
+    names = cat.names()
     console = Console(highlight=False)
-    rows: list[tuple[Derivation, Proof | ProofSummary | None]] = []
+    statuses: dict[str, ProofSummary | None] = dict.fromkeys(names)
     cached: list[ProofSummary] = []
+    todo: list[str] = []
+    for name in names if check else ():
+        hit = cache.get(name, _salt(cat, name))
+        if hit is None:
+            todo.append(name)
+        else:
+            cached.append(hit)
+            statuses[name] = hit
     try:
         with console.status("proving the catalog…") as status:
-            for name in cat.names():
-                d = cat.get(name)
-                if not check:
-                    rows.append((d, None))
-                    continue
-                salt = _salt(cat, name)
-                hit = cache.get(name, salt)
-                if hit is not None:
-                    cached.append(hit)
-                    rows.append((d, hit))
-                    continue
-                status.update(f"proving {name}…")
-                proof = prove(d)
-                cache.put(name, ProofSummary.of(proof), salt)
-                rows.append((d, proof))
+            for name, summary in _prove_all(todo, status):
+                cache.put(name, summary, _salt(cat, name))
+                statuses[name] = summary
     finally:
         cache.save()  # an interrupted run keeps what it proved
+    rows: list[tuple[Derivation, ProofSummary | None]] = [(cat.get(n), statuses[n])
+                                                          for n in names]
     render_list(rows, console)  # a Proof or a cached ProofSummary: both are a ProofStatus
     if cached:
         some = "statuses" if len(cached) == len(rows) else f"{len(cached)} of {len(rows)} statuses"
