@@ -45,3 +45,8 @@ def test_markdown_emphasis_and_typography_in_text():
 def test_printer_output_with_unicode_becomes_ascii():
     assert ascii_math("\\mathbf{∇C}") == "\\mathbf{\\nabla C}"
     assert ascii_math("C′_{i}") == "C^{\\prime}_{i}"
+
+
+def test_function_name_ending_its_clause_stays_a_word():
+    assert tex("sum: sum(u) = 𝟏ᵀu") == "sum: $\\operatorname{sum}(u) = \\mathbf{1}^{\\top}u$"
+    assert tex("derivative of cos: d(cos y)/dy") == "derivative of cos: $d(\\cos y)/dy$"

@@ -76,6 +76,8 @@ def _is_math(token: str) -> bool:
 def _joins(token: str, run_open: bool, nxt: str | None) -> bool:
     """Words that are math only next to math: numbers and number lists ([6, 4]), function
     names, the letters a, A, I; they join an open formula or one that the next word opens."""
+    if not run_open and _core(token) != token:
+        return False  # "sum:" ends its own clause: a word, not the start of a formula
     core = _core(token).strip("()[]")
     joiner = bool(_NUMBER.match(_core(token))) or core in FUNCTIONS | OPERATORS or core in (
         "a", "A", "I")
