@@ -258,5 +258,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         status.update(f"writing {args.output}…")
         out = write_report(derivs, args.output)
     count = f"{len(derivs)} derivation{'' if len(derivs) == 1 else 's'}"
-    console.print(f"wrote {out} ({count}, {time.perf_counter() - t0:.1f} s)")
+    # one line: the path stays whole for copying
+    console.print(f"wrote {out} ({count}, {time.perf_counter() - t0:.1f} s)", soft_wrap=True)
     return 0 if all(d.proof and d.proof.ok for d in derivs) else 1
