@@ -135,7 +135,7 @@ def _proof_table(d: Derivation) -> str:
         return ""
     # The sizes wrap in a column of fixed width (backprop is proven at 11 of them).
     rows = [
-        "\\paragraph{Proof record.}",
+        "\\paragraph{Proof record.}\\mbox{}\\par\\noindent",  # the table below its heading
         "\\begin{tabular}{@{}p{0.38\\textwidth}lll@{}}",
         "\\hline sizes & method & max.\\ numeric error & status \\\\ \\hline",
         f"\\raggedright {_tex_escape(', '.join(p.sizes))} & {p.method} & {p.max_error:.1e} & "
