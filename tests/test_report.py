@@ -215,3 +215,15 @@ def test_markdown_keeps_unicode_and_its_emphasis(catalog):
     # Markdown renders *other* as emphasis (only LaTeX needs \emph); a wrong claim says why
     assert "the diagonal holds the *other* factor" in md
     assert "**wrong** — \n" not in md
+
+
+def test_json_and_markdown_math_is_ascii_latex():
+    from jacobian_lab.printing.render import to_json
+
+    d = derivations.get("gradient-descent")  # its steps name ∇C
+    steps = to_json(d)["steps"]
+    assert all(s["latex"].isascii() for s in steps)
+    assert any("\\nabla C" in s["latex"] for s in steps)
+    md = markdown(d)
+    maths = [part for i, part in enumerate(md.split("$")) if i % 2]
+    assert maths and all(m.isascii() for m in maths)

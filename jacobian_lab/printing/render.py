@@ -206,7 +206,7 @@ def latex_section(d: Derivation, steps: bool = True) -> str:
         out.append("\\paragraph{Given.}")
         out.append(
             ", ".join(
-                f"${tex_math(latex(g.symbol))}$ ({tex(g.shape)}, {tex(g.meaning)})"
+                f"${_math(g.symbol)}$ ({tex(g.shape)}, {tex(g.meaning)})"
                 for g in d.givens
             )
             + "."
@@ -221,8 +221,8 @@ def latex_section(d: Derivation, steps: bool = True) -> str:
         out.append("\\begin{align*}")
         out.append(
             " \\\\\n".join(
-                f"{fit(tex_math(latex(s.lhs)), LHS_WIDTH)} &= "
-                f"{fit(tex_math(latex(s.rhs)), RHS_WIDTH)} && "
+                f"{fit(_math(s.lhs), LHS_WIDTH)} &= "
+                f"{fit(_math(s.rhs), RHS_WIDTH)} && "
                 # a box of fixed width: long rule texts wrap instead of running off the page
                 f"\\parbox[t]{{{RULE_WIDTH}}}{{\\raggedright\\small {tex(s.rule)}}}"
                 for s in d.steps
@@ -253,8 +253,13 @@ def fit(math_src: str, width: str) -> str:
             f"{{$\\displaystyle {math_src}$}}")
 
 
+def _math(e: Any) -> str:
+    """LaTeX of ``e`` in pure ASCII (names with Unicode, such as ∇C, written as LaTeX)."""
+    return tex_math(latex(e))
+
+
 def _tex_eq(lhs: Any, rhs: Any, sep: str) -> str:
-    return f"{tex_math(latex(lhs))}{sep}{tex_math(latex(rhs))}"
+    return f"{_math(lhs)}{sep}{_math(rhs)}"
 
 
 def markdown(d: Derivation, steps: bool = True) -> str:
@@ -263,25 +268,25 @@ def markdown(d: Derivation, steps: bool = True) -> str:
     if d.givens:
         out.append(
             "**Given:** "
-            + ", ".join(f"${latex(g.symbol)}$ ({g.shape}, {g.meaning})" for g in d.givens)
+            + ", ".join(f"${_math(g.symbol)}$ ({g.shape}, {g.meaning})" for g in d.givens)
         )
         out.append("")
     if d.definitions:
         out.append("**Definitions:**")
         out.append("")
-        out.extend(f"- ${latex(s.lhs)} = {latex(s.rhs)}$" for s in d.definitions)
+        out.extend(f"- ${_math(s.lhs)} = {_math(s.rhs)}$" for s in d.definitions)
         out.append("")
     if steps and d.steps:
         out.append("**Steps:**")
         out.append("")
         for i, s in enumerate(d.steps, 1):
-            out.append(f"{i}. $${latex(s.lhs)} = {latex(s.rhs)}$$")
+            out.append(f"{i}. $${_math(s.lhs)} = {_math(s.rhs)}$$")
             out.append(f"   *{s.rule}*" + (f" — {s.why}" if s.why else ""))
         out.append("")
     out.append("**Result (numerator layout):**")
     out.append("")
     for r in d.results:
-        out.append(f"$$\\boxed{{{latex(r.lhs)} = {latex(r.expr)}}}$$")
+        out.append(f"$$\\boxed{{{_math(r.lhs)} = {_math(r.expr)}}}$$")
     if d.proof:
         p = d.proof
         out += [
@@ -339,7 +344,7 @@ def to_json(d: Derivation) -> dict[str, Any]:
                 "rhs": notation(s.rhs),
                 "rule": s.rule,
                 "why": s.why,
-                "latex": f"{latex(s.lhs)} = {latex(s.rhs)}",
+                "latex": f"{_math(s.lhs)} = {_math(s.rhs)}",
             }
             for s in d.steps
         ],
@@ -347,7 +352,7 @@ def to_json(d: Derivation) -> dict[str, Any]:
             {
                 "lhs": notation(r.lhs),
                 "rhs": notation(r.expr),
-                "latex": f"{latex(r.lhs)} = {latex(r.expr)}",
+                "latex": f"{_math(r.lhs)} = {_math(r.expr)}",
                 "srepr": sp.srepr(r.expr),
             }
             for r in d.results
