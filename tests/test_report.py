@@ -11,7 +11,7 @@ import pytest
 import derivations
 from jacobian_lab.core.derivation import prove
 from jacobian_lab.errors import JlabError
-from jacobian_lab.printing.render import latex_section, markdown
+from jacobian_lab.printing.render import latex_section, markdown, to_json
 from jacobian_lab.printing.report import (
     ReportError,
     compile_pdf,
@@ -218,8 +218,6 @@ def test_markdown_keeps_unicode_and_its_emphasis(catalog):
 
 
 def test_json_and_markdown_math_is_ascii_latex():
-    from jacobian_lab.printing.render import to_json
-
     d = derivations.get("gradient-descent")  # its steps name ∇C
     steps = to_json(d)["steps"]
     assert all(s["latex"].isascii() for s in steps)
