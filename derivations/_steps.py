@@ -68,7 +68,8 @@ def chain(
             why = whys[i] if i < len(whys) else (
                 f"differentiate {notation(name)} = {notation(definition)} w.r.t. {notation(prev)}"
             )
-            rule = rules[i] if i < len(rules) and rules[i] else step.rule
+            given = rules[i] if i < len(rules) else None
+            rule = given or step.rule
             prev = name
             out.append(replace(step, why=why, rule=rule))
         elif step.rule == "simplify":

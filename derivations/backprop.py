@@ -34,7 +34,8 @@ M = dim("m")
 
 
 def sup(i: int) -> str:
-    return str(i).translate(SUP)
+    """A layer index as a bracketed superscript, ⁽²⁾: a⁽²⁾ is layer 2's a, never a squared."""
+    return "⁽" + str(i).translate(SUP) + "⁾"
 
 
 # --------------------------------------------------------------------------- layer l of any depth
@@ -46,22 +47,22 @@ class General:
 
     symbols: dict[str, sp.MatrixSymbol]
     steps: list[Step]
-    bp1: MatrixExpr  # δᴸ
-    bp2: MatrixExpr  # δˡ
-    bp3: MatrixExpr  # ∂C/∂bˡ (gradient, a column)
-    bp4: MatrixExpr  # ∂C/∂Wˡ
+    bp1: MatrixExpr  # δ⁽ᴸ⁾
+    bp2: MatrixExpr  # δ⁽ˡ⁾
+    bp3: MatrixExpr  # ∂C/∂b⁽ˡ⁾ (gradient, a column)
+    bp4: MatrixExpr  # ∂C/∂W⁽ˡ⁾
     batched: dict[str, MatrixExpr] = field(default_factory=dict)
     batch_steps: list[Step] = field(default_factory=list)
 
 
 def general() -> General:
-    nl, nprev, nnext, nL = dim("nˡ"), dim("nˡ⁻¹"), dim("nˡ⁺¹"), dim("nᴸ")
+    nl, nprev, nnext, nL = dim("n⁽ˡ⁾"), dim("n⁽ˡ⁻¹⁾"), dim("n⁽ˡ⁺¹⁾"), dim("n⁽ᴸ⁾")
     s = {
-        "W": matrix("Wˡ", nl, nprev), "b": vector("bˡ", nl), "z": vector("zˡ", nl),
-        "a": vector("aˡ", nl), "a_prev": vector("aˡ⁻¹", nprev), "d": vector("δˡ", nl),
-        "W_next": matrix("Wˡ⁺¹", nnext, nl), "b_next": vector("bˡ⁺¹", nnext),
-        "z_next": vector("zˡ⁺¹", nnext), "d_next": vector("δˡ⁺¹", nnext),
-        "aL": vector("aᴸ", nL), "zL": vector("zᴸ", nL), "dL": vector("δᴸ", nL),
+        "W": matrix("W⁽ˡ⁾", nl, nprev), "b": vector("b⁽ˡ⁾", nl), "z": vector("z⁽ˡ⁾", nl),
+        "a": vector("a⁽ˡ⁾", nl), "a_prev": vector("a⁽ˡ⁻¹⁾", nprev), "d": vector("δ⁽ˡ⁾", nl),
+        "W_next": matrix("W⁽ˡ⁺¹⁾", nnext, nl), "b_next": vector("b⁽ˡ⁺¹⁾", nnext),
+        "z_next": vector("z⁽ˡ⁺¹⁾", nnext), "d_next": vector("δ⁽ˡ⁺¹⁾", nnext),
+        "aL": vector("a⁽ᴸ⁾", nL), "zL": vector("z⁽ᴸ⁾", nL), "dL": vector("δ⁽ᴸ⁾", nL),
         "grad": vector("∇ₐC", nL), "C": scalar("C"),
     }
     W, b, z, a, a_prev, d = (s[k] for k in ("W", "b", "z", "a", "a_prev", "d"))
@@ -73,49 +74,52 @@ def general() -> General:
     act_L = apply("σ", zL)
     local = simplify(jac(act_L, zL))
     steps.append(Step(Partial(aL, zL), local, rule_name(act_L, zL),
-                      "aᴸ = σ(zᴸ) acts entry by entry: a diagonal Jacobian"))
+                      "a⁽ᴸ⁾ = σ(z⁽ᴸ⁾) acts entry by entry: a diagonal Jacobian"))
     product = sp.MatMul(T(grad), local)
     steps.append(Step(Partial(C, zL), product, "chain rule",
-                      "∂C/∂zᴸ = ∂C/∂aᴸ ∂aᴸ/∂zᴸ, and ∂C/∂aᴸ = (∇ₐC)ᵀ is the cost's gradient as a "
+                      "∂C/∂z⁽ᴸ⁾ = ∂C/∂a⁽ᴸ⁾ ∂a⁽ᴸ⁾/∂z⁽ᴸ⁾, and ∂C/∂a⁽ᴸ⁾ = (∇ₐC)ᵀ is the cost's "
+                      "gradient as a "
                       "row"))
     st, row = simplify_step(Partial(C, zL), product, why="a row times a diagonal matrix "
-                            "scales its entries: (∇ₐC)ᵢ σ′(zᵢᴸ)")
+                            "scales its entries: (∇ₐC)ᵢ σ′(zᵢ⁽ᴸ⁾)")
     steps.append(st)
     bp1 = simplify(T(row))
-    steps.append(Step(dL, bp1, "BP1: δᴸ = (∂C/∂zᴸ)ᵀ",
+    steps.append(Step(dL, bp1, "BP1: δ⁽ᴸ⁾ = (∂C/∂z⁽ᴸ⁾)ᵀ",
                       "the output error: the cost's gradient scaled by the slope of σ"))
 
     # BP2: from layer l + 1 back to layer l.
     affine_next = W_next * a + b_next
     d_za = simplify(jac(affine_next, a))
     steps.append(Step(Partial(z_next, a), d_za, rule_name(affine_next, a),
-                      "zˡ⁺¹ = Wˡ⁺¹ aˡ + bˡ⁺¹ is linear in aˡ"))
+                      "z⁽ˡ⁺¹⁾ = W⁽ˡ⁺¹⁾ a⁽ˡ⁾ + b⁽ˡ⁺¹⁾ is linear in a⁽ˡ⁾"))
     act = apply("σ", z)
     d_az = simplify(jac(act, z))
     steps.append(Step(Partial(a, z), d_az, rule_name(act, z), "σ entry by entry"))
     product = sp.MatMul(T(d_next), d_za, d_az)
     steps.append(Step(Partial(C, z), product, "chain rule",
-                      "∂C/∂zˡ = ∂C/∂zˡ⁺¹ ∂zˡ⁺¹/∂aˡ ∂aˡ/∂zˡ, with ∂C/∂zˡ⁺¹ = (δˡ⁺¹)ᵀ"))
-    st, row = simplify_step(Partial(C, z), product, why="the row δˡ⁺¹ᵀ Wˡ⁺¹ = (Wˡ⁺¹ᵀ δˡ⁺¹)ᵀ "
+                      "∂C/∂z⁽ˡ⁾ = ∂C/∂z⁽ˡ⁺¹⁾ ∂z⁽ˡ⁺¹⁾/∂a⁽ˡ⁾ ∂a⁽ˡ⁾/∂z⁽ˡ⁾, with "
+                      "∂C/∂z⁽ˡ⁺¹⁾ = (δ⁽ˡ⁺¹⁾)ᵀ"))
+    st, row = simplify_step(Partial(C, z), product,
+                            why="the row δ⁽ˡ⁺¹⁾ᵀ W⁽ˡ⁺¹⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾)ᵀ "
                             "times a diagonal matrix: entry by entry")
     steps.append(st)
     bp2 = simplify(T(row))
-    steps.append(Step(d, bp2, "BP2: δˡ = (∂C/∂zˡ)ᵀ",
-                      "the error moves back through Wˡ⁺¹ᵀ and is scaled by σ′(zˡ)"))
+    steps.append(Step(d, bp2, "BP2: δ⁽ˡ⁾ = (∂C/∂z⁽ˡ⁾)ᵀ",
+                      "the error moves back through W⁽ˡ⁺¹⁾ᵀ and is scaled by σ′(z⁽ˡ⁾)"))
 
     # BP3 and BP4: the parameters of layer l.
     affine = W * a_prev + b
     d_zb = simplify(jac(affine, b))
     steps.append(Step(Partial(z, b), d_zb, rule_name(affine, b), "b is added as it is"))
     st, row_b = simplify_step(Partial(C, b), sp.MatMul(T(d), d_zb), "chain rule",
-                              "∂C/∂bˡ = ∂C/∂zˡ ∂zˡ/∂bˡ = (δˡ)ᵀ I")
+                              "∂C/∂b⁽ˡ⁾ = ∂C/∂z⁽ˡ⁾ ∂z⁽ˡ⁾/∂b⁽ˡ⁾ = (δ⁽ˡ⁾)ᵀ I")
     steps.append(st)
     bp3 = simplify(T(row_b))
-    steps.append(Step(Transposed(Partial(C, b)), bp3, "BP3: the gradient has the shape of bˡ",
-                      "∂C/∂bˡ transposed: the error itself"))
+    steps.append(Step(Transposed(Partial(C, b)), bp3, "BP3: the gradient has the shape of b⁽ˡ⁾",
+                      "∂C/∂b⁽ˡ⁾ transposed: the error itself"))
     bp4 = simplify(vjp(affine, W, T(d)))
     steps.append(Step(Partial(C, W), bp4, f"BP4: {VJP_RULE}",
-                      "entry (j, k) is ∂C/∂zⱼ · aₖˡ⁻¹: the outer product of the error and the "
+                      "entry (j, k) is ∂C/∂zⱼ · aₖ⁽ˡ⁻¹⁾: the outer product of the error and the "
                       "layer's input"))
     g = General(s, steps, bp1, bp2, bp3, bp4)
     _batched(g)
@@ -123,14 +127,15 @@ def general() -> General:
 
 
 def _batched(g: General) -> None:
-    """Δ = [δ₁ … δₘ], Aˡ⁻¹, Zˡ: the per-sample equations over a batch of m samples."""
+    """Δ = [δ₁ … δₘ], A⁽ˡ⁻¹⁾, Z⁽ˡ⁾: the per-sample equations over a batch of m samples."""
     s = g.symbols
     nl, nprev, nnext, nL = (s["z"].shape[0], s["a_prev"].shape[0], s["z_next"].shape[0],
                             s["zL"].shape[0])
     big = {
-        "D": matrix("Δˡ", nl, M), "A_prev": matrix("Aˡ⁻¹", nprev, M), "Z": matrix("Zˡ", nl, M),
-        "D_next": matrix("Δˡ⁺¹", nnext, M), "DL": matrix("Δᴸ", nL, M),
-        "ZL": matrix("Zᴸ", nL, M), "G": matrix("∇ᴬC", nL, M),
+        "D": matrix("Δ⁽ˡ⁾", nl, M), "A_prev": matrix("A⁽ˡ⁻¹⁾", nprev, M),
+        "Z": matrix("Z⁽ˡ⁾", nl, M),
+        "D_next": matrix("Δ⁽ˡ⁺¹⁾", nnext, M), "DL": matrix("Δ⁽ᴸ⁾", nL, M),
+        "ZL": matrix("Z⁽ᴸ⁾", nL, M), "G": matrix("∇ᴬC", nL, M),
     }
     pairs = (("d", "D"), ("a_prev", "A_prev"), ("z", "Z"), ("d_next", "D_next"), ("dL", "DL"),
              ("zL", "ZL"), ("grad", "G"))
@@ -138,16 +143,16 @@ def _batched(g: General) -> None:
     linear = SUM_OVER_SAMPLES_RULE  # batch.total(C) is a SampleSum
     steps = [
         Step(big["DL"], batch.stack(g.bp1), "stack BP1 over the samples",
-             "column i is δᴸ of sample i: element-wise operations act column by column"),
+             "column i is δ⁽ᴸ⁾ of sample i: element-wise operations act column by column"),
         Step(big["D"], batch.stack(g.bp2), "stack BP2 over the samples",
-             "Wˡ⁺¹ᵀ acts on every column of Δˡ⁺¹"),
+             "W⁽ˡ⁺¹⁾ᵀ acts on every column of Δ⁽ˡ⁺¹⁾"),
     ]
     for param, grad in ((s["W"], g.bp4), (s["b"], g.bp3)):
         lhs = gradient_lhs(s["C"], param)
         total = sp.MatMul(1 / M, batch.total(grad))
         steps.append(Step(lhs, total, linear, "C = 1/m Σᵢ Cᵢ, each Cᵢ by BP3/BP4"))
         flat, rule = batch.sum(total)
-        steps.append(Step(lhs, flat, rule, "the δᵢ as the columns of Δˡ, the aᵢ of Aˡ⁻¹"))
+        steps.append(Step(lhs, flat, rule, "the δᵢ as the columns of Δ⁽ˡ⁾, the aᵢ of A⁽ˡ⁻¹⁾"))
         g.batched["W" if param == s["W"] else "b"] = flat
     g.batched["DL"], g.batched["D"] = steps[0].rhs, steps[1].rhs
     g.batch_steps = steps
@@ -182,7 +187,7 @@ class Network:
         return len(self.W)
 
     def inputs(self, layer: int) -> sp.MatrixSymbol:
-        """aˡ⁻¹ for layer l = 1 … L (a⁰ = x)."""
+        """a⁽ˡ⁻¹⁾ for layer l = 1 … L (a⁽⁰⁾ = x)."""
         return self.x if layer == 1 else self.a[layer - 2]
 
 
@@ -232,7 +237,7 @@ def network(
 
 
 def instantiate(g: General, net: Network) -> Network:
-    """δᴸ by BP1 and δˡ by BP2 for this network: the general formulas with its symbols."""
+    """δ⁽ᴸ⁾ by BP1 and δ⁽ˡ⁾ by BP2 for this network: the general formulas with its symbols."""
     s = g.symbols
     L = net.depth
     grad_def = simplify(T(jac(net.forward[-1][1], net.a[-1])))
@@ -249,9 +254,9 @@ def instantiate(g: General, net: Network) -> Network:
 
 def instantiation_steps(net: Network) -> list[Step]:
     """The network's ∇ₐC (from the rule table) and its δs (BP1, then BP2 downwards)."""
-    cost = "½‖aᴸ − y‖²" if net.cost == "mse" else "−yᵀ log(aᴸ)"
+    cost = "½‖a⁽ᴸ⁾ − y‖²" if net.cost == "mse" else "−yᵀ log(a⁽ᴸ⁾)"
     out = [Step(net.grad, net.deltas[0][1], f"{net.label}: ∇ₐC",
-                f"the gradient of C = {cost} w.r.t. aᴸ, from the rule table")]
+                f"the gradient of C = {cost} w.r.t. a⁽ᴸ⁾, from the rule table")]
     for i, (k, v) in enumerate(net.deltas[1:]):
         act = net.acts[net.depth - 1 - i]
         which = "BP1" if i == 0 else "BP2"
@@ -261,7 +266,7 @@ def instantiation_steps(net: Network) -> list[Step]:
 
 
 def parameter_results(g: General, net: Network) -> list[Result]:
-    """∂C/∂Wˡ = δˡ aˡ⁻¹ᵀ (BP4) and ∂C/∂bˡ = δˡ (BP3) for every layer, as gradients."""
+    """∂C/∂W⁽ˡ⁾ = δ⁽ˡ⁾ a⁽ˡ⁻¹⁾ᵀ (BP4) and ∂C/∂b⁽ˡ⁾ = δ⁽ˡ⁾ (BP3) for every layer, as gradients."""
     s = g.symbols
     defs = (*net.forward, *net.deltas)
     out = []
@@ -275,7 +280,8 @@ def parameter_results(g: General, net: Network) -> list[Result]:
 
 
 def batched_results(g: General, net: Network) -> tuple[list[Step], list[Result]]:
-    """The batched forms for ``net`` with m samples: ∂C/∂Wˡ = 1/m Δˡ Aˡ⁻¹ᵀ, ∂C/∂bˡ = 1/m Δˡ 𝟏."""
+    """The batched forms for ``net`` with m samples: ∂C/∂W⁽ˡ⁾ = 1/m Δ⁽ˡ⁾ A⁽ˡ⁻¹⁾ᵀ,
+    ∂C/∂b⁽ˡ⁾ = 1/m Δ⁽ˡ⁾ 𝟏."""
     X, Y = matrix("X", net.dims[0], M), matrix("Y", net.dims[-1], M)
     upper = {"z": "Z", "a": "A", "δ": "Δ"}
     big: dict[sp.MatrixSymbol, sp.MatrixSymbol] = {}
@@ -337,21 +343,22 @@ def build() -> Derivation:
     return Derivation(
         name="backprop",
         title="Backpropagation: BP1–BP4",
-        summary="δˡ = (∂C/∂zˡ)ᵀ: BP1 δᴸ = ∇ₐC ⊙ σ′(zᴸ), BP2 δˡ = (Wˡ⁺¹ᵀ δˡ⁺¹) ⊙ σ′(zˡ), "
-                "BP3 ∂C/∂bˡ = δˡ, BP4 ∂C/∂Wˡ = δˡ aˡ⁻¹ᵀ; over a batch Δ = [δ₁ … δₘ]: "
-                "∂C/∂Wˡ = 1/m Δˡ Aˡ⁻¹ᵀ, ∂C/∂bˡ = 1/m Δˡ 𝟏",
+        summary="δ⁽ˡ⁾ = (∂C/∂z⁽ˡ⁾)ᵀ: BP1 δ⁽ᴸ⁾ = ∇ₐC ⊙ σ′(z⁽ᴸ⁾), "
+                "BP2 δ⁽ˡ⁾ = (W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ σ′(z⁽ˡ⁾), BP3 ∂C/∂b⁽ˡ⁾ = δ⁽ˡ⁾, "
+                "BP4 ∂C/∂W⁽ˡ⁾ = δ⁽ˡ⁾ a⁽ˡ⁻¹⁾ᵀ; over a batch Δ = [δ₁ … δₘ]: "
+                "∂C/∂W⁽ˡ⁾ = 1/m Δ⁽ˡ⁾ A⁽ˡ⁻¹⁾ᵀ, ∂C/∂b⁽ˡ⁾ = 1/m Δ⁽ˡ⁾ 𝟏",
         givens=[
-            Given(s["W"], "nˡ × nˡ⁻¹", "weights of layer l"),
-            Given(s["b"], "nˡ × 1", "biases of layer l"),
-            Given(s["a_prev"], "nˡ⁻¹ × 1", "the layer's input (a⁰ = x)"),
-            Given(s["grad"], "nᴸ × 1", "the gradient of the cost w.r.t. the output aᴸ"),
+            Given(s["W"], "n⁽ˡ⁾ × n⁽ˡ⁻¹⁾", "weights of layer l"),
+            Given(s["b"], "n⁽ˡ⁾ × 1", "biases of layer l"),
+            Given(s["a_prev"], "n⁽ˡ⁻¹⁾ × 1", "the layer's input (a⁽⁰⁾ = x)"),
+            Given(s["grad"], "n⁽ᴸ⁾ × 1", "the gradient of the cost w.r.t. the output a⁽ᴸ⁾"),
             Given(s["C"], "scalar", "the cost of one sample; over a batch C = 1/m Σᵢ Cᵢ"),
         ],
         definitions=[
             Step(s["z"], s["W"] * s["a_prev"] + s["b"], "definition", "the pre-activation"),
             Step(s["a"], apply("σ", s["z"]), "definition", "σ: any activation, entry by entry"),
             Step(T(s["d"]), Partial(s["C"], s["z"]), "definition",
-                 "the error of layer l, as a column: δˡ = (∂C/∂zˡ)ᵀ"),
+                 "the error of layer l, as a column: δ⁽ˡ⁾ = (∂C/∂z⁽ˡ⁾)ᵀ"),
         ],
         steps=steps,
         results=results,
@@ -362,8 +369,8 @@ def build() -> Derivation:
             "and is proven by differentiating its composed cost directly.",
             *(f"{n.label}: proven at sizes {_widths(n)}" for n in nets),
             f"Batched forms: {first.label} with m = {', '.join(map(str, BATCH_M))} samples.",
-            "BP3 and BP4 are gradients (the shape of bˡ and of Wˡ); the Jacobian ∂C/∂bˡ is "
-            "the row δˡᵀ.",
+            "BP3 and BP4 are gradients (the shape of b⁽ˡ⁾ and of W⁽ˡ⁾); the Jacobian ∂C/∂b⁽ˡ⁾ is "
+            "the row δ⁽ˡ⁾ᵀ.",
         ],
         sizes=[dict(s) for s in first.sizes],
     )
@@ -378,7 +385,7 @@ def _claims(g: General, nets: list[Network]) -> list[Claim]:
     net = nets[0]
     d1, x = net.d[0], net.x
     return [
-        Claim("∂C/∂W¹ = δ¹ xᵀ (BP4 with a⁰ = x)", d1 * T(x), 0),
-        Claim("∂C/∂b¹ = δ¹ (BP3)", d1, 1),
+        Claim("∂C/∂W⁽¹⁾ = δ⁽¹⁾ xᵀ (BP4 with a⁽⁰⁾ = x)", d1 * T(x), 0),
+        Claim("∂C/∂b⁽¹⁾ = δ⁽¹⁾ (BP3)", d1, 1),
     ]
 

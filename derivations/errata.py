@@ -164,9 +164,10 @@ def build() -> Derivation:
     return Derivation(
         name="errata",
         title="Errata: what the notes got wrong, and why",
-        summary="six claims of the notes, each judged against the result derived here: a "
-                "transposed Jacobian, diag(v) for diag(w), ∂(Ab)/∂b = Aᵀ, a wrong layer value, "
-                "a gradient missing its 2, an error without its bias",
+        summary=f"{len(claims)} wrong claims of the notes, each refuted against the result "
+                "derived here: a transposed Jacobian, diag(v) for diag(w), ∂(Ab)/∂b = Aᵀ, a "
+                "wrong layer value and a wrong way to compute it, a gradient missing its 2, an "
+                "error without its bias",
         givens=[
             Given(W, "k × n", "weights of a layer"), Given(a, "n × 1", "input of the layer"),
             Given(v, "n × 1", "vectors of the element-wise product (and w)"),

@@ -23,10 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("jacobian_lab", "derivations")
 MAX_LINES = 500
 GENERATED = {Path("jacobian_lab/kernels/_generated.py")}  # printed by `jlab codegen`
-# Being split on their branches (issue 13); this list only ever shrinks, and must end empty.
-NOT_YET_SPLIT: set[str] = set()
-NOT_YET_MARKED = {"jacobian_lab.cli.catalog"}
-NOT_YET_UNTANGLED: list[list[str]] = []
 
 
 def _modules() -> dict[str, Path]:
@@ -163,8 +159,7 @@ def unmarked_function_imports(source: str) -> list[int]:
 
 
 def test_no_module_is_longer_than_500_lines() -> None:
-    files = {m: p for m, p in _modules().items() if m not in NOT_YET_SPLIT}
-    assert oversized(files) == [], "split these along the layers of docs/ARCHITECTURE.md"
+    assert oversized(_modules()) == [], "split these along the layers of docs/ARCHITECTURE.md"
 
 
 def test_the_length_check_catches_a_long_module(tmp_path: Path) -> None:
@@ -174,7 +169,7 @@ def test_the_length_check_catches_a_long_module(tmp_path: Path) -> None:
 
 
 def test_no_import_circle_between_modules() -> None:
-    assert [c for c in cycles(_graph()) if c not in NOT_YET_UNTANGLED] == []
+    assert cycles(_graph()) == []
 
 
 def test_the_circle_check_catches_a_circle() -> None:
@@ -190,8 +185,7 @@ def test_the_import_graph_counts_imports_inside_functions(tmp_path: Path) -> Non
 
 def test_every_import_inside_a_function_is_a_marked_lazy_import() -> None:
     bad = {name: lines for name, path in _modules().items()
-           if name not in NOT_YET_MARKED
-           and (lines := unmarked_function_imports(path.read_text(encoding="utf-8")))}
+           if (lines := unmarked_function_imports(path.read_text(encoding="utf-8")))}
     assert bad == {}, "mark each with '# lazy: <why>' or move it to the top of the module"
 
 

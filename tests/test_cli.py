@@ -437,3 +437,8 @@ def test_past_its_memory_bound_verify_is_undecided_and_jacobian_an_error(capsys,
     assert code == 1 and json.loads(out)["reason"].startswith("memory (48 MB)")
     code, _, err = run(capsys, "jacobian", "(x+y+z+w+v)^1000", "--budget", "60")
     assert code == 2 and err == "error: `jlab jacobian` needs more than 48 MB of memory\n"
+
+
+def test_report_of_one_derivation_says_derivation_in_the_singular(capsys, tmp_path):
+    code, _, err = run(capsys, "report", "neuron-relu", "-o", str(tmp_path / "one.md"))
+    assert code == 0 and "(1 derivation, " in err and "derivations" not in err

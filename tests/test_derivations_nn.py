@@ -60,7 +60,7 @@ def test_mse_neuron_per_sample_then_summed_then_batched():
 
 def test_softmax_cross_entropy_is_s_minus_y_when_the_target_sums_to_one():
     assert results("softmax-cross-entropy") == [
-        "∂C/∂s = -(y ⊙ s^∘(-1))ᵀ",
+        "∂C/∂s = -(y ⊘ s)ᵀ",
         "∂s/∂z = diag(s) - s sᵀ",
         "∂C/∂z = 𝟏ᵀ y sᵀ - yᵀ",
         "∂C/∂z = (s - y)ᵀ",
@@ -79,10 +79,10 @@ def test_softmax_cross_entropy_is_s_minus_y_when_the_target_sums_to_one():
 def test_backprop_general_equations_bp1_to_bp4_and_batched():
     g = general()
     assert [notation(e) for e in (g.bp1, g.bp2, g.bp3, g.bp4)] == [
-        "∇ₐC ⊙ σ′(zᴸ)", "(Wˡ⁺¹ᵀ δˡ⁺¹) ⊙ σ′(zˡ)", "δˡ", "δˡ aˡ⁻¹ᵀ"]
+        "∇ₐC ⊙ σ′(z⁽ᴸ⁾)", "(W⁽ˡ⁺¹⁾ᵀ δ⁽ˡ⁺¹⁾) ⊙ σ′(z⁽ˡ⁾)", "δ⁽ˡ⁾", "δ⁽ˡ⁾ a⁽ˡ⁻¹⁾ᵀ"]
     assert {k: notation(v) for k, v in g.batched.items()} == {
-        "W": "1/m Δˡ Aˡ⁻¹ᵀ", "b": "1/m Δˡ 𝟏", "DL": "∇ᴬC ⊙ σ′(Zᴸ)",
-        "D": "(Wˡ⁺¹ᵀ Δˡ⁺¹) ⊙ σ′(Zˡ)"}
+        "W": "1/m Δ⁽ˡ⁾ A⁽ˡ⁻¹⁾ᵀ", "b": "1/m Δ⁽ˡ⁾ 𝟏", "DL": "∇ᴬC ⊙ σ′(Z⁽ᴸ⁾)",
+        "D": "(W⁽ˡ⁺¹⁾ᵀ Δ⁽ˡ⁺¹⁾) ⊙ σ′(Z⁽ˡ⁾)"}
     assert any(s.rule.startswith("BP4: affine map w.r.t. its matrix") for s in g.steps)
 
 
@@ -90,22 +90,22 @@ def test_backprop_is_proven_on_every_network_and_the_batch():
     out = results("backprop")
     assert len(out) == sum(2 * (len(widths) - 1) for _, widths, *_ in NETWORKS) + 4
     assert out[:4] == [
-        "∂C/∂W¹ (2-3-2 sigmoid, MSE) = δ¹ xᵀ",
-        "(∂C/∂b¹)ᵀ (2-3-2 sigmoid, MSE) = δ¹",
-        "∂C/∂W² (2-3-2 sigmoid, MSE) = δ² a¹ᵀ",
-        "(∂C/∂b²)ᵀ (2-3-2 sigmoid, MSE) = δ²",
+        "∂C/∂W⁽¹⁾ (2-3-2 sigmoid, MSE) = δ⁽¹⁾ xᵀ",
+        "(∂C/∂b⁽¹⁾)ᵀ (2-3-2 sigmoid, MSE) = δ⁽¹⁾",
+        "∂C/∂W⁽²⁾ (2-3-2 sigmoid, MSE) = δ⁽²⁾ a⁽¹⁾ᵀ",
+        "(∂C/∂b⁽²⁾)ᵀ (2-3-2 sigmoid, MSE) = δ⁽²⁾",
     ]
     assert out[-4:] == [
-        "∂C/∂W¹ (2-3-2 sigmoid, MSE, m samples) = 1/m Δ¹ Xᵀ",
-        "(∂C/∂b¹)ᵀ (2-3-2 sigmoid, MSE, m samples) = 1/m Δ¹ 𝟏",
-        "∂C/∂W² (2-3-2 sigmoid, MSE, m samples) = 1/m Δ² A¹ᵀ",
-        "(∂C/∂b²)ᵀ (2-3-2 sigmoid, MSE, m samples) = 1/m Δ² 𝟏",
+        "∂C/∂W⁽¹⁾ (2-3-2 sigmoid, MSE, m samples) = 1/m Δ⁽¹⁾ Xᵀ",
+        "(∂C/∂b⁽¹⁾)ᵀ (2-3-2 sigmoid, MSE, m samples) = 1/m Δ⁽¹⁾ 𝟏",
+        "∂C/∂W⁽²⁾ (2-3-2 sigmoid, MSE, m samples) = 1/m Δ⁽²⁾ A⁽¹⁾ᵀ",
+        "(∂C/∂b⁽²⁾)ᵀ (2-3-2 sigmoid, MSE, m samples) = 1/m Δ⁽²⁾ 𝟏",
     ]
     d, p = proven("backprop")
     assert {"n0=2,n1=3,n2=2", "n0=3,n1=4,n2=3,n3=2"} <= set(p.sizes)
     assert all(len(r.checks) >= 3 for r in p.results)
     steps = {f"{notation(s.lhs)} = {notation(s.rhs)}" for s in d.steps}
-    assert {"δ¹ = (W²ᵀ δ²) ⊙ step(z¹)", "∇ₐC = -(a³^∘(-1) ⊙ y)", "∇ₐC = a² - y"} <= steps
+    assert {"δ⁽¹⁾ = (W⁽²⁾ᵀ δ⁽²⁾) ⊙ step(z⁽¹⁾)", "∇ₐC = -(y ⊘ a⁽³⁾)", "∇ₐC = a⁽²⁾ - y"} <= steps
     assert {("sigmoid" in lbl, "ReLU" in lbl, cost) for lbl, _, _, cost, _ in NETWORKS} >= {
         (True, False, "mse"), (True, True, "ce"), (True, True, "mse")}
 

@@ -10,14 +10,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
+import derivations
+from jacobian_lab.budget import deadline
 from jacobian_lab.core.proof_cache import ProofCache, ProofSummary, builder_salt
 from jacobian_lab.errors import BudgetExceeded, ShapeError
+from jacobian_lab.printing.render import latex_section as _latex_section
+from jacobian_lab.printing.render import markdown, render_check, render_list, render_rich, to_json
+from jacobian_lab.printing.report import check_output, write_report
 
 if TYPE_CHECKING:
     from jacobian_lab.core.derivation import Derivation, Proof
@@ -26,8 +34,6 @@ MAX_SIZE = 8
 
 
 def _catalog() -> Any:
-    import derivations
-
     return derivations
 
 
@@ -54,7 +60,8 @@ def _salt(cat: Any, name: str) -> str | None:
 
 def _prove_within(d: Derivation, args: argparse.Namespace) -> Proof:
     """Prove one derivation within ``--budget`` seconds; past it, a one-line error."""
-    from jacobian_lab.budget import deadline
+    # lazy: the proof machinery (judge, matrix layer) loads only when something is proved;
+    # a `jlab list` served from the proof cache skips it
     from jacobian_lab.core.proof import prove
 
     seconds = getattr(args, "budget", math.inf)
@@ -77,35 +84,87 @@ def _when(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
+# Fewer proofs than this are proved in this process: forking workers would cost more than the
+# parallel proofs save (a cheap entry proves in well under a second).
+PARALLEL_MIN = 4
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _idle_cores() -> int:
+    """The cores no other work is using now (the core count less the load average, rounded
+    up), at least 1. On a busy machine, where the scheduler shares CPU between sessions
+    rather than processes, more workers would not prove faster."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = 0.0
+    return max(1, min(_cores(), math.ceil(_cores() - load + 0.5)))
+
+
+def _prove_summary(name: str) -> ProofSummary:
+    """Prove the catalog's ``name`` and summarise it (run in a worker process)."""
+    from jacobian_lab.core.proof import prove  # lazy: as in _prove_within
+
+    return ProofSummary.of(prove(_catalog().get(name)))
+
+
+def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummary]]:
+    """Prove ``names``, yielding each (name, summary) as it is done: in parallel processes
+    (one per idle core, at most one per name) when there are at least PARALLEL_MIN, else
+    here. ``status`` (a rich Status) shows the progress on a terminal."""
+    workers = min(_idle_cores(), len(names))
+    if workers < 2 or len(names) < PARALLEL_MIN:
+        for i, name in enumerate(names, 1):
+            status.update(f"proving {name} ({i}/{len(names)})…")
+            yield name, _prove_summary(name)
+        return
+    # The catalog's heavy entries come last in the notes: submitted first, they do not
+    # leave one worker alone at the end.
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(_prove_summary, n): n for n in reversed(names)}
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                name = futures[future]
+                status.update(f"proving the catalog in {workers} processes: {done}/"
+                              f"{len(names)} done ({name})…")
+                yield name, future.result()
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     check = not args.no_check
     cache = ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
-    from jacobian_lab.core.proof import prove
-    from jacobian_lab.printing.render import render_list
-
     cat = _catalog()
+    names = cat.names()
     console = Console(highlight=False)
-    rows: list[tuple[Derivation, Proof | ProofSummary | None]] = []
+    statuses: dict[str, ProofSummary | None] = dict.fromkeys(names)
     cached: list[ProofSummary] = []
+    todo: list[str] = []
+    for name in names if check else ():
+        hit = cache.get(name, _salt(cat, name))
+        if hit is None:
+            todo.append(name)
+        else:
+            cached.append(hit)
+            statuses[name] = hit
     try:
         with console.status("proving the catalog…") as status:
-            for name in cat.names():
-                d = cat.get(name)
-                if not check:
-                    rows.append((d, None))
-                    continue
-                salt = _salt(cat, name)
-                hit = cache.get(name, salt)
-                if hit is not None:
-                    cached.append(hit)
-                    rows.append((d, hit))
-                    continue
-                status.update(f"proving {name}…")
-                proof = prove(d)
-                cache.put(name, ProofSummary.of(proof), salt)
-                rows.append((d, proof))
+            for name, summary in _prove_all(todo, status):
+                cache.put(name, summary, _salt(cat, name))
+                statuses[name] = summary
     finally:
         cache.save()  # an interrupted run keeps what it proved
+    rows: list[tuple[Derivation, ProofSummary | None]] = [(cat.get(n), statuses[n])
+                                                          for n in names]
     render_list(rows, console)  # a Proof or a cached ProofSummary: both are a ProofStatus
     if cached:
         some = "statuses" if len(cached) == len(rows) else f"{len(cached)} of {len(rows)} statuses"
@@ -122,9 +181,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
-    from jacobian_lab.core.proof import prove
-    from jacobian_lab.printing.render import latex_section as _latex_section
-    from jacobian_lab.printing.render import markdown, render_rich, to_json
+    from jacobian_lab.core.proof import prove  # lazy: as in _prove_within
 
     cat = _catalog()
     if args.file:
@@ -148,7 +205,6 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     cache = ProofCache.open()  # check always proves; it refreshes what list will show
-    from jacobian_lab.printing.render import render_check
 
     cat = _catalog()
     names = args.names or cat.names()
@@ -182,7 +238,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from jacobian_lab.printing.report import check_output, write_report
 
     cat = _catalog()
     if args.all == bool(args.names):
@@ -200,5 +255,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             derivs.append(d)
         status.update(f"writing {args.output}…")
         out = write_report(derivs, args.output)
-    console.print(f"wrote {out} ({len(derivs)} derivations, {time.perf_counter() - t0:.1f} s)")
+    count = f"{len(derivs)} derivation{'' if len(derivs) == 1 else 's'}"
+    # one line: the path stays whole for copying
+    console.print(f"wrote {out} ({count}, {time.perf_counter() - t0:.1f} s)", soft_wrap=True)
     return 0 if all(d.proof and d.proof.ok for d in derivs) else 1

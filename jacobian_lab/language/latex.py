@@ -11,9 +11,12 @@ from typing import Any, ClassVar
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-# Names written with Unicode super- and subscripts (Wˡ⁺¹, aˡ⁻¹, δ², ∇ₐC, xᵢ) and the Greek
-# letters they use, as LaTeX: W^{l+1}, a^{l-1}, \delta^{2}, \nabla_{a}C, x_{i}.
-_SUPERSCRIPTS = dict(zip("ˡᴸᴬ⁺⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "lLA+-0123456789", strict=True))
+from jacobian_lab.language.notation import split_reciprocals
+from jacobian_lab.language.prose import tex
+
+# Names written with Unicode super- and subscripts (W⁽ˡ⁺¹⁾, a⁽ˡ⁻¹⁾, δ⁽²⁾, ∇ₐC, xᵢ) and the
+# Greek letters they use, as LaTeX: W^{(l+1)}, a^{(l-1)}, \delta^{(2)}, \nabla_{a}C, x_{i}.
+_SUPERSCRIPTS = dict(zip("ˡᴸᴬ⁺⁻⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾", "lLA+-0123456789()", strict=True))
 _SUBSCRIPTS = dict(zip("ᵢⱼₐ₀₁₂₃₄₅₆₇₈₉", "ija0123456789", strict=True))
 _GREEK = {"δ": r"\delta", "Δ": r"\Delta", "σ": r"\sigma", "∇": r"\nabla ", "θ": r"\theta",
           "α": r"\alpha"}
@@ -60,6 +63,14 @@ class JlabLatexPrinter(LatexPrinter):
         return f"{body}^{{{exp}}}" if exp else body
 
     def _print_HadamardProduct(self, expr: sp.Basic) -> str:
+        # y ⊙ a^∘(−1) is a division: y \oslash a, as the notes write it.
+        numerators, denominators = split_reciprocals(expr.args)
+        if numerators and denominators:
+            num, den = (" \\odot ".join(self.parenthesize(a, 50) for a in side)
+                        for side in (numerators, denominators))
+            num = f"\\left({num}\\right)" if len(numerators) > 1 else num
+            den = f"\\left({den}\\right)" if len(denominators) > 1 else den
+            return f"{num} \\oslash {den}"
         return " \\odot ".join(self.parenthesize(a, 50) for a in expr.args)
 
     def _print_Transpose(self, expr: sp.Basic) -> str:
@@ -93,8 +104,8 @@ class JlabLatexPrinter(LatexPrinter):
         return f"\\left({self._print(expr.args[0])}\\right)^{{\\top}}"
 
     def _print_Case(self, expr: Any) -> str:
-        label = expr.args[1].name.replace("&", "\\&").replace("_", "\\_")
-        return f"{self._print(expr.args[0])}\\ \\text{{({label})}}"
+        # the label is prose with formulas (= m ∂C/∂Z2): set as text with its math in $…$
+        return f"{self._print(expr.args[0])}\\ \\text{{({tex(expr.args[1].name)})}}"
 
     def _print_SampleSum(self, expr: Any) -> str:
         body = self._print(expr.body)
@@ -141,7 +152,10 @@ class JlabLatexPrinter(LatexPrinter):
 
     def _print_HadamardPower(self, expr: Any) -> str:
         base, p = expr.args
-        return f"{self.parenthesize(base, 60)}^{{\\circ {self._print(p)}}}"
+        b = self.parenthesize(base, 60)
+        if "^" in b and not b.startswith("\\left("):
+            b = f"\\left({b}\\right)"  # (a^{(2)})^{\\circ 2}: never a double superscript
+        return f"{b}^{{\\circ {self._print(p)}}}"
 
     # ----------------------------------------------------------------- catalog display nodes
 

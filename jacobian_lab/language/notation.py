@@ -13,6 +13,21 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 _SUP_T = "ᵀ"
+# Characters that put a script on a name (a layer index, a subscript, a prime).
+_SCRIPTS = frozenset("⁽⁾ˡᴸᴬ⁺⁻⁰¹²³⁴⁵⁶⁷⁸⁹ᵢⱼₖₐ₀₁₂₃₄₅₆₇₈₉′ᵀ")
+
+
+def split_reciprocals(args: Any) -> tuple[list[Any], list[Any]]:
+    """The factors of a Hadamard product as (numerators, denominators): each u^∘(−1) is a
+    denominator u; every other factor a numerator."""
+    num: list[Any] = []
+    den: list[Any] = []
+    for a in args:
+        if type(a).__name__ == "HadamardPower" and a.args[1] == -1:
+            den.append(a.args[0])
+        else:
+            num.append(a)
+    return num, den
 
 
 class NotationPrinter(StrPrinter):
@@ -57,16 +72,30 @@ class NotationPrinter(StrPrinter):
         return s + _SUP_T
 
     def _print_HadamardProduct(self, e: Any) -> str:
+        # A factor u^∘(−1) is a division, written as the notes write it: y ⊙ a^∘(−1) is y ⊘ a.
+        numerators, denominators = split_reciprocals(e.args)
+        if denominators and numerators:
+            num = self._hadamard_factors(numerators)
+            den = self._hadamard_factors(denominators)
+            num = f"({num})" if len(numerators) > 1 else num
+            den = f"({den})" if len(denominators) > 1 else den
+            return f"{num} ⊘ {den}"
+        return self._hadamard_factors(e.args)
+
+    def _hadamard_factors(self, args: Any) -> str:
         # A matrix product inside ⊙ is bracketed: (Wᵀ δ) ⊙ σ′(z), never Wᵀ δ ⊙ σ′(z).
         return " ⊙ ".join(
             f"({self._print(a)})" if isinstance(a, sp.MatMul)
             else self.parenthesize(a, PRECEDENCE["Mul"], strict=True)
-            for a in e.args
+            for a in args
         )
 
     def _print_HadamardPower(self, e: Any) -> str:
+        # A base with a superscript of its own is bracketed: (a⁽²⁾)^∘2, never a⁽²⁾^∘2.
         base, p = e.args
         b = self.parenthesize(base, PRECEDENCE["Pow"], strict=True)
+        if not b.startswith("(") and any(c in _SCRIPTS for c in b):
+            b = f"({b})"
         return f"{b}^∘({self._print(p)})"
 
     def _print_MatMul(self, e: Any) -> str:

@@ -8,10 +8,12 @@ strings of SymPy output.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import sympy as sp
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -20,6 +22,8 @@ from rich.text import Text
 from jacobian_lab.core.derivation import NOTEBOOK_DISPLAY, Derivation, Proof
 from jacobian_lab.language.latex import latex
 from jacobian_lab.language.notation import notation
+from jacobian_lab.language.prose import ascii_math as tex_math
+from jacobian_lab.language.prose import tex
 
 # --------------------------------------------------------------------------- terminal
 
@@ -46,6 +50,17 @@ def _verdict_text(proof: ProofStatus | None) -> Text:
     if proof.ok:
         return Text(f"✓ proven ({proof.method})", "green")
     return Text("✗ FAILED", "bold red")
+
+
+def emphasised(s: str, style: str = "") -> Text:
+    """``s`` as rich Text, its Markdown ``*word*`` in italics without the asterisks."""
+    out = Text(style=style)
+    for part in re.split(r"(\*[^*\s][^*]*\*)", s):
+        if len(part) > 2 and part.startswith("*") and part.endswith("*"):
+            out.append(part[1:-1], "italic")
+        else:
+            out.append(part)
+    return out
 
 
 def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
@@ -100,7 +115,7 @@ def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
             else:
                 reason = v.check.diagnosis or v.check.summary()
                 extra = f"\n{v.claim.explanation}" if v.claim.explanation else ""
-                t.add_row(Text(v.claim.text), Text(f"WRONG — {reason}{extra}", "red"))
+                t.add_row(Text(v.claim.text), emphasised(f"WRONG — {reason}{extra}", "red"))
         console.print(t)
     for note in d.notes:
         console.print(Text.assemble(("note: ", "bold"), note))
@@ -123,10 +138,13 @@ def _first_failure(p: Any) -> str:
 
 
 def render_list(rows: Sequence[tuple[Derivation, ProofStatus | None]], console: Console) -> None:
+    """The catalog: name, title and summary, proof status. Designed for 80 columns: the name
+    and the status never wrap nor shrink; the summary takes the rest and wraps."""
     t = Table(title="jacobian_lab catalog", title_justify="left")
-    t.add_column("name", style="bold cyan", no_wrap=True)
+    t.add_column("name", style="bold cyan", no_wrap=True, min_width=max(
+        (len(d.name) for d, _ in rows), default=4))
     t.add_column("title and summary", ratio=1)
-    t.add_column("check", no_wrap=True)
+    t.add_column("check", no_wrap=True, min_width=19)
     for d, p in rows:
         t.add_row(
             d.name, Text.assemble((d.title, "bold"), "\n", (d.summary, "dim")), _verdict_text(p)
@@ -134,40 +152,61 @@ def render_list(rows: Sequence[tuple[Derivation, ProofStatus | None]], console: 
     console.print(t)
 
 
+def claims_text(verdicts: Sequence[Any], sep: str = " ") -> str:
+    """The notes' claims of one derivation, counted: "2 right", "7 wrong", "1 right 1 wrong";
+    "—" when it quotes none. A wrong claim is the notes' error, refuted: not a failed proof.
+
+    >>> claims_text([])
+    '—'
+    """
+    right = sum(1 for v in verdicts if v.correct)
+    wrong = len(verdicts) - right
+    parts = [f"{right} right"] if right else []
+    parts += [f"{wrong} wrong"] if wrong else []
+    return sep.join(parts) or "—"
+
+
 def render_check(rows: list[tuple[Derivation, Proof]], console: Console) -> None:
-    t = Table(title="jlab check", title_justify="left")
+    """One row per derivation, designed for 80 columns (and for a pipe, which rich renders at
+    80): short headers, no vertical rules, no cell shrunk to an ellipsis."""
+    t = Table(title="jlab check", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+              padding=(0, 1, 0, 0))
     t.add_column("name", style="bold cyan", no_wrap=True)
-    t.add_column("results", justify="right")
-    t.add_column("claims ok", justify="right")
-    t.add_column("method", no_wrap=True)
-    t.add_column("sizes", justify="right")
+    t.add_column("results", justify="right", no_wrap=True)
+    t.add_column("claims", min_width=7)
+    t.add_column("proof", no_wrap=True)
+    t.add_column("sizes", justify="right", no_wrap=True)
     t.add_column("max err", justify="right", no_wrap=True)
-    t.add_column("s", justify="right")
-    t.add_column("status", no_wrap=True)
+    t.add_column("time", justify="right", no_wrap=True)
     for d, p in rows:
-        right = sum(v.correct for v in p.claims)
-        status = Text("✓", "green") if p.ok else Text("✗ FAILED", "bold red")
-        t.add_row(d.name, str(len(p.results)), f"{right}/{len(p.claims)}", p.method,
-                  str(len(p.sizes)), f"{p.max_error:.1e}", f"{p.seconds:.2f}", status)
+        proof = Text(f"✓ {p.method}", "green") if p.ok else Text("✗ FAILED", "bold red")
+        t.add_row(d.name, str(len(p.results)), claims_text(p.claims, "\n"), proof,
+                  str(len(p.sizes)), f"{p.max_error:.1e}", f"{p.seconds:.1f} s")
     console.print(t)
+    if any(not v.correct for _, p in rows for v in p.claims):
+        console.print(Text("claims: statements quoted from the notes, judged; a wrong one is the "
+                           "notes' error, refuted (see `jlab derive errata`)", "dim"))
 
 
 # --------------------------------------------------------------------------- LaTeX / Markdown
 
 
 def latex_section(d: Derivation, steps: bool = True) -> str:
-    """A LaTeX section (amsmath only) for one derivation."""
+    """A LaTeX section for one derivation, pure ASCII: it compiles in a bare ``article`` with
+    amsmath, amssymb and graphicx (no Unicode declarations); the formulas of the prose set
+    as math, a formula too wide for its column scaled to fit."""
     out = [
-        f"\\section{{{_tex_escape(d.title)}}}",
+        f"\\section{{{tex(d.title)}}}",
         f"\\label{{sec:{d.name}}}",
-        f"\\emph{{{_tex_escape(d.summary)}}}",
+        # ragged right: a line of inline formulas has few places to break
+        f"{{\\raggedright\\emph{{{tex(d.summary)}}}\\par}}",
         "",
     ]
     if d.givens:
         out.append("\\paragraph{Given.}")
         out.append(
             ", ".join(
-                f"${latex(g.symbol)}$ ({_tex_escape(g.shape)}, {_tex_escape(g.meaning)})"
+                f"${_math(g.symbol)}$ ({tex(g.shape)}, {tex(g.meaning)})"
                 for g in d.givens
             )
             + "."
@@ -175,24 +214,52 @@ def latex_section(d: Derivation, steps: bool = True) -> str:
     if d.definitions:
         out.append("\\paragraph{Definitions.}")
         out.append("\\begin{align*}")
-        out.append(" \\\\\n".join(f"{latex(s.lhs)} &= {latex(s.rhs)}" for s in d.definitions))
+        out.append(" \\\\\n".join(_tex_eq(s.lhs, s.rhs, " &= ") for s in d.definitions))
         out.append("\\end{align*}")
     if steps and d.steps:
         out.append("\\paragraph{Steps.}")
         out.append("\\begin{align*}")
         out.append(
             " \\\\\n".join(
-                f"{latex(s.lhs)} &= {latex(s.rhs)} && "
+                f"{fit(_math(s.lhs), LHS_WIDTH)} &= "
+                f"{fit(_math(s.rhs), RHS_WIDTH)} && "
                 # a box of fixed width: long rule texts wrap instead of running off the page
-                f"\\parbox[t]{{0.36\\textwidth}}{{\\raggedright\\small {_tex_escape(s.rule)}}}"
+                f"\\parbox[t]{{{RULE_WIDTH}}}{{\\raggedright\\small {tex(s.rule)}}}"
                 for s in d.steps
             )
         )
         out.append("\\end{align*}")
     out.append("\\paragraph{Result.}")
     for r in d.results:
-        out.append(f"\\[ \\boxed{{{latex(r.lhs)} = {latex(r.expr)}}} \\]")
+        boxed = f"\\boxed{{{_tex_eq(r.lhs, r.expr, ' = ')}}}"
+        out.append(f"\\[ {fit(boxed, LINE_WIDTH)} \\]")
     return "\n".join(out) + "\n"
+
+
+# The columns of a step (align*): the two sides and the rule's text box, as fractions of the
+# text width, so that a step never runs off the page.
+LHS_WIDTH, RHS_WIDTH, RULE_WIDTH = "0.22\\textwidth", "0.36\\textwidth", "0.3\\textwidth"
+LINE_WIDTH = "\\linewidth"
+
+
+def fit(math_src: str, width: str) -> str:
+    """``math_src`` at its natural size when it fits in ``width``, else scaled down to it
+    (graphicx's ``\\resizebox``); a formula that is short in any case is left as it is."""
+    visible = re.sub(r"\\(left|right|operatorname|mathbf|boldsymbol|frac)|[{}^_ ]", "",
+                     math_src)
+    if len(re.sub(r"\\[A-Za-z]+", "x", visible)) <= 24:
+        return math_src
+    return (f"\\resizebox{{\\ifdim\\width>{width} {width}\\else\\width\\fi}}{{!}}"
+            f"{{$\\displaystyle {math_src}$}}")
+
+
+def _math(e: Any) -> str:
+    """LaTeX of ``e`` in pure ASCII (names with Unicode, such as ∇C, written as LaTeX)."""
+    return tex_math(latex(e))
+
+
+def _tex_eq(lhs: Any, rhs: Any, sep: str) -> str:
+    return f"{_math(lhs)}{sep}{_math(rhs)}"
 
 
 def markdown(d: Derivation, steps: bool = True) -> str:
@@ -201,25 +268,25 @@ def markdown(d: Derivation, steps: bool = True) -> str:
     if d.givens:
         out.append(
             "**Given:** "
-            + ", ".join(f"${latex(g.symbol)}$ ({g.shape}, {g.meaning})" for g in d.givens)
+            + ", ".join(f"${_math(g.symbol)}$ ({g.shape}, {g.meaning})" for g in d.givens)
         )
         out.append("")
     if d.definitions:
         out.append("**Definitions:**")
         out.append("")
-        out.extend(f"- ${latex(s.lhs)} = {latex(s.rhs)}$" for s in d.definitions)
+        out.extend(f"- ${_math(s.lhs)} = {_math(s.rhs)}$" for s in d.definitions)
         out.append("")
     if steps and d.steps:
         out.append("**Steps:**")
         out.append("")
         for i, s in enumerate(d.steps, 1):
-            out.append(f"{i}. $${latex(s.lhs)} = {latex(s.rhs)}$$")
+            out.append(f"{i}. $${_math(s.lhs)} = {_math(s.rhs)}$$")
             out.append(f"   *{s.rule}*" + (f" — {s.why}" if s.why else ""))
         out.append("")
     out.append("**Result (numerator layout):**")
     out.append("")
     for r in d.results:
-        out.append(f"$$\\boxed{{{latex(r.lhs)} = {latex(r.expr)}}}$$")
+        out.append(f"$$\\boxed{{{_math(r.lhs)} = {_math(r.expr)}}}$$")
     if d.proof:
         p = d.proof
         out += [
@@ -232,8 +299,12 @@ def markdown(d: Derivation, steps: bool = True) -> str:
         if p.claims:
             out += ["", "**The notes' claims:**", ""]
             for v in p.claims:
-                verdict = "correct" if v.correct else f"**wrong** — {v.check.diagnosis or ''}"
-                out.append(f"- {v.claim.text}: {verdict}")
+                if v.correct:
+                    out.append(f"- {v.claim.text}: correct")
+                    continue
+                why = f" {v.claim.explanation}" if v.claim.explanation else ""
+                reason = v.check.diagnosis or v.check.summary()
+                out.append(f"- {v.claim.text}: **wrong** — {reason}.{why}")
     return "\n".join(out) + "\n"
 
 
@@ -273,7 +344,7 @@ def to_json(d: Derivation) -> dict[str, Any]:
                 "rhs": notation(s.rhs),
                 "rule": s.rule,
                 "why": s.why,
-                "latex": f"{latex(s.lhs)} = {latex(s.rhs)}",
+                "latex": f"{_math(s.lhs)} = {_math(s.rhs)}",
             }
             for s in d.steps
         ],
@@ -281,7 +352,7 @@ def to_json(d: Derivation) -> dict[str, Any]:
             {
                 "lhs": notation(r.lhs),
                 "rhs": notation(r.expr),
-                "latex": f"{latex(r.lhs)} = {latex(r.expr)}",
+                "latex": f"{_math(r.lhs)} = {_math(r.expr)}",
                 "srepr": sp.srepr(r.expr),
             }
             for r in d.results

@@ -1,11 +1,14 @@
 """Reports: the catalog as a LaTeX document, a compiled PDF (pdflatex) or Markdown.
 
-The LaTeX preamble uses only what Debian's ``texlive-latex-base`` ships (amsmath, amssymb);
-the Unicode of rule descriptions (∂, ⊙, 𝟏, ᵀ …) is declared to LaTeX in the preamble.
+The LaTeX preamble uses only what Debian's ``texlive-latex-base`` ships (amsmath, amssymb,
+graphicx); the catalog's text is pure ASCII (formulas set as math by
+:mod:`jacobian_lab.language.prose`); any other Unicode (a training report's values) is
+declared to LaTeX in the preamble.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +19,7 @@ from pathlib import Path
 from jacobian_lab.core.derivation import CONVENTIONS, Derivation
 from jacobian_lab.errors import JlabError
 from jacobian_lab.files import atomic_write_bytes, atomic_write_text, check_output_path
+from jacobian_lab.language.prose import tex
 from jacobian_lab.printing.render import _tex_escape, latex_section, markdown
 
 FORMATS = (".tex", ".pdf", ".md")
@@ -81,6 +85,7 @@ UNICODE_LATEX: dict[str, str] = {
     "₀": r"\ensuremath{_0}",
     "⋅": r"\ensuremath{\cdot}",
     "∞": r"\ensuremath{\infty}",
+    "½": r"\ensuremath{\tfrac{1}{2}}",
 }
 
 
@@ -99,7 +104,7 @@ def _unicode_preamble(body: str) -> str:
 def latex_document(derivs: Sequence[Derivation], title: str = "jacobian_lab") -> str:
     """A complete LaTeX document: conventions, then one section per derivation."""
     body = ["\\section*{Conventions}", "\\begin{itemize}"]
-    body += [f"\\item {_tex_escape(c)}" for c in CONVENTIONS]
+    body += [f"\\item {tex(c)}" for c in CONVENTIONS]
     body += ["\\end{itemize}", ""]
     for d in derivs:
         body.append(latex_section(d))
@@ -108,12 +113,12 @@ def latex_document(derivs: Sequence[Derivation], title: str = "jacobian_lab") ->
     return "\n".join(
         [
             "\\documentclass[11pt]{article}",
-            "\\usepackage{amsmath,amssymb}",
+            "\\usepackage{amsmath,amssymb,graphicx}",
             "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}",
             "\\setlength{\\textheight}{9in}\\setlength{\\topmargin}{-0.5in}",
             "\\allowdisplaybreaks",
             _unicode_preamble(text),
-            f"\\title{{{_tex_escape(title)}: the matrix calculus of neural networks}}",
+            f"\\title{{{tex(title)}: the matrix calculus of neural networks}}",
             "\\date{}",
             "\\begin{document}",
             "\\maketitle",
@@ -128,11 +133,12 @@ def _proof_table(d: Derivation) -> str:
     p = d.proof
     if p is None:
         return ""
+    # The sizes wrap in a column of fixed width (backprop is proven at 11 of them).
     rows = [
-        "\\paragraph{Proof record.}",
-        "\\begin{tabular}{llll}",
+        "\\paragraph{Proof record.}\\mbox{}\\par\\noindent",  # the table below its heading
+        "\\begin{tabular}{@{}p{0.38\\textwidth}lll@{}}",
         "\\hline sizes & method & max.\\ numeric error & status \\\\ \\hline",
-        f"{_tex_escape(', '.join(p.sizes))} & {p.method} & {p.max_error:.1e} & "
+        f"\\raggedright {_tex_escape(', '.join(p.sizes))} & {p.method} & {p.max_error:.1e} & "
         f"{'proven' if p.ok else 'FAILED'} \\\\ \\hline",
         "\\end{tabular}",
     ]
@@ -143,14 +149,10 @@ def _proof_table(d: Derivation) -> str:
             verdict = (
                 "correct"
                 if v.correct
-                else "\\textbf{wrong}: " + _tex_escape(v.check.diagnosis or v.check.summary())
+                else "\\textbf{wrong}: " + tex(v.check.diagnosis or v.check.summary())
             )
-            expl = (
-                f" {_tex_escape(v.claim.explanation)}"
-                if v.claim.explanation and not v.correct
-                else ""
-            )
-            rows.append(f"\\item {_tex_escape(v.claim.text)} --- {verdict}.{expl}")
+            expl = f" {tex(v.claim.explanation)}" if v.claim.explanation and not v.correct else ""
+            rows.append(f"\\item {tex(v.claim.text)} --- {verdict}.{expl}")
         rows.append("\\end{itemize}")
     return "\n".join(rows) + "\n"
 
@@ -161,10 +163,21 @@ def markdown_document(derivs: Sequence[Derivation]) -> str:
     return "\n".join(head) + "\n\n" + "\n".join(markdown(d) for d in derivs)
 
 
+def overfull_boxes(log: str) -> list[float]:
+    """The excess widths (pt) of the overfull boxes a LaTeX log reports, in order.
+
+    >>> overfull_boxes("Overfull \\\\hbox (996.1pt too wide) in paragraph at lines 3--4")
+    [996.1]
+    """
+    return [float(m) for m in re.findall(r"^Overfull \\[hv]box \(([0-9.]+)pt too", log, re.M)]
+
+
 def compile_pdf(
-    tex: str, out: Path, runs: int = 2, assets: dict[str, Path] | None = None
+    tex: str, out: Path, runs: int = 2, assets: dict[str, Path] | None = None,
+    keep_log: Path | None = None,
 ) -> float:
-    """Compile with pdflatex in a temporary directory; returns seconds taken."""
+    """Compile with pdflatex in a temporary directory; returns seconds taken. ``keep_log``
+    receives the last run's log (to read its overfull boxes)."""
     exe = shutil.which("pdflatex")
     if exe is None:
         raise ReportError(
@@ -194,6 +207,8 @@ def compile_pdf(
                 first = errors[0] if errors else "see the log"
                 raise ReportError(f"pdflatex failed: {first}\n--- log tail ---\n{tail}")
         atomic_write_bytes(out, (Path(tmp) / "report.pdf").read_bytes())
+        if keep_log is not None:
+            shutil.copyfile(Path(tmp) / "report.log", keep_log)
     return time.perf_counter() - t0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import derivations
 from jacobian_lab.core.proof import prove
 from jacobian_lab.files import atomic_write_bytes, atomic_write_text
 from jacobian_lab.printing.render import _tex_escape, latex_section, markdown
@@ -46,8 +47,6 @@ def _rows(summary: Any) -> list[tuple[str, str]]:
 
 
 def _derivation() -> Any:
-    import derivations  # lazy: the catalog imports printing.notation (a circle at import)
-
     d = derivations.get(SOURCE_DERIVATION)
     prove(d)
     return d
