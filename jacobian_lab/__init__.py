@@ -7,6 +7,7 @@ evaluated; variables are matched by name:
 * :func:`jacobian`, :func:`gradient` — exact Jacobians in numerator layout;
 * :func:`verify` — is a hand-derived Jacobian right? (``correct``/``incorrect``/``undecided``);
 * :func:`derive` — a catalog derivation, proven; :func:`check` — prove the whole catalog;
+* :func:`diff` — your own matrix expression (the matrix language), derived and proven;
 * :func:`parse_expr`, :func:`parse_exprs`, :func:`parse_symbols` — the expression language.
 
 >>> import jacobian_lab as jl
@@ -24,12 +25,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from jacobian_lab.api import check, derive, gradient, jacobian, verify
+    from jacobian_lab.api import check, derive, diff, gradient, jacobian, verify
     from jacobian_lab.language.parser import parse_expr, parse_exprs, parse_symbols
 
 __all__ = [
     "check",
     "derive",
+    "diff",
     "gradient",
     "jacobian",
     "parse_expr",
@@ -41,6 +43,7 @@ __all__ = [
 _LAZY = {
     "check": "jacobian_lab.api",
     "derive": "jacobian_lab.api",
+    "diff": "jacobian_lab.api",
     "gradient": "jacobian_lab.api",
     "jacobian": "jacobian_lab.api",
     "verify": "jacobian_lab.api",

@@ -18,7 +18,7 @@ Matrix([[2*x, 1]])
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias
 
 import sympy as sp
@@ -26,17 +26,19 @@ import sympy as sp
 import derivations
 import jacobian_lab.printing.render  # noqa: F401  (registers the notebook display)
 from jacobian_lab.core.derivation import Derivation, Proof
+from jacobian_lab.core.from_text import diff as diff_text
 from jacobian_lab.core.proof import prove
 from jacobian_lab.errors import UsageError
 from jacobian_lab.judge import component
 from jacobian_lab.judge import verify as judge_verify
 from jacobian_lab.judge.verdict import Check
+from jacobian_lab.language.matrix_shapes import parse_shape
 from jacobian_lab.language.parser import parse_exprs, parse_matrix, parse_symbols
 
 Exprs: TypeAlias = str | sp.Expr | float | Sequence[str | sp.Expr | float]
 Variables: TypeAlias = str | sp.Symbol | Sequence[str | sp.Symbol]
 
-__all__ = ["check", "derive", "gradient", "jacobian", "verify"]
+__all__ = ["check", "derive", "diff", "gradient", "jacobian", "verify"]
 
 
 def expressions(exprs: Exprs) -> list[sp.Expr]:
@@ -124,3 +126,19 @@ def derive(name: str) -> Derivation:
 def check(names: Sequence[str] | None = None) -> dict[str, Proof]:
     """Prove every named derivation (default: the whole catalog)."""
     return {n: prove(derivations.get(n)) for n in (names or derivations.names())}
+
+
+def diff(expr: str, wrt: str | Sequence[str], shapes: Mapping[str, str] | None = None
+         ) -> Derivation:
+    """A matrix expression of the matrix language differentiated step by step, proven at
+    three size assignments (``.proof``); in a notebook it displays itself.
+
+    >>> d = diff("sum(relu(W*x + b))", "W", {"W": "n,m", "x": "m"})
+    >>> d.proof.ok, str(d.results[0].expr)
+    (True, 'Apply(relu, z1, 1)*x.T')
+    """
+    names = wrt.replace(",", " ").split() if isinstance(wrt, str) else list(wrt)
+    parsed = {name: parse_shape(spec) for name, spec in (shapes or {}).items()}
+    d = diff_text(expr, names, parsed)
+    prove(d)
+    return d

@@ -77,3 +77,10 @@ def test_importing_the_package_or_the_kernels_does_not_import_sympy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "False"
+
+
+def test_diff_differentiates_a_matrix_expression_and_proves_it() -> None:
+    d = jl.diff("x'*A*x", "x", {"A": "n,n", "x": "n"})
+    assert d.proof is not None and d.proof.ok and len(d.proof.sizes) == 3
+    with pytest.raises(JlabError, match="inner dimensions"):
+        jl.diff("W*x", ["x"], {"W": "n,m", "x": "n"})
