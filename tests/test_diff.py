@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 from jacobian_lab.cli import main
-from jacobian_lab.core.from_text import diff, size_assignments
+from jacobian_lab.core.from_text import diff, size_assignments, verify_claim
 from jacobian_lab.core.proof import prove
 from jacobian_lab.errors import ShapeError, UnknownNameError, UsageError
 from jacobian_lab.language.matrix_shapes import parse_shapes
@@ -103,3 +103,51 @@ def test_cli_diff_json_has_a_schema_and_the_proof(capsys: pytest.CaptureFixture[
     assert out["schema"] == 1 and out["expr"] == "norm(A*x - b)^2" and out["wrt"] == ["x"]
     assert out["layout"] == "numerator" and out["shapes"]["A"] == "n × m"
     assert out["proof"]["ok"] is True
+
+
+# --------------------------------------------------------------------------- claims
+
+
+CLAIMS = [  # (expression, shapes, wrt, claim, verdict, words in the diagnosis)
+    ("x'*A*x", ("A=n,n", "x=n"), "x", "x'*(A + A')", "correct", ""),
+    ("x'*A*x", ("A=n,n", "x=n"), "x", "2*x'*A", "incorrect", "agrees at n=1"),
+    ("x'*A*x", ("A=n,n", "x=n"), "x", "(A + A')*x", "incorrect", "transposed"),
+    ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "W", "step(W*x + b)*x'", "correct", ""),
+    ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "W", "x*step(W*x + b)'", "incorrect",
+     "transposed"),
+    ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "W", "2*step(W*x + b)*x'", "incorrect",
+     "constant factor 2"),
+    ("norm(A*x - b)^2", ("A=n,m", "x=m", "b=n"), "x", "2*(A*x - b)'*A", "correct", ""),
+    ("norm(A*x - b)^2", ("A=n,m", "x=m", "b=n"), "x", "-2*(A*x - b)'*A", "incorrect",
+     "wrong sign"),
+    ("norm(A*x - b)^2", ("A=n,m", "x=m", "b=n"), "x", "2*(A*x)'*A", "incorrect",
+     "missing the term"),
+]
+
+
+@pytest.mark.parametrize(("text", "shapes", "wrt", "claim", "verdict", "words"), CLAIMS,
+                         ids=[f"{t} d/d{w}: {c}" for t, _, w, c, _, _ in CLAIMS])
+def test_a_matrix_claim_is_judged_at_three_sizes(text: str, shapes: tuple[str, ...], wrt: str,
+                                                 claim: str, verdict: str, words: str) -> None:
+    v = verify_claim(text, wrt, parse_shapes(list(shapes)), claim)
+    assert v.verdict == verdict, v.diagnosis
+    assert words in (v.diagnosis or "")
+
+
+def test_a_claim_of_an_impossible_shape_or_with_foreign_names_is_an_error() -> None:
+    shapes = parse_shapes(["A=n,m", "x=m"])
+    with pytest.raises(ShapeError, match="the claim is 1 × 1"):
+        verify_claim("sum(A*x)", "x", shapes, "sum(x)")
+    with pytest.raises(UnknownNameError, match="the claim uses y"):
+        verify_claim("sum(A*x)", "x", shapes, "sum(y)*x'")
+
+
+def test_cli_verify_with_shapes_reads_matrix_notation(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["verify", "x'*A*x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n"]
+    assert main([*base, "--claim", "x'*(A + A')"]) == 0
+    assert "CORRECT" in capsys.readouterr().out
+    assert main([*base, "--claim", "(A + A')*x", "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["schema"] == 1 and out["verdict"] == "incorrect"
+    assert out["diagnosis"].startswith("transposed")
+    assert main([*base, "--claim", "x'*A", "--at", "x=1"]) == 2

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 import derivations
-from jacobian_lab.core.derivation import prove
+from jacobian_lab.core.proof import prove
 from jacobian_lab.printing.render import claims_text, render_check, render_list
 
 

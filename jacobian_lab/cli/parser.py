@@ -215,6 +215,7 @@ def _add_calculus_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
             'jlab verify "x^2 + cos(y)" --wrt x y --claim "[[2*x, -sin(y)]]"',
             'jlab verify "2*x + y^3" "exp(y) - 13*x" --wrt x y \\\n'
             '      --claim "[[2, -13], [3*y^2, exp(y)]]"',
+            'jlab verify "x\'*A*x" --wrt x --shape A=n,n --shape x=n --claim "x\'*(A + A\')"',
         ),
     )
     p.add_argument("exprs", nargs="+", metavar="EXPR")
@@ -222,8 +223,13 @@ def _add_calculus_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
         "--claim",
         required=True,
         metavar="MATRIX",
-        help='the claimed Jacobian as "[[row 1], [row 2], ...]"',
+        help='the claimed Jacobian as "[[row 1], [row 2], ...]"; with --shape, in the matrix '
+        "language (docs/MATRIX_LANGUAGE.md)",
     )
+    p.add_argument("--shape", action="append", metavar="NAME=DIMS",
+                   help="matrix notation: a shape such as W=n,m or x=m (repeatable); the "
+                   "expression and the claim are then read in the matrix language and judged "
+                   "at three size assignments")
     _add_calculus_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled points")
     p.set_defaults(func=_lazy("jacobian_lab.cli.verify", "cmd_verify"))

@@ -25,10 +25,12 @@ from jacobian_lab.cli.calculus import (
     rows,
     value_at,
 )
+from jacobian_lab.core.from_text import verify_claim
 from jacobian_lab.errors import (
     BudgetExceeded,
     DomainError,
     ShapeError,
+    UsageError,
 )
 from jacobian_lab.judge.checker import Check
 from jacobian_lab.judge.component import (
@@ -38,6 +40,7 @@ from jacobian_lab.judge.component import (
 )
 from jacobian_lab.judge.verify import verify
 from jacobian_lab.language.latex import latex
+from jacobian_lab.language.matrix_shapes import parse_shapes
 from jacobian_lab.language.parser import (
     parse_matrix,
 )
@@ -55,6 +58,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    if getattr(args, "shape", None):
+        return _verify_matrix(args)
     exprs, wrt = inputs(args)
     layout = check_layout(args.layout)
     claim = parse_matrix(args.claim)
@@ -224,3 +229,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.print()
     console.print("Try it yourself: [bold]jlab --help[/]")
     return 0 if code == 0 and caught else 1
+
+
+def _verify_matrix(args: argparse.Namespace) -> int:
+    """``verify --shape …``: a claim in matrix notation, judged at three size assignments."""
+    if len(args.exprs) != 1 or not args.wrt or len(args.wrt) != 1:
+        raise UsageError("matrix notation (--shape) takes one expression and one --wrt name")
+    if getattr(args, "at", None):
+        raise UsageError("--at is for component expressions; a matrix claim is judged at "
+                         "three size assignments")
+    if args.layout != "numerator":
+        raise UsageError("matrix notation is judged in numerator layout (the derivative of a "
+                         "scalar w.r.t. a matrix has the matrix's shape)")
+    v = verify_claim(args.exprs[0], args.wrt[0], parse_shapes(args.shape), args.claim)
+    code = 0 if v.ok else 1
+    if args.format == "json":
+        print(json.dumps({
+            "schema": 1, "expr": args.exprs[0], "wrt": args.wrt[0], "claim": args.claim,
+            "shapes": list(args.shape), "layout": "numerator", "verdict": v.verdict,
+            "shape": [str(d) for d in v.shape], "diagnosis": v.diagnosis,
+            "sizes": [{"sizes": label, **c.to_dict()} for label, c in v.checks],
+        }, indent=2, default=str))
+        return code
+    console = make_console()
+    style = {"correct": "bold green", "incorrect": "bold red", "undecided": "bold yellow"}
+    sizes = ", ".join(label for label, _ in v.checks)
+    how = f"judged at {sizes}" if sizes else "judged by its shape"
+    console.print(Text.assemble(("verdict: ", "bold"), (v.verdict.upper(), style[v.verdict]),
+                                f"  ({how}, against component differentiation)"))
+    if v.diagnosis:
+        console.print(Text.assemble(("diagnosis: ", "bold"), v.diagnosis))
+    for label, c in v.checks:
+        if c.counterexample:
+            at = ", ".join(f"{k} = {val:.6g}" for k, val in c.counterexample.items())
+            console.print(Text.assemble((f"counterexample at {label}: ", "bold"), at))
+            break
+    return code

@@ -18,13 +18,17 @@ x.T*A + x.T*A.T
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import sympy as sp
 
 from jacobian_lab.core.chain import chain_steps
 from jacobian_lab.core.derivation import Derivation, Given, Kind, Partial, Result, Step
-from jacobian_lab.errors import UnknownNameError, UsageError, did_you_mean
+from jacobian_lab.core.proof import prove_result
+from jacobian_lab.errors import ShapeError, UnknownNameError, UsageError, did_you_mean
+from jacobian_lab.judge.verdict import Check
 from jacobian_lab.language.matrix_shapes import Shape
+from jacobian_lab.language.matrix_syntax import names, parse
 from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix.from_text import Built, build
 
@@ -92,3 +96,85 @@ def _notes(built: Built) -> list[str]:
     if inferred:
         notes.append(f"inferred: {', '.join(inferred)}")
     return notes
+
+
+@dataclass(frozen=True)
+class MatrixVerdict:
+    """A matrix-notation claim judged at concrete sizes against component differentiation."""
+
+    verdict: str  # "correct", "incorrect" or "undecided"
+    claim: sp.Basic
+    shape: tuple[sp.Expr, sp.Expr]
+    checks: tuple[tuple[str, Check], ...]
+    diagnosis: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "correct"
+
+
+def verify_claim(text: str, wrt: str, shapes: Mapping[str, Shape],
+                 claim_text: str) -> MatrixVerdict:
+    """Is ``claim_text`` (the matrix language, in the expression's own names) the derivative
+    of ``text`` w.r.t. ``wrt`` — numerator layout, the shape of ``wrt`` for a scalar w.r.t. a
+    matrix? Judged at three size assignments; a claim is never reshaped.
+
+    >>> from jacobian_lab.language.matrix_shapes import parse_shapes
+    >>> shapes = parse_shapes(["A=n,n", "x=n"])
+    >>> verify_claim("x'*A*x", "x", shapes, "x'*(A + A')").verdict
+    'correct'
+    >>> v = verify_claim("x'*A*x", "x", shapes, "2*x'*A")
+    >>> v.verdict, v.checks[0][0]
+    ('incorrect', 'n=1')
+    """
+    built = build(text, shapes)
+    if wrt not in built.variables:
+        known = sorted(built.variables)
+        raise UnknownNameError(f"`{wrt}` is not a variable of {text!r}"
+                               f"{did_you_mean(wrt, known)}; its variables: {', '.join(known)}")
+    var = built.variables[wrt]
+    declared = {n: s for n, s in built.shapes.names.items() if n != "I"}
+    unknown = sorted(set(names(parse(claim_text))) - set(built.variables) - set(built.dims)
+                     - {"I"})
+    if unknown:
+        raise UnknownNameError(f"the claim uses {', '.join(unknown)}, which {text!r} does not")
+    claim_built = build(claim_text, declared, output="claim")
+    claim = claim_built.expression
+    matrix_wrt = var.shape[1] != 1
+    kind: Kind = "gradient" if matrix_wrt else "jacobian"
+    if matrix_wrt and built.output.shape != (1, 1):
+        raise UsageError(f"the derivative of a non-scalar w.r.t. the matrix {wrt} is a tensor")
+    expected = var.shape if matrix_wrt else (built.output.shape[0], var.shape[0])
+    if tuple(claim.shape) != tuple(expected):
+        if tuple(claim.shape) == tuple(expected[::-1]):
+            return MatrixVerdict(
+                "incorrect", claim, expected, (),
+                f"transposed (denominator layout): the claim is {claim.shape[0]} × "
+                f"{claim.shape[1]}, ∂{built.output}/∂{wrt} is {expected[0]} × {expected[1]} "
+                "in numerator layout")
+        raise ShapeError(f"the claim is {claim.shape[0]} × {claim.shape[1]}, but "
+                         f"∂{built.output}/∂{wrt} is {expected[0]} × {expected[1]}"
+                         f"{' (the shape of ' + wrt + ')' if matrix_wrt else ''}")
+    result = Result(Partial(built.output, var), claim, built.output, var, kind,
+                    defs=tuple(built.links))
+    dims = sorted(built.dims.values(), key=str)
+    checks = tuple((_label(s), prove_result(result, s))
+                   for s in (size_assignments(dims) if dims else [{}]))
+    wrong = [(label, c) for label, c in checks if c.verdict == "incorrect"]
+    if wrong:
+        label, c = wrong[0]
+        entries = ", ".join(f"({m.row},{m.col})" for m in c.mismatches[:6])
+        why = f"at {label}: " + (c.diagnosis or f"the entries {entries} differ")
+        right = [lbl for lbl, chk in checks if chk.verdict == "correct"]
+        if right:
+            why += f" (it agrees at {', '.join(right)}: small sizes can hide a mistake)"
+        return MatrixVerdict("incorrect", claim, expected, checks, why)
+    if any(c.verdict != "correct" for _, c in checks):
+        return MatrixVerdict("undecided", claim, expected, checks,
+                             next(c.diagnosis for _, c in checks if c.verdict != "correct"))
+    return MatrixVerdict("correct", claim, expected, checks)
+
+
+def _label(sizes: Mapping[sp.Symbol, int]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(sizes.items(), key=lambda kv: str(kv[0]))) \
+        or "scalars"
