@@ -12,7 +12,7 @@ import pytest
 import derivations
 from jacobian_lab.cli import catalog as cli_catalog
 from jacobian_lab.cli import main
-from jacobian_lab.core import derivation as derivation_mod
+from jacobian_lab.core import proof as proof_mod
 from jacobian_lab.core.derivation import Derivation, Result
 
 NAMES = ["gradient", "jacobian", "scalar-chain", "no-intermediate", "neuron"]
@@ -46,13 +46,13 @@ def test_parallel_proofs_match_sequential_ones(monkeypatch):
 
 def test_few_proofs_or_one_core_prove_in_this_process(monkeypatch):
     calls: list[str] = []
-    real = derivation_mod.prove
+    real = proof_mod.prove
 
     def spy(d: Derivation, *a: Any, **k: Any) -> Any:
         calls.append(d.name)
         return real(d, *a, **k)
 
-    monkeypatch.setattr(derivation_mod, "prove", spy)
+    monkeypatch.setattr(proof_mod, "prove", spy)
     monkeypatch.setattr(cli_catalog, "_idle_cores", lambda: 1)
     status = Status()
     assert [n for n, _ in cli_catalog._prove_all(NAMES[:4], status)] == NAMES[:4]

@@ -22,7 +22,8 @@ Method = Literal["symbolic", "sampled", "none"]
 KINK_DIAGNOSIS = (
     "the claim agrees with the derivative away from the kink {kink} = 0 but not on it: the "
     "function is not differentiable there, and the value at the switch follows a convention "
-    "(here ReLU'(0) = step(0) = 0, as in the notes and PyTorch); the claim uses another"
+    "(here a step is 0 at its switch: ReLU'(0) = 0 and leaky_relu'(0) = 1/100, as in the "
+    "notes and PyTorch); the claim uses another"
 )
 
 
