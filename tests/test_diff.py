@@ -11,11 +11,13 @@ import pytest
 import sympy as sp
 
 from jacobian_lab.cli import main
+from jacobian_lab.core.derivation import substitute
 from jacobian_lab.core.from_text import diff, size_assignments, verify_claim
 from jacobian_lab.core.proof import prove
 from jacobian_lab.errors import ShapeError, UnknownNameError, UsageError
 from jacobian_lab.language.matrix_shapes import parse_shapes
 from jacobian_lab.language.notation import notation
+from jacobian_lab.matrix.to_text import to_text
 
 PROVEN = [  # (expression, shapes, wrt, the result as the notes would print it, or None)
     ("a'*x", ("a=n", "x=n"), "x", "aᵀ"),
@@ -151,3 +153,31 @@ def test_cli_verify_with_shapes_reads_matrix_notation(capsys: pytest.CaptureFixt
     assert out["schema"] == 1 and out["verdict"] == "incorrect"
     assert out["diagnosis"].startswith("transposed")
     assert main([*base, "--claim", "x'*A", "--at", "x=1"]) == 2
+
+
+
+@pytest.mark.parametrize(("text", "shapes", "wrt", "printed"), PROVEN,
+                         ids=[f"{t} d/d{w}" for t, _, w, _ in PROVEN])
+def test_a_result_printed_in_the_language_is_read_back_as_a_correct_claim(
+        text: str, shapes: tuple[str, ...], wrt: str, printed: str | None) -> None:
+    d = diff(text, [wrt], parse_shapes(list(shapes)))
+    r = d.results[0]
+    claim = to_text(substitute(r.expr, r.defs))
+    assert verify_claim(text, wrt, parse_shapes(list(shapes)), claim).verdict == "correct", claim
+
+
+def test_the_printed_result_of_a_wrong_formula_is_refuted() -> None:
+    d = diff("sum(relu(W*x + b))", ["W"], parse_shapes(["W=n,m", "x=m"]))
+    r = d.results[0]
+    wrong = to_text(2 * substitute(r.expr, r.defs))
+    v = verify_claim("sum(relu(W*x + b))", "W", parse_shapes(["W=n,m", "x=m"]), wrong)
+    assert v.verdict == "incorrect" and "constant factor 2" in (v.diagnosis or "")
+
+
+def test_cli_diff_json_result_is_accepted_back_by_verify(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    shapes = ["--shape", "W=n,m", "--shape", "x=m"]
+    assert main(["diff", "sum(relu(W*x + b))", "--wrt", "W", *shapes, "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)["result"]["W"]
+    assert result == "step(W*x + b)*x'"
+    assert main(["verify", "sum(relu(W*x + b))", "--wrt", "W", *shapes, "--claim", result]) == 0

@@ -9,10 +9,12 @@ from rich.console import Console
 
 from jacobian_lab.budget import deadline
 from jacobian_lab.cli.calculus import MEMORY_BYTES
+from jacobian_lab.core.derivation import Result, substitute
 from jacobian_lab.core.from_text import diff
 from jacobian_lab.core.proof import prove
-from jacobian_lab.errors import BudgetExceeded
+from jacobian_lab.errors import BudgetExceeded, RuleError
 from jacobian_lab.language.matrix_shapes import parse_shapes
+from jacobian_lab.matrix.to_text import to_text
 from jacobian_lab.printing.render import latex_section, markdown, render_rich, to_json
 
 SCHEMA = 1
@@ -32,6 +34,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.format == "json":
         out = {"schema": SCHEMA, "expr": args.expr, "wrt": list(args.wrt),
                "shapes": {n: str(s) for n, s in d_shapes(d).items()}, "layout": "numerator",
+               "result": {name: _as_text(r) for name, r in zip(args.wrt, d.results,
+                                                               strict=True)},
                **to_json(d)}
         print(json.dumps(out, indent=2, ensure_ascii=False))
     elif args.format == "latex":
@@ -46,3 +50,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def d_shapes(d: object) -> dict[str, str]:
     """The givens' shapes as the derivation states them."""
     return {str(g.symbol): g.shape for g in getattr(d, "givens", [])}
+
+
+def _as_text(result: Result) -> str | None:
+    """The result in the matrix language (``--claim`` reads it back), its intermediates
+    substituted; ``None`` where the language cannot say it yet."""
+    try:
+        return to_text(substitute(result.expr, result.defs))
+    except RuleError:
+        return None
