@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import sympy as sp
@@ -181,3 +182,58 @@ def test_cli_diff_json_result_is_accepted_back_by_verify(
     result = json.loads(capsys.readouterr().out)["result"]["W"]
     assert result == "step(W*x + b)*x'"
     assert main(["verify", "sum(relu(W*x + b))", "--wrt", "W", *shapes, "--claim", result]) == 0
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def _batch(tmp_path: Any, *lines: str) -> str:
+    path = tmp_path / "claims.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_a_batch_gives_one_verdict_per_line_and_goes_on_after_a_bad_one(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    quad = '"expr": "x\'*A*x", "wrt": "x", "shapes": {"A": "n,n", "x": "n"}'
+    path = _batch(tmp_path,
+                  '{"id": 1, ' + quad + ', "claim": "x\'*(A + A\')"}',
+                  '{"id": 2, ' + quad + ', "claim": "(A + A\')*x"}',
+                  "not json",
+                  '{"id": 4, "expr": "W*x", "wrt": "x", "shapes": ["W=n,m", "x=n"], '
+                  '"claim": "W"}',
+                  '{"id": 5, "expr": "x"}',
+                  "",
+                  '{"id": 7, ' + quad + ', "claim": "2*x\'*A"}')
+    assert main(["verify", "--batch", path]) == 1
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o.get("id") for o in out] == [1, 2, None, 4, 5, 7]
+    assert [o["verdict"] for o in out] == ["correct", "incorrect", "error", "error", "error",
+                                           "incorrect"]
+    assert all(o["schema"] == 1 for o in out)
+    assert out[1]["diagnosis"].startswith("transposed")
+    assert "inner dimensions" in out[3]["error"] and "wrt, claim" in out[4]["error"]
+
+
+def test_an_all_correct_batch_exits_0(tmp_path: Any,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    path = _batch(tmp_path, '{"expr": "a\'*x", "wrt": "x", "shapes": ["a=n", "x=n"], '
+                            '"claim": "a\'"}')
+    assert main(["verify", "--batch", path]) == 0
+
+
+def test_a_batch_file_that_cannot_be_read_is_a_one_line_error(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from jacobian_lab.cli import batch
+
+    assert main(["verify", "--batch", str(tmp_path / "missing.jsonl")]) == 2
+    assert capsys.readouterr().err.startswith("error: cannot read")
+    big = _batch(tmp_path, '{"expr": "x"}')
+    monkeypatch.setattr(batch, "MAX_BYTES", 4)
+    assert main(["verify", "--batch", big]) == 2
+    assert "a batch may have at most 4" in capsys.readouterr().err
+    (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00")
+    assert main(["verify", "--batch", str(tmp_path / "bin.jsonl")]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    assert main(["verify", "--batch", big, "x"]) == 2  # requests come from the file only

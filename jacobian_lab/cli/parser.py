@@ -218,10 +218,9 @@ def _add_calculus_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
             'jlab verify "x\'*A*x" --wrt x --shape A=n,n --shape x=n --claim "x\'*(A + A\')"',
         ),
     )
-    p.add_argument("exprs", nargs="+", metavar="EXPR")
+    p.add_argument("exprs", nargs="*", metavar="EXPR")
     p.add_argument(
         "--claim",
-        required=True,
         metavar="MATRIX",
         help='the claimed Jacobian as "[[row 1], [row 2], ...]"; with --shape, in the matrix '
         "language (docs/MATRIX_LANGUAGE.md)",
@@ -230,6 +229,10 @@ def _add_calculus_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    help="matrix notation: a shape such as W=n,m or x=m (repeatable); the "
                    "expression and the claim are then read in the matrix language and judged "
                    "at three size assignments")
+    p.add_argument("--batch", metavar="FILE.jsonl",
+                   help="matrix-notation requests, one JSON object per line (expr, wrt, shapes, "
+                   "claim, optional id): one JSON verdict per line, in one process; --budget "
+                   "applies to each request")
     _add_calculus_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled points")
     p.set_defaults(func=_lazy("jacobian_lab.cli.verify", "cmd_verify"))

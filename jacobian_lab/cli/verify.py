@@ -13,6 +13,7 @@ from rich.text import Text
 
 from jacobian_lab.budget import deadline
 from jacobian_lab.cli import calculus  # calculus.MEMORY_BYTES: read at call time
+from jacobian_lab.cli.batch import verify_batch
 from jacobian_lab.cli.calculus import (
     DEFAULT_BUDGET,
     at_point,
@@ -47,6 +48,12 @@ from jacobian_lab.language.parser import (
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if getattr(args, "batch", None):
+        if args.exprs or args.claim:
+            raise UsageError("--batch reads every request from its file: give no EXPR or --claim")
+        return verify_batch(args.batch, budget(args))
+    if not args.exprs or args.claim is None:
+        raise UsageError("give the expressions and --claim (or --batch FILE.jsonl)")
     try:
         with deadline(budget(args), memory=calculus.MEMORY_BYTES):
             return _verify(args)
