@@ -237,3 +237,65 @@ def test_a_batch_file_that_cannot_be_read_is_a_one_line_error(
     assert main(["verify", "--batch", str(tmp_path / "bin.jsonl")]) == 2
     assert "not UTF-8" in capsys.readouterr().err
     assert main(["verify", "--batch", big, "x"]) == 2  # requests come from the file only
+
+
+
+# --------------------------------------------------------------------------- --emit
+
+
+def test_emit_numpy_prints_a_checked_function_that_computes_the_gradient(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    assert main(["diff", "sum(relu(W*x + b))", "--wrt", "W", "--shape", "W=n,m", "--shape",
+                 "x=m", "--emit", "numpy"]) == 0
+    source = capsys.readouterr().out
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "emitted", "exec"), namespace)  # the test runs what a user would
+    rng = np.random.default_rng(1)
+    W, b, x = (rng.standard_normal(s).astype(np.float32) for s in ((4, 3), (4, 1), (3, 1)))
+    got = namespace["df_dW"](W, b, x)
+    assert got.dtype == np.float32  # dtype-preserving
+    np.testing.assert_allclose(got, ((W @ x + b) > 0) @ x.T, rtol=1e-6)
+
+
+def test_emit_numpy_refuses_to_show_a_printed_function_that_disagrees(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from jacobian_lab.codegen import function
+
+    real = function.kernel_source
+    monkeypatch.setattr(function, "kernel_source",
+                        lambda spec: real(spec).replace("return ", "return 2 * "))
+    assert main(["diff", "sum(relu(W*x + b))", "--wrt", "W", "--shape", "W=n,m", "--shape",
+                 "x=m", "--emit", "numpy"]) == 1
+    captured = capsys.readouterr()
+    assert "def df_dW" not in captured.out
+    assert "differs from the proven result" in captured.err
+
+
+def test_emit_numpy_of_a_result_without_a_numpy_form_is_an_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "relu(W*x + b) + x", "--wrt", "x", "--shape", "W=n,n", "--shape",
+                 "x=n", "--emit", "numpy"]) == 2
+    assert capsys.readouterr().err.startswith("error: df_dx has no NumPy form yet")
+
+
+NO_NUMPY_FORM_YET = {"relu(W*x + b) + x", "sum(relu(W*x + b)) + lam/2*norm(x)^2"}
+
+
+@pytest.mark.parametrize(("text", "shapes", "wrt", "printed"), PROVEN,
+                         ids=[f"{t} d/d{w}" for t, _, w, _ in PROVEN])
+def test_every_proven_result_prints_as_numpy_that_agrees_with_it(
+        text: str, shapes: tuple[str, ...], wrt: str, printed: str | None) -> None:
+    """Nested common subexpressions (the tanh network's) once printed a name never defined."""
+    from jacobian_lab.codegen.function import numpy_function
+    from jacobian_lab.errors import RuleError
+
+    d = diff(text, [wrt], parse_shapes(list(shapes)))
+    r = d.results[0]
+    if text in NO_NUMPY_FORM_YET:  # eye(n) of a symbolic n, a 1 × 1 scalar factor
+        with pytest.raises(RuleError, match="no NumPy form yet"):
+            numpy_function("g", substitute(r.expr, r.defs), "", d.sizes[1])
+        return
+    _, error = numpy_function("g", substitute(r.expr, r.defs), "", d.sizes[1])
+    assert error <= 1e-12

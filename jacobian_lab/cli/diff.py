@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from rich.console import Console
 
 from jacobian_lab.budget import deadline
 from jacobian_lab.cli.calculus import MEMORY_BYTES
-from jacobian_lab.core.derivation import Result, substitute
+from jacobian_lab.codegen.function import numpy_function
+from jacobian_lab.core.derivation import Derivation, Result, substitute
 from jacobian_lab.core.from_text import diff
 from jacobian_lab.core.proof import prove
 from jacobian_lab.errors import BudgetExceeded, RuleError
+from jacobian_lab.language.latex import latex
 from jacobian_lab.language.matrix_shapes import parse_shapes
 from jacobian_lab.matrix.to_text import to_text
 from jacobian_lab.printing.render import latex_section, markdown, render_rich, to_json
@@ -31,6 +34,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     except BudgetExceeded as e:
         hint = "" if e.memory else "give it more time with --budget SECONDS"
         raise BudgetExceeded(seconds, "`jlab diff`", hint, e.memory) from None
+    if getattr(args, "emit", None):
+        return _emit(args, d, proof.ok)
     if args.format == "json":
         out = {"schema": SCHEMA, "expr": args.expr, "wrt": list(args.wrt),
                "shapes": {n: str(s) for n, s in d_shapes(d).items()}, "layout": "numerator",
@@ -59,3 +64,26 @@ def _as_text(result: Result) -> str | None:
         return to_text(substitute(result.expr, result.defs))
     except RuleError:
         return None
+
+
+def _emit(args: argparse.Namespace, d: Derivation, proven: bool) -> int:
+    """``--emit numpy``: a checked NumPy function per result; ``--emit latex``: the results."""
+    if not proven:
+        print("error: the result failed its proof; nothing is emitted", file=sys.stderr)
+        return 1
+    if args.emit == "latex":
+        for r in d.results:
+            print(f"{latex(r.lhs)} = {latex(r.expr)}")
+        return 0
+    sizes = d.sizes[1] if len(d.sizes) > 1 else d.sizes[0]
+    sources = []
+    for name, r in zip(args.wrt, d.results, strict=True):
+        fname = f"d{d.results[0].of}_d{name}"
+        source, _ = numpy_function(fname, substitute(r.expr, r.defs),
+                                   f"∂{r.of}/∂{name} of {args.expr} (numerator layout; "
+                                   "printed by jlab diff --emit numpy, checked against the "
+                                   "proven result)", sizes)
+        sources.append(source.replace("Derivation: diff (`jlab derive diff`)",
+                                      f"Derivation: jlab diff {json.dumps(args.expr)}"))
+    print("import numpy as np\n\n\n" + "\n\n".join(sources), end="")
+    return 0

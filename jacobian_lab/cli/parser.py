@@ -142,6 +142,9 @@ def _add_diff_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--format", default="rich", choices=["rich", "latex", "markdown", "json"],
                    help="output format (default: rich terminal output)")
     p.add_argument("--no-steps", action="store_true", help="results and proof only")
+    p.add_argument("--emit", choices=["numpy", "latex"],
+                   help="numpy: a dtype-preserving NumPy function of each proven result, run "
+                   "against the proven result before it is printed; latex: the results alone")
     _add_budget_option(p)
     p.set_defaults(func=_lazy("jacobian_lab.cli.diff", "cmd_diff"))
 

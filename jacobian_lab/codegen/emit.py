@@ -51,7 +51,8 @@ def _cse(outputs: Sequence[MatrixExpr], printer: KernelPrinter) -> tuple[list, l
     """Repeated matrix subexpressions, named after what they are (scalars stay inline)."""
     reps, exprs = sp.cse(list(outputs), optimizations=None)
     kept = []
-    for sym, sub in reps:
+    for i in range(len(reps)):
+        sym, sub = reps[i]  # as renamed so far (a later subexpression may use an earlier one)
         trivial = not isinstance(sub, MatrixExpr) or isinstance(
             sub, sp.MatrixSymbol | sp.OneMatrix | sp.Identity) or (
             isinstance(sub, sp.Transpose) and isinstance(sub.arg, sp.MatrixSymbol))
