@@ -236,7 +236,10 @@ def test_a_batch_file_that_cannot_be_read_is_a_one_line_error(
     (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00")
     assert main(["verify", "--batch", str(tmp_path / "bin.jsonl")]) == 2
     assert "not UTF-8" in capsys.readouterr().err
-    assert main(["verify", "--batch", big, "x"]) == 2  # requests come from the file only
+    with pytest.raises(SystemExit) as usage:  # requests come from the file only
+        main(["verify", "--batch", big, "x"])
+    assert usage.value.code == 2
+    assert "give no EXPR or --claim" in capsys.readouterr().err
 
 
 

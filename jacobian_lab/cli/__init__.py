@@ -51,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _guard_expressions(parser, list(sys.argv[1:] if argv is None else argv)))
     for name, value in vars(args).items():
         setattr(args, name, _unguard(value))
+    check_args = getattr(args, "check_args", None)
+    if check_args is not None:  # usage rules argparse cannot state (verify: --claim or --batch)
+        check_args(args)
     try:
         return args.func(args)
     except JlabError as exc:

@@ -238,7 +238,8 @@ def _add_calculus_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
                    "applies to each request")
     _add_calculus_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled points")
-    p.set_defaults(func=_lazy("jacobian_lab.cli.verify", "cmd_verify"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.verify", "cmd_verify"),
+                   check_args=_claim_or_batch(p))
 
     p = sub.add_parser(
         "demo",
@@ -373,6 +374,19 @@ def _add_train_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     )
     add_data_arguments(p)
     p.set_defaults(func=_lazy("jacobian_lab.cli.train", "cmd_data_fetch"))
+
+
+def _claim_or_batch(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
+    """``verify`` takes EXPR and --claim, or --batch alone: a usage error otherwise."""
+
+    def check(args: argparse.Namespace) -> None:
+        if args.batch and (args.exprs or args.claim is not None):
+            p.error("--batch reads every request from its file: give no EXPR or --claim")
+        if not args.batch and (not args.exprs or args.claim is None):
+            p.error("the following arguments are required: EXPR and --claim "
+                    "(or --batch FILE.jsonl)")
+
+    return check
 
 
 def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:

@@ -48,12 +48,8 @@ from jacobian_lab.language.parser import (
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    if getattr(args, "batch", None):
-        if args.exprs or args.claim:
-            raise UsageError("--batch reads every request from its file: give no EXPR or --claim")
+    if getattr(args, "batch", None):  # EXPR and --claim absent: checked by the parser
         return verify_batch(args.batch, budget(args))
-    if not args.exprs or args.claim is None:
-        raise UsageError("give the expressions and --claim (or --batch FILE.jsonl)")
     try:
         with deadline(budget(args), memory=calculus.MEMORY_BYTES):
             return _verify(args)
