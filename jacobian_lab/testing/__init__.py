@@ -23,8 +23,8 @@ exactly 0): ``"zero"`` asks for that side's 0, ``"one"`` for the other side's va
 the kink is reported "in the subgradient; convention not checkable from f alone" and passes.
 ``kink="any-subgradient"`` accepts any value in the subgradient.
 
-Not yet: a ``spec=`` argument (the matrix expression the gradient should equal, proven
-symbolically) waits for the matrix language. JAX has no adapter of its own (its arrays go
+``spec=`` gives the function in the matrix language instead of ``f`` (its derivative proven,
+its value printed as a checked NumPy function). JAX has no adapter of its own (its arrays go
 through ``np.asarray``, in float32 unless x64 is enabled).
 """
 
@@ -89,10 +89,11 @@ def _call_user(fn: Callable[..., Any], args: Sequence[Any], what: str) -> Any:
                                f"{exc}") from exc
 
 
-def assert_gradient(f: Callable[..., Any], grad: Callable[..., Any], *args: Any,
+def assert_gradient(f: Callable[..., Any] | None, grad: Callable[..., Any], *args: Any,
                     wrt: int | Sequence[int] | None = None, rtol: float | None = None,
                     kink: str = "zero", seed: int | None = None, max_coordinates: int = 400,
-                    n_directions: int = 2) -> Report:
+                    n_directions: int = 2, spec: str | None = None,
+                    names: Sequence[str] | None = None) -> Report:
     """Check ``grad(*args)`` — one array per checked argument, each of its shape (a bare array
     when only one) — against the gradient of the scalar ``f(*args)``.
 
@@ -105,14 +106,47 @@ def assert_gradient(f: Callable[..., Any], grad: Callable[..., Any], *args: Any,
     >>> f = lambda x: float(np.sum(np.maximum(x, 0) ** 2))
     >>> assert_gradient(f, lambda x: 2 * np.maximum(x, 0), x, seed=0).passed
     True
+
+    ``spec`` gives ``f`` in the matrix language instead (docs/MATRIX_LANGUAGE.md; ``names``
+    names the arguments in order, default: ``grad``'s parameters): its derivative is derived
+    and proven at the arguments' sizes and its value printed as a checked NumPy function.
+
+    >>> W, b, x = np.ones((2, 3)) / 4, np.array([0.5, -1.0]), np.array([1.0, 2.0, -1.0])
+    >>> grad = lambda W, b, x: (np.outer(W @ x + b > 0, x), (W @ x + b > 0).astype(float))
+    >>> assert_gradient(None, grad, W, b, x, wrt=(0, 1), spec="sum(relu(W*x + b))").passed
+    True
     """
     __tracebackhide__ = True
+    if spec is not None:
+        f = _with_spec(f, grad, spec, names, args, wrt)
+    elif f is None:
+        raise TypeError("assert_gradient needs f, or spec= (the function in the matrix language)")
     a = _adapt.prepare(f, args, wrt)
     fun, eps, where = _adapt.evaluator(f, a, scalar=True)
     value = _call_user(grad, a.original, "grad")
     problem = _gradient_problem("gradient", fun, a, value, "grad", eps, where)
     return _run(problem, rtol=rtol, kink=kink, seed=seed, max_coordinates=max_coordinates,
                 n_directions=n_directions)
+
+
+def _with_spec(f: Callable[..., Any] | None, grad: Callable[..., Any], spec: str,
+               names: Sequence[str] | None, args: Sequence[Any],
+               wrt: int | Sequence[int] | None) -> Callable[..., Any]:
+    """``f`` from the matrix-language ``spec``; a given ``f`` must agree with it at ``args``."""
+    # lazy: SymPy and the symbolic layers load only when spec= is used
+    from jacobian_lab.testing._spec import spec_function
+
+    names = list(names) if names is not None else _adapt.names_of(grad, len(args))
+    floating = [i for i, x in enumerate(args)
+                if np.issubdtype(np.asarray(_adapt.to_numpy(x)).dtype, np.floating)]
+    chosen = floating if wrt is None else ([wrt] if isinstance(wrt, int) else list(wrt))
+    from_spec = spec_function(spec, names, [_adapt.to_numpy(x) for x in args], chosen)
+    if f is not None:
+        given, expected = float(f(*args)), from_spec(*(_adapt.to_numpy(x) for x in args))
+        if not abs(given - expected) <= 1e-9 * max(1.0, abs(expected)):
+            raise GradientMismatch(f"f and spec={spec!r} disagree at the given arguments: "
+                                   f"f gives {given:.10g}, the spec {expected:.10g}")
+    return from_spec
 
 
 def assert_jacobian(f: Callable[..., Any], jac: Callable[..., Any], *args: Any,
