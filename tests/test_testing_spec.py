@@ -37,6 +37,8 @@ def test_a_wrong_backward_pass_fails_against_the_spec(wrong, words: str) -> None
     with pytest.raises(GradientMismatch) as info:
         assert_gradient(None, wrong, W, b, x, wrt=(0, 1), spec=SPEC, seed=0)
     assert words in str(info.value)
+    assert "arg0" not in str(info.value) and ("W (4×3)" in str(info.value)
+                                              or "b (4)" in str(info.value))
 
 
 def test_f_and_the_spec_must_agree() -> None:
@@ -55,3 +57,19 @@ def test_a_spec_that_does_not_fit_the_arguments_is_an_error() -> None:
         assert_gradient(None, right, W, b, x, spec=SPEC, names=("W", "b"))
     with pytest.raises(TypeError, match="needs f, or spec="):
         assert_gradient(None, right, W, b, x)
+
+
+def test_with_spec_the_convention_at_an_exact_kink_is_always_checked() -> None:
+    """An input exactly on ReLU's kink: code using ReLU'(0) = 1 is told, against the proven
+    gradient (ReLU'(0) = 0), even where finite differences cannot decide."""
+    b0 = b.copy()
+    b0[0] = -(W @ x)[0]  # z[0] = 0 exactly
+
+    def relu_prime_one(W, b, x):
+        on = (W @ x + b >= 0).astype(float)
+        return np.outer(on, x), on
+
+    assert (W @ x + b0)[0] == 0
+    assert assert_gradient(None, right, W, b0, x, wrt=(0, 1), spec=SPEC, seed=0).passed
+    with pytest.raises(GradientMismatch, match=r"exact, proven.*ReLU'\(0\) = 0|kink"):
+        assert_gradient(None, relu_prime_one, W, b0, x, wrt=(0, 1), spec=SPEC, seed=0)

@@ -117,22 +117,51 @@ def assert_gradient(f: Callable[..., Any] | None, grad: Callable[..., Any], *arg
     True
     """
     __tracebackhide__ = True
+    exact = None
     if spec is not None:
-        f = _with_spec(f, grad, spec, names, args, wrt)
+        f, exact = _with_spec(f, grad, spec, names, args, wrt)
     elif f is None:
         raise TypeError("assert_gradient needs f, or spec= (the function in the matrix language)")
     a = _adapt.prepare(f, args, wrt)
     fun, eps, where = _adapt.evaluator(f, a, scalar=True)
     value = _call_user(grad, a.original, "grad")
     problem = _gradient_problem("gradient", fun, a, value, "grad", eps, where)
-    return _run(problem, rtol=rtol, kink=kink, seed=seed, max_coordinates=max_coordinates,
-                n_directions=n_directions)
+    report = _run(problem, rtol=rtol, kink=kink, seed=seed, max_coordinates=max_coordinates,
+                  n_directions=n_directions)
+    if exact is not None:
+        _against_exact(problem, exact(*a.f64), spec or "", report)
+    return report
+
+
+def _against_exact(problem: _check.Problem, expected: list[Any], spec: str,
+                   report: Report) -> None:
+    """With ``spec=``: every entry of the user's gradient against the proven one (no finite
+    differences; at exact zeros the spec's ReLU'(0) = 0, so the convention is always checked)."""
+    __tracebackhide__ = True
+    for k, (i, want) in enumerate(zip(problem.wrt, expected, strict=True)):
+        yours = problem.yours[k][0]
+        scale = max(float(np.abs(want).max(initial=0.0)), 1e-300)
+        diff = np.abs(yours - want)
+        worst = int(np.argmax(diff)) if diff.size else 0
+        error = float(diff.max(initial=0.0)) / scale
+        tol = max(1e-9, 10 * max(problem.eps, *problem.yours_eps))
+        if error > tol:
+            idx = np.unravel_index(worst, want.shape) if want.shape else ()
+            where = f"{problem.names[i]}[{', '.join(map(str, idx))}]" if idx else problem.names[i]
+            raise GradientMismatch(
+                f"gradient against spec={spec!r} (exact, proven): {where}: yours "
+                f"{float(yours.ravel()[worst]):.8g}, expected {float(want.ravel()[worst]):.8g} "
+                f"(relative error {error:.2e} > {tol:.0e}); the finite-difference check "
+                f"passed, so the difference is where differences cannot see it (a kink's "
+                "convention, ReLU'(0) = 0)", report)
 
 
 def _with_spec(f: Callable[..., Any] | None, grad: Callable[..., Any], spec: str,
                names: Sequence[str] | None, args: Sequence[Any],
-               wrt: int | Sequence[int] | None) -> Callable[..., Any]:
-    """``f`` from the matrix-language ``spec``; a given ``f`` must agree with it at ``args``."""
+               wrt: int | Sequence[int] | None
+               ) -> tuple[Callable[..., Any], Callable[..., list[Any]]]:
+    """``f`` and the exact gradient from the matrix-language ``spec``; a given ``f`` must
+    agree with it at ``args``."""
     # lazy: SymPy and the symbolic layers load only when spec= is used
     from jacobian_lab.testing._spec import spec_function
 
@@ -140,13 +169,13 @@ def _with_spec(f: Callable[..., Any] | None, grad: Callable[..., Any], spec: str
     floating = [i for i, x in enumerate(args)
                 if np.issubdtype(np.asarray(_adapt.to_numpy(x)).dtype, np.floating)]
     chosen = floating if wrt is None else ([wrt] if isinstance(wrt, int) else list(wrt))
-    from_spec = spec_function(spec, names, [_adapt.to_numpy(x) for x in args], chosen)
+    from_spec, exact = spec_function(spec, names, [_adapt.to_numpy(x) for x in args], chosen)
     if f is not None:
         given, expected = float(f(*args)), from_spec(*(_adapt.to_numpy(x) for x in args))
         if not abs(given - expected) <= 1e-9 * max(1.0, abs(expected)):
             raise GradientMismatch(f"f and spec={spec!r} disagree at the given arguments: "
                                    f"f gives {given:.10g}, the spec {expected:.10g}")
-    return from_spec
+    return from_spec, exact
 
 
 def assert_jacobian(f: Callable[..., Any], jac: Callable[..., Any], *args: Any,

@@ -12,6 +12,7 @@ compared with the spec at the given point first.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,9 +34,11 @@ def _shape(name: str, a: Any) -> str:
 
 
 def spec_function(spec: str, names: Sequence[str], args: Sequence[Any],
-                  wrt: Sequence[int]) -> Callable[..., float]:
-    """``f(*args)`` of the matrix-language ``spec``, after its gradient w.r.t. the checked
-    arguments has been proven at these sizes."""
+                  wrt: Sequence[int]) -> tuple[Callable[..., float],
+                                               Callable[..., list[np.ndarray]]]:
+    """``f(*args)`` of the matrix-language ``spec``, and its exact gradient w.r.t. the checked
+    arguments (one array per argument, each of its shape) from the results proven at these
+    sizes — ReLU'(0) = 0 at exact zeros, the convention the spec declares."""
     # lazy: SymPy and the symbolic layers load only when spec= is used (the rest of
     # jacobian_lab.testing needs NumPy alone)
     from sympy import MatrixSymbol
@@ -63,11 +66,32 @@ def spec_function(spec: str, names: Sequence[str], args: Sequence[Any],
     order = sorted(range(len(names)), key=lambda i: names[i])  # the printed function's order
     used = {s.name for s in value.atoms(MatrixSymbol)}
 
+    def columns(xs: Sequence[Any]) -> dict[str, Any]:
+        return {names[i]: np.asarray(x).reshape(-1, 1) if np.ndim(x) == 1 else
+                np.asarray(x).reshape(1, 1) if np.ndim(x) == 0 else np.asarray(x)
+                for i, x in enumerate(xs)}
+
     def f(*xs: Any) -> float:
-        columns = {names[i]: np.asarray(x).reshape(-1, 1) if np.ndim(x) == 1 else
-                   np.asarray(x).reshape(1, 1) if np.ndim(x) == 0 else x
-                   for i, x in enumerate(xs)}
-        out = printed(*(columns[names[i]] for i in order if names[i] in used))
+        given = columns(xs)
+        out = printed(*(given[names[i]] for i in order if names[i] in used))
         return float(np.asarray(out).reshape(()))
 
-    return f
+    f.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names])
+    gradients = []
+    for i, r in zip(wrt, d.results, strict=True):
+        g = r.expr
+        for step in reversed(d.definitions[:-1]):
+            g = g.xreplace({step.lhs: step.rhs})
+        gsource, _ = numpy_function(f"d_{names[i]}", g, "", {})
+        gspace: dict[str, Any] = {"np": np}
+        exec(compile(gsource, f"<d_{names[i]}>", "exec"), gspace)  # our own printed source
+        params = sorted(s.name for s in g.atoms(MatrixSymbol))
+        gradients.append((i, gspace[f"d_{names[i]}"], params))
+
+    def exact(*xs: Any) -> list[np.ndarray]:
+        given = columns(xs)
+        return [np.asarray(fn(*(given[p] for p in params)), dtype=np.float64)
+                .reshape(np.shape(xs[i])) for i, fn, params in gradients]
+
+    return f, exact
