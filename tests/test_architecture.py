@@ -136,10 +136,13 @@ def unmarked_function_imports(source: str) -> list[int]:
     bad: list[int] = []
 
     def marked(node: ast.stmt) -> bool:
-        """The import's own lines, or the comment block right above it, say "# lazy:"."""
+        """The import's own lines, or the comment block above the run of imports it belongs
+        to, say "# lazy:"."""
         span = lines[node.lineno - 1: node.end_lineno or node.lineno]
         i = node.lineno - 2
-        while i >= 0 and lines[i].strip().startswith("#"):
+        while i >= 0 and (not lines[i].strip()  # isort's blank line between import groups
+                          or lines[i].strip().startswith(("#", "from ", "import ", ")"))
+                          or lines[i].strip().endswith(",")):
             span.append(lines[i])
             i -= 1
         return any("# lazy:" in s for s in span)
@@ -192,8 +195,10 @@ def test_every_import_inside_a_function_is_a_marked_lazy_import() -> None:
 def test_the_lazy_import_check_catches_an_unmarked_one() -> None:
     src = ("import os\n"
            "def f():\n    import json\n    return json\n"
-           "def g():\n    # lazy: keeps `jlab --help` free of SymPy\n    import sympy\n")
-    assert unmarked_function_imports(src) == [3]
+           "def g():\n    # lazy: keeps `jlab --help` free of SymPy\n    import sympy\n"
+           "    import mpmath  # one run of imports under the comment\n"
+           "    x = 1\n    import numpy\n")
+    assert unmarked_function_imports(src) == [3, 10]
 
 
 def test_the_layers_contract_is_declared_in_order() -> None:
