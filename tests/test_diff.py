@@ -340,3 +340,36 @@ def test_the_language_path_gives_the_catalogs_result(entry: str, index: int, tex
         b = inst(substitute(ours.expr, ours.defs))
         check = compare(sp.Matrix(a), sp.Matrix(b))
         assert check.verdict == "correct", (sizes, check.diagnosis)
+
+
+MISTAKES = [  # (expression, shapes, wrt, claim, the words of the diagnosis)
+    ("relu(W*x + b) + x", ("W=n,n", "x=n"), "x", "diag(step(W*x + b))*W*2 + eye(n)", None),
+    ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "W", "x'*step(W*x + b)",
+     "two sides of `x'*step(W*x + b)` are swapped"),
+    ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "W", "step(W*x + b).*x'",
+     "is element-wise where the matrix product"),
+    ("sum(y .* (W*x))", ("W=n,m", "x=m", "y=n"), "x", "y*W", "`y` needs a transpose"),
+    ("norm(A*x - b)^2", ("A=n,m", "x=m", "b=n"), "x", "2*(A*x - b)*A",
+     "`(A*x - b)` needs a transpose"),
+    ("norm(A*x - b)^2", ("A=n,m", "x=m", "b=n"), "x", "2*(A*x - b)'*A'",
+     "`A'` should not be transposed"),
+    ("sum(sigmoid(W*x))", ("W=n,m", "x=m"), "x",
+     "(sigmoid(W*x) .* (1 - sigmoid(W*x)))'.*W", "is element-wise where the matrix product"),
+]
+
+
+@pytest.mark.parametrize(("text", "shapes", "wrt", "claim", "words"), MISTAKES,
+                         ids=[c for _, _, _, c, _ in MISTAKES])
+def test_a_matrix_level_mistake_is_named(text: str, shapes: tuple[str, ...], wrt: str,
+                                         claim: str, words: str | None) -> None:
+    v = verify_claim(text, wrt, parse_shapes(list(shapes)), claim)
+    assert v.verdict == "incorrect"
+    if words is None:  # ×2 is no one-change mistake of the notation: no such diagnosis
+        assert "was meant" not in (v.diagnosis or "") and "needs" not in (v.diagnosis or "")
+    else:
+        assert words in (v.diagnosis or ""), v.diagnosis
+
+
+def test_a_claim_no_single_change_can_fix_keeps_its_shape_error() -> None:
+    with pytest.raises(ShapeError, match="the claim is m × m, but ∂f/∂x is n × m"):
+        verify_claim("W*x", "x", parse_shapes(["W=n,m", "x=m"]), "W'*W")

@@ -18,17 +18,24 @@ x.T*A + x.T*A.T
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import sympy as sp
 
 from jacobian_lab.core.chain import chain_steps
 from jacobian_lab.core.derivation import Derivation, Given, Kind, Partial, Result, Step
 from jacobian_lab.core.proof import prove_result
-from jacobian_lab.errors import ShapeError, UnknownNameError, UsageError, did_you_mean
+from jacobian_lab.errors import (
+    JlabError,
+    ShapeError,
+    UnknownNameError,
+    UsageError,
+    did_you_mean,
+)
 from jacobian_lab.judge.verdict import Check
 from jacobian_lab.language.matrix_shapes import Shape
 from jacobian_lab.language.matrix_syntax import names, parse
+from jacobian_lab.language.matrix_variants import variants
 from jacobian_lab.language.notation import notation
 from jacobian_lab.matrix.from_text import Built, build
 
@@ -127,39 +134,91 @@ def verify_claim(text: str, wrt: str, shapes: Mapping[str, Shape],
     >>> v.verdict, v.checks[0][0]
     ('incorrect', 'n=1')
     """
-    built = build(text, shapes)
-    if wrt not in built.variables:
-        known = sorted(built.variables)
-        raise UnknownNameError(f"`{wrt}` is not a variable of {text!r}"
-                               f"{did_you_mean(wrt, known)}; its variables: {', '.join(known)}")
-    var = built.variables[wrt]
-    declared = {n: s for n, s in built.shapes.names.items() if n != "I"}
-    unknown = sorted(set(names(parse(claim_text))) - set(built.variables) - set(built.dims)
-                     - {"I"})
-    if unknown:
-        raise UnknownNameError(f"the claim uses {', '.join(unknown)}, which {text!r} does not")
-    claim_built = build(claim_text, declared, output="claim")
-    claim = claim_built.expression
-    matrix_wrt = var.shape[1] != 1
-    kind: Kind = "gradient" if matrix_wrt else "jacobian"
-    if matrix_wrt and built.output.shape != (1, 1):
-        raise UsageError(f"the derivative of a non-scalar w.r.t. the matrix {wrt} is a tensor")
-    expected = var.shape if matrix_wrt else (built.output.shape[0], var.shape[0])
-    if tuple(claim.shape) != tuple(expected):
-        if tuple(claim.shape) == tuple(expected[::-1]):
-            return MatrixVerdict(
-                "incorrect", claim, expected, (),
-                f"transposed (denominator layout): the claim is {claim.shape[0]} × "
-                f"{claim.shape[1]}, ∂{built.output}/∂{wrt} is {expected[0]} × {expected[1]} "
-                "in numerator layout")
-        raise ShapeError(f"the claim is {claim.shape[0]} × {claim.shape[1]}, but "
-                         f"∂{built.output}/∂{wrt} is {expected[0]} × {expected[1]}"
-                         f"{' (the shape of ' + wrt + ')' if matrix_wrt else ''}")
-    result = Result(Partial(built.output, var), claim, built.output, var, kind,
-                    defs=tuple(built.links))
-    dims = sorted(built.dims.values(), key=str)
-    checks = tuple((_label(s), prove_result(result, s))
-                   for s in (size_assignments(dims) if dims else [{}]))
+    prepared = _Prepared.of(text, wrt, shapes)
+    try:
+        verdict = prepared.judge(claim_text)
+    except ShapeError:
+        verdict = None  # a claim of an impossible shape: perhaps one change makes it right
+    if verdict is not None and verdict.verdict != "incorrect":
+        return verdict
+    mistake = _mistake(prepared, claim_text)
+    if verdict is None:
+        if mistake is None:
+            prepared.judge(claim_text)  # raises the ShapeError again, with its message
+        return MatrixVerdict("incorrect", sp.S.Zero, prepared.expected, (), mistake)
+    if mistake is not None:
+        return replace(verdict, diagnosis=f"{mistake}; {verdict.diagnosis}")
+    return verdict
+
+
+def _mistake(prepared: _Prepared, claim_text: str) -> str | None:
+    """The words for the one change of the claim that makes it right, if there is one."""
+    for what, variant in variants(parse(claim_text)):
+        try:
+            if prepared.judge(str(variant), fast=True).verdict == "correct":
+                return what
+        except JlabError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """The expression built once, for judging its claim and the claim's variants."""
+
+    text: str
+    wrt: str
+    built: Built
+    var: sp.MatrixSymbol
+    kind: Kind
+    expected: tuple[sp.Expr, sp.Expr]
+
+    @classmethod
+    def of(cls, text: str, wrt: str, shapes: Mapping[str, Shape]) -> _Prepared:
+        built = build(text, shapes)
+        if wrt not in built.variables:
+            known = sorted(built.variables)
+            raise UnknownNameError(f"`{wrt}` is not a variable of {text!r}"
+                                   f"{did_you_mean(wrt, known)}; its variables: "
+                                   f"{', '.join(known)}")
+        var = built.variables[wrt]
+        matrix_wrt = var.shape[1] != 1
+        if matrix_wrt and built.output.shape != (1, 1):
+            raise UsageError(f"the derivative of a non-scalar w.r.t. the matrix {wrt} is a "
+                             "tensor")
+        expected = var.shape if matrix_wrt else (built.output.shape[0], var.shape[0])
+        return cls(text, wrt, built, var, "gradient" if matrix_wrt else "jacobian",
+                   tuple(expected))
+
+    def judge(self, claim_text: str, fast: bool = False) -> MatrixVerdict:
+        built, expected, wrt = self.built, self.expected, self.wrt
+        declared = {n: s for n, s in built.shapes.names.items() if n != "I"}
+        unknown = sorted(set(names(parse(claim_text))) - set(built.variables)
+                         - set(built.dims) - {"I"})
+        if unknown:
+            raise UnknownNameError(f"the claim uses {', '.join(unknown)}, which "
+                                   f"{self.text!r} does not")
+        claim = build(claim_text, declared, output="claim").expression
+        if tuple(claim.shape) != tuple(expected):
+            if tuple(claim.shape) == tuple(expected[::-1]):
+                return MatrixVerdict(
+                    "incorrect", claim, expected, (),
+                    f"transposed (denominator layout): the claim is {claim.shape[0]} × "
+                    f"{claim.shape[1]}, ∂{built.output}/∂{wrt} is {expected[0]} × "
+                    f"{expected[1]} in numerator layout")
+            raise ShapeError(f"the claim is {claim.shape[0]} × {claim.shape[1]}, but "
+                             f"∂{built.output}/∂{wrt} is {expected[0]} × {expected[1]}"
+                             f"{' (the shape of ' + wrt + ')' if self.kind == 'gradient' else ''}")
+        result = Result(Partial(built.output, self.var), claim, built.output, self.var,
+                        self.kind, defs=tuple(built.links))
+        dims = sorted(built.dims.values(), key=str)
+        checks = tuple((_label(s), prove_result(result, s, fast=fast))
+                       for s in (size_assignments(dims) if dims else [{}]))
+        return _verdict(claim, expected, checks)
+
+
+def _verdict(claim: sp.Basic, expected: tuple[sp.Expr, sp.Expr],
+             checks: tuple[tuple[str, Check], ...]) -> MatrixVerdict:
     wrong = [(label, c) for label, c in checks if c.verdict == "incorrect"]
     if wrong:
         label, c = wrong[0]
