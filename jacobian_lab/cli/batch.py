@@ -46,10 +46,7 @@ def _judge(request: Any, seconds: float) -> dict[str, Any]:
     except BudgetExceeded as e:
         why = (f"memory ({e.memory / 2**20:g} MB)" if e.memory else f"budget ({seconds:g} s)")
         return {"verdict": "undecided", "diagnosis": f"{why}: the judge did not finish"}
-    return {"verdict": v.verdict, "diagnosis": v.diagnosis,
-            "shape": [str(d) for d in v.shape],
-            "sizes": [{"sizes": label, "verdict": c.verdict, "method": c.method}
-                      for label, c in v.checks]}
+    return v.to_dict()
 
 
 def verify_batch(path: str, seconds: float) -> int:

@@ -249,9 +249,7 @@ def _verify_matrix(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({
             "schema": 1, "expr": args.exprs[0], "wrt": args.wrt[0], "claim": args.claim,
-            "shapes": list(args.shape), "layout": "numerator", "verdict": v.verdict,
-            "shape": [str(d) for d in v.shape], "diagnosis": v.diagnosis,
-            "sizes": [{"sizes": label, **c.to_dict()} for label, c in v.checks],
+            "shapes": list(args.shape), "layout": "numerator", **v.to_dict(detail=True),
         }, indent=2, default=str))
         return code
     console = make_console()

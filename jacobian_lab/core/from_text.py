@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sympy as sp
 
@@ -67,16 +68,7 @@ def diff(text: str, wrt: Sequence[str], shapes: Mapping[str, Shape]) -> Derivati
     steps: list[Step] = []
     results: list[Result] = []
     for name in wrt:
-        if name not in built.variables:
-            known = sorted(built.variables)
-            raise UnknownNameError(f"`{name}` is not a variable of {text!r}"
-                                   f"{did_you_mean(name, known)}; its variables: "
-                                   f"{', '.join(known)}")
-        var = built.variables[name]
-        if var.shape[1] != 1 and built.output.shape != (1, 1):
-            raise UsageError(f"∂{built.output}/∂{name}: the derivative of a non-scalar w.r.t. "
-                             f"the matrix {name} is a tensor; differentiate a scalar of it "
-                             f"(e.g. sum(...)) or w.r.t. a vector")
+        var = _variable(built, name)
         more, result = chain_steps(built.links, var, show=notation)
         steps += more
         kind: Kind = "gradient" if var.shape[1] != 1 else "jacobian"
@@ -95,6 +87,21 @@ def diff(text: str, wrt: Sequence[str], shapes: Mapping[str, Shape]) -> Derivati
         notes=_notes(built),
         sizes=size_assignments(dims) if dims else [{}],
     )
+
+
+def _variable(built: Built, name: str) -> sp.MatrixSymbol:
+    """The variable ``name`` of the expression, one that it can be differentiated by."""
+    if name not in built.variables:
+        known = sorted(built.variables)
+        raise UnknownNameError(f"`{name}` is not a variable of {built.text!r}"
+                               f"{did_you_mean(name, known)}; its variables: "
+                               f"{', '.join(known)}")
+    var = built.variables[name]
+    if var.shape[1] != 1 and built.output.shape != (1, 1):
+        raise UsageError(f"∂{built.output}/∂{name}: the derivative of a non-scalar w.r.t. "
+                         f"the matrix {name} is a tensor; differentiate a scalar of it "
+                         "(e.g. sum(...)) or w.r.t. a vector")
+    return var
 
 
 def _notes(built: Built) -> list[str]:
@@ -118,6 +125,14 @@ class MatrixVerdict:
     @property
     def ok(self) -> bool:
         return self.verdict == "correct"
+
+    def to_dict(self, detail: bool = False) -> dict[str, Any]:
+        """The verdict for JSON; ``detail`` adds each size's whole check."""
+        return {"verdict": self.verdict, "diagnosis": self.diagnosis,
+                "shape": [str(d) for d in self.shape],
+                "sizes": [{"sizes": label, **(c.to_dict() if detail else
+                                              {"verdict": c.verdict, "method": c.method})}
+                          for label, c in self.checks]}
 
 
 def verify_claim(text: str, wrt: str, shapes: Mapping[str, Shape],
@@ -176,16 +191,8 @@ class _Prepared:
     @classmethod
     def of(cls, text: str, wrt: str, shapes: Mapping[str, Shape]) -> _Prepared:
         built = build(text, shapes)
-        if wrt not in built.variables:
-            known = sorted(built.variables)
-            raise UnknownNameError(f"`{wrt}` is not a variable of {text!r}"
-                                   f"{did_you_mean(wrt, known)}; its variables: "
-                                   f"{', '.join(known)}")
-        var = built.variables[wrt]
+        var = _variable(built, wrt)
         matrix_wrt = var.shape[1] != 1
-        if matrix_wrt and built.output.shape != (1, 1):
-            raise UsageError(f"the derivative of a non-scalar w.r.t. the matrix {wrt} is a "
-                             "tensor")
         expected = var.shape if matrix_wrt else (built.output.shape[0], var.shape[0])
         return cls(text, wrt, built, var, "gradient" if matrix_wrt else "jacobian",
                    tuple(expected))
