@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from jacobian_lab.errors import ParseError, ShapeError, UnknownNameError, did_you_mean
+from jacobian_lab.language.activations import ACTIVATIONS
 from jacobian_lab.language.matrix_syntax import (
     Binary,
     Call,
@@ -45,8 +46,9 @@ from jacobian_lab.language.matrix_syntax import (
 
 Dim = int | str
 
-ELEMENTWISE = ("relu", "sigmoid", "tanh", "exp", "log", "softplus", "abs", "sqrt", "sin",
-               "cos", "step")
+ELEMENTWISE = (*ACTIVATIONS, "exp", "log", "abs", "sqrt", "sin", "cos", "step")
+"""Element-wise functions: every activation of the registry, a few elementary ones, and
+``step`` (ReLU')."""
 STRUCTURE = ("sum", "dot", "norm", "tr", "det", "logdet", "inv", "diag", "ones", "eye",
              "softmax", "log_softmax", "logsumexp", "T")
 FUNCTIONS = (*ELEMENTWISE, *STRUCTURE)
