@@ -13,7 +13,8 @@ holding NumPy alone.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -40,13 +41,20 @@ def result_spec(name: str, expr: MatrixExpr, doc: str) -> KernelSpec:
     return KernelSpec(name, "diff", described, ((name, expr),), doc)
 
 
+def load(source: str, name: str) -> Callable[..., Any]:
+    """The function ``name`` defined by a printed ``source``, in a namespace holding NumPy
+    alone (the source is ours, printed from SymPy objects, never a user's string)."""
+    namespace: dict[str, Any] = {"np": np}
+    exec(compile(source, f"<{name}>", "exec"), namespace)
+    fn: Callable[..., Any] = namespace[name]
+    return fn
+
+
 def check_function(spec: KernelSpec, source: str, sizes: Mapping[sp.Symbol, int],
                    seed: int = 0) -> float:
     """The largest relative difference between the printed function and the instantiated
     result at ``sizes``; a :class:`VerificationError` above :data:`RTOL`."""
-    namespace: dict[str, object] = {"np": np}
-    exec(compile(source, f"<{spec.name}>", "exec"), namespace)  # our own printed source
-    fn = namespace[spec.name]
+    fn = load(source, spec.name)
     rng = np.random.default_rng(seed)
     inst = Instantiator(sizes)
     values: dict[sp.Symbol, float] = {}
@@ -62,7 +70,7 @@ def check_function(spec: KernelSpec, source: str, sizes: Mapping[sp.Symbol, int]
     explicit = inst(expr)
     explicit = explicit if isinstance(explicit, sp.MatrixBase) else sp.Matrix([[explicit]])
     expected = np.array(explicit.xreplace(values).evalf(30).tolist(), dtype=np.float64)
-    got = np.asarray(fn(*args), dtype=np.float64).reshape(expected.shape)  # type: ignore[operator]
+    got = np.asarray(fn(*args), dtype=np.float64).reshape(expected.shape)
     scale = max(float(np.abs(expected).max(initial=0.0)), 1e-300)
     error = float(np.abs(got - expected).max(initial=0.0)) / scale
     if not error <= RTOL:
