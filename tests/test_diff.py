@@ -373,3 +373,18 @@ def test_a_matrix_level_mistake_is_named(text: str, shapes: tuple[str, ...], wrt
 def test_a_claim_no_single_change_can_fix_keeps_its_shape_error() -> None:
     with pytest.raises(ShapeError, match="the claim is m × m, but ∂f/∂x is n × m"):
         verify_claim("W*x", "x", parse_shapes(["W=n,m", "x=m"]), "W'*W")
+
+
+@pytest.mark.parametrize("activation", ["gelu", "leaky_relu", "softplus"])
+def test_every_activation_of_the_registry_is_in_the_matrix_language(activation: str) -> None:
+    """The language reads the activation registry (gelu and leaky_relu were once unknown)."""
+    d = diff(f"sum({activation}(W*x + b))", ["W"], parse_shapes(["W=n,m", "x=m"]))
+    assert prove(d).ok
+
+
+def test_cli_diff_past_its_budget_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "sum(relu(W*x + b))", "--wrt", "W", "--shape", "W=n,m", "--shape",
+                 "x=m", "--budget", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: `jlab diff` did not finish within the budget of 0.001 s")
+    assert err.count("\n") == 1

@@ -67,7 +67,7 @@ def budget(args: argparse.Namespace) -> float:
 
 
 @contextmanager
-def _bounded(args: argparse.Namespace, command: str) -> Iterator[None]:
+def bounded(args: argparse.Namespace, command: str) -> Iterator[None]:
     """Run a command within ``--budget`` seconds; past it, a one-line error (exit 2)."""
     seconds = budget(args)
     try:
@@ -195,7 +195,7 @@ def _print_check(console: Console, check: Check, what: str) -> None:
 
 def cmd_jacobian(args: argparse.Namespace, gradient: bool = False) -> int:
     kind = "gradient" if gradient else "Jacobian"
-    with _bounded(args, kind.lower()):
+    with bounded(args, kind.lower()):
         return _jacobian(args, kind)
 
 
@@ -258,7 +258,7 @@ def cmd_gradient(args: argparse.Namespace) -> int:
 
 
 def cmd_chain(args: argparse.Namespace) -> int:
-    with _bounded(args, "chain"):
+    with bounded(args, "chain"):
         return _chain(args)
 
 

@@ -8,13 +8,12 @@ import sys
 
 from rich.console import Console
 
-from jacobian_lab.budget import deadline
-from jacobian_lab.cli.calculus import MEMORY_BYTES
+from jacobian_lab.cli.calculus import bounded
 from jacobian_lab.codegen.function import numpy_function
 from jacobian_lab.core.derivation import Derivation, Result, substitute
 from jacobian_lab.core.from_text import diff
 from jacobian_lab.core.proof import prove
-from jacobian_lab.errors import BudgetExceeded, RuleError
+from jacobian_lab.errors import RuleError
 from jacobian_lab.language.latex import latex
 from jacobian_lab.language.matrix_shapes import parse_shapes
 from jacobian_lab.matrix.to_text import to_text
@@ -25,15 +24,9 @@ SCHEMA = 1
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Exit 0 when every result is proven, 1 when a proof fails, 2 for bad input."""
-    seconds = float(args.budget)
-    try:
-        with deadline(seconds, memory=MEMORY_BYTES):
-            shapes = parse_shapes(args.shape or [])
-            d = diff(args.expr, args.wrt, shapes)
-            proof = prove(d)
-    except BudgetExceeded as e:
-        hint = "" if e.memory else "give it more time with --budget SECONDS"
-        raise BudgetExceeded(seconds, "`jlab diff`", hint, e.memory) from None
+    with bounded(args, "diff"):
+        d = diff(args.expr, args.wrt, parse_shapes(args.shape or []))
+        proof = prove(d)
     if getattr(args, "emit", None):
         return _emit(args, d, proof.ok)
     if args.format == "json":
