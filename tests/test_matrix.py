@@ -261,6 +261,11 @@ EXAMPLES: dict[str, Callable[[], MatrixExpr]] = {
         lambda: sp.MatMul(apply("relu", xs, 1), sp.MatAdd(apply("relu", xs), s1), T(x)),
     "scalars first": lambda: sp.MatMul(W, x, s1),
     "diag(v)ᵖ = diag(v^∘p)": lambda: sp.MatPow(diag(v), 2),
+    "(c 𝟏𝟏ᵀ) ⊙ X = c X (scalar expansion, element-wise)":
+        lambda: hadamard(ones(k, 1) * s1 * ones(1, n), W),
+    "diag(s) = s for a scalar s": lambda: sp.MatMul(diag(s1), T(x)),
+    "for scalars u ⊙ v = u v": lambda: sp.MatMul(hadamard(s1, s2), T(x)),
+    "((Aᵀ)^∘p)ᵀ = A^∘p": lambda: T(sp.HadamardPower(T(W), -1)),
 }
 
 

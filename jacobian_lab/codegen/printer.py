@@ -29,7 +29,7 @@ from jacobian_lab.language.activations import (
     Activation,
     Kink,
 )
-from jacobian_lab.matrix.expr import Apply, Softmax
+from jacobian_lab.matrix.expr import Apply, Scalar, Softmax, SquareFunction
 
 ATOM, FUNC, POW, MUL, ADD = 1000, 70, 60, 50, 40
 MATMUL = MUL - 1  # `a @ b` is parenthesized inside `*` and `/`, where it would misread
@@ -256,7 +256,20 @@ class KernelPrinter(NumPyPrinter):
         base, p = e.args
         if p == -1:
             return self._ret(e, f"1 / {self.wrap(base, MUL + 1)}", MUL)
-        return self._ret(e, f"{self.wrap(base, POW + 1)}**{self._print(p)}", POW)
+        exponent = self._print(p) if p.is_Integer and p >= 0 else f"({self._print(p)})"
+        return self._ret(e, f"{self.wrap(base, POW + 1)}**{exponent}", POW)
+
+    def _print_Scalar(self, e: Scalar) -> str:  # a 1 × 1 array broadcasts as a coefficient
+        return self.wrap(e.arg, MUL + 1)
+
+    def _print_SquareFunction(self, e: SquareFunction) -> str:
+        x = self._print(e.arg)
+        value = {"tr": f"np.trace({x})", "det": f"np.linalg.det({x})",
+                 "logdet": f"np.log(np.linalg.det({x}))"}[e.fname]
+        return self._ret(e, f"np.reshape({value}, (1, 1))", FUNC)
+
+    def _print_Inverse(self, e: sp.Inverse) -> str:
+        return self._ret(e, f"np.linalg.inv({self._print(e.arg)})", FUNC)
 
     def _print_Transpose(self, e: sp.Transpose) -> str:
         if isinstance(e.arg, sp.Transpose):

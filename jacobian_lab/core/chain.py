@@ -24,6 +24,8 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from jacobian_lab.core.derivation import Partial, Step
 from jacobian_lab.errors import RuleError, ShapeError
+from jacobian_lab.matrix.adjoint import backprop
+from jacobian_lab.matrix.expr import T
 from jacobian_lab.matrix.rules import (
     CONSTANT_RULE,
     VJP_RULE,
@@ -202,8 +204,21 @@ def chain_steps(
     if not links:
         raise RuleError(f"the chain rule needs at least one definition to differentiate "
                         f"w.r.t. {wrt}")
-    if is_matrix_variable(wrt):
-        return _matrix_chain_steps(links, wrt, show)
+    try:
+        if is_matrix_variable(wrt):
+            return _matrix_chain_steps(links, wrt, show)
+        return _jacobian_chain_steps(links, wrt, show)
+    except (ShapeError, RuleError):
+        # A matrix met on the way (W entering other than linearly, a matrix intermediate,
+        # tr/det/inv): its Jacobian is a tensor. A scalar output still has matrix adjoints.
+        if links[-1][0].shape != (1, 1):
+            raise
+        return adjoint_steps(links, wrt, show)
+
+
+def _jacobian_chain_steps(
+    links: Sequence[Link], wrt: sp.MatrixSymbol, show: Show
+) -> tuple[list[Step], MatrixExpr]:
     out = links[-1][0]
     order, parents = topological(links, wrt)
     edges, steps = _edges(_definitions(links), order, parents, show)
@@ -250,6 +265,73 @@ def _matrix_chain_steps(
     steps.append(Step(Partial(cost, W), total, MATRIX_PATHS_RULE,
                       f"{show(W)} enters {len(grads)} affine maps: add their gradients"))
     return steps, total
+
+
+def _layout(g: MatrixExpr, node: sp.MatrixSymbol) -> MatrixExpr:
+    """An adjoint as the numerator-layout derivative: a row for a column node."""
+    return T(g) if node.shape[1] == 1 and node.shape[0] != 1 else g
+
+
+def adjoint_steps(
+    links: Sequence[Link], wrt: sp.MatrixSymbol, show: Show = sp.sstr
+) -> tuple[list[Step], MatrixExpr]:
+    """∂C/∂wrt of a scalar output C by reverse mode with matrix adjoints
+    (:mod:`jacobian_lab.matrix.adjoint`): each intermediate, users first, receives the sum
+    of what its users pass back — one step per intermediate, named by the rules that fired —
+    and ``wrt`` last. Any variable: a matrix, a vector (the result is then the 1 × n row of
+    numerator layout) or a scalar.
+
+    >>> from jacobian_lab.matrix.expr import SquareFunction, matrix, DIM_N
+    >>> A, X, f = matrix("A", DIM_N, DIM_N), matrix("X", DIM_N, DIM_N), matrix("f", 1, 1)
+    >>> from jacobian_lab.language.notation import notation
+    >>> steps, result = adjoint_steps([(f, SquareFunction("det", A * X))], X)
+    >>> notation(result)
+    'det(A X) Aᵀ (A X)⁻ᵀ'
+    >>> steps[-1].rule
+    'adjoint: det: ∂det(X)/∂X = det(X) X⁻ᵀ; product: in L X R, X receives Lᵀ Ḡ Rᵀ; numbers first'
+
+    """
+    out = links[-1][0]
+    if out.shape != (1, 1):
+        raise ShapeError(f"∂{out}/∂{wrt}: adjoints need a scalar output; {out} is "
+                         f"{out.shape[0]} × {out.shape[1]}")
+    defs = _definitions(links)
+    order, parents = topological(links, wrt)
+    if not order:
+        zero = sp.ZeroMatrix(*_layout(wrt, wrt).shape)
+        return [Step(Partial(out, wrt), zero, CONSTANT_RULE,
+                     f"{show(out)} does not depend on {show(wrt)}")], zero
+    named = {d: n for n, d in defs.items() if n != out and not isinstance(d, sp.MatrixSymbol)}
+    pending: dict[sp.Basic, list[MatrixExpr]] = {out: [sp.Identity(1)]}
+    fired: dict[sp.Basic, list[str]] = {}
+    users: dict[sp.Basic, list[str]] = {}
+    steps: list[Step] = []
+
+    def received(node: sp.Basic) -> tuple[MatrixExpr, list[str]]:
+        parts = pending.pop(node)
+        used: list[str] = []
+        total = simplify(parts[0] if len(parts) == 1 else sp.MatAdd(*parts), trace=used)
+        return total.xreplace(named), used
+
+    for node in reversed(order):
+        g, used = received(node)
+        if node != out:
+            rules = "; ".join(fired[node] + used)
+            steps.append(Step(Partial(out, node), _layout(g, node), f"adjoint: {rules}",
+                              f"{show(node)} is used by {', '.join(users[node])}: add what "
+                              "each passes back"))
+        rules_here: list[str] = []
+        for leaf, share in backprop(defs[node], g, set(parents[node]), rules_here).items():
+            pending.setdefault(leaf, []).append(share)
+            fired.setdefault(leaf, []).extend(r for r in rules_here if r not in fired[leaf])
+            users.setdefault(leaf, []).append(show(node))
+    g, used = received(wrt)
+    result = simplify(_layout(g, wrt))
+    steps.append(Step(Partial(out, wrt), result, f"adjoint: {'; '.join(fired[wrt] + used)}",
+                      f"{show(wrt)} is used by {', '.join(users[wrt])}: add what each passes "
+                      "back" + (" (transposed: numerator layout)" if result.shape != g.shape
+                                else "")))
+    return steps, result
 
 
 def simplify_step(

@@ -33,6 +33,7 @@ from jacobian_lab.errors import (
     UsageError,
     did_you_mean,
 )
+from jacobian_lab.judge.diagnosis import TRANSPOSE_DIAGNOSIS
 from jacobian_lab.judge.verdict import Check
 from jacobian_lab.language.matrix_shapes import Shape
 from jacobian_lab.language.matrix_syntax import names, parse
@@ -221,16 +222,30 @@ class _Prepared:
         dims = sorted(built.dims.values(), key=str)
         checks = tuple((_label(s), prove_result(result, s, fast=fast))
                        for s in (size_assignments(dims) if dims else [{}]))
-        return _verdict(claim, expected, checks)
+        return _verdict(claim, expected, checks, self.kind, f"∂{built.output}/∂{wrt}")
+
+
+def _in_matrix_words(diagnosis: str, kind: Kind, what: str) -> str:
+    """The judge's transpose diagnosis, said for matrix notation: a gradient w.r.t. a matrix
+    has that matrix's shape (no layout to choose), and ``--layout`` is not an option here."""
+    if not diagnosis.startswith(TRANSPOSE_DIAGNOSIS.split("{", 1)[0]):
+        return diagnosis
+    if kind == "gradient":
+        return (f"transposed: the claim is the transpose of {what}, which has the shape of "
+                "the matrix, entry (i, j) being the derivative by its entry (i, j)")
+    return (f"transposed (denominator layout): the claim is the transpose of {what}; "
+            "numerator layout puts one row per output")
 
 
 def _verdict(claim: sp.Basic, expected: tuple[sp.Expr, sp.Expr],
-             checks: tuple[tuple[str, Check], ...]) -> MatrixVerdict:
+             checks: tuple[tuple[str, Check], ...], kind: Kind = "jacobian",
+             what: str = "the derivative") -> MatrixVerdict:
     wrong = [(label, c) for label, c in checks if c.verdict == "incorrect"]
     if wrong:
         label, c = wrong[0]
         entries = ", ".join(f"({m.row},{m.col})" for m in c.mismatches[:6])
-        why = f"at {label}: " + (c.diagnosis or f"the entries {entries} differ")
+        why = f"at {label}: " + (_in_matrix_words(c.diagnosis, kind, what) if c.diagnosis
+                                 else f"the entries {entries} differ")
         right = [lbl for lbl, chk in checks if chk.verdict == "correct"]
         if right:
             why += f" (it agrees at {', '.join(right)}: small sizes can hide a mistake)"

@@ -75,6 +75,8 @@ class JlabLatexPrinter(LatexPrinter):
 
     def _print_Transpose(self, expr: sp.Basic) -> str:
         arg = expr.arg
+        if isinstance(arg, sp.Inverse):  # (X^{-1})^T = X^{-T}
+            return self._inverted(arg.arg, "-\\top")
         s = self._print(arg)
         if not isinstance(arg, sp.MatrixSymbol) and not getattr(arg, "is_Atom", False):
             s = f"\\left({s}\\right)"
@@ -84,6 +86,23 @@ class JlabLatexPrinter(LatexPrinter):
 
     def _print_DiagMatrix(self, expr: sp.Basic) -> str:
         return f"\\operatorname{{diag}}\\left({self._print(expr.args[0])}\\right)"
+
+    def _print_SquareFunction(self, expr: Any) -> str:
+        name = {"tr": "\\operatorname{tr}", "det": "\\det", "logdet": "\\log\\det"}[expr.fname]
+        return f"{name}\\left({self._print(expr.arg)}\\right)"
+
+    def _inverted(self, arg: sp.Basic, script: str) -> str:
+        s = self._print(arg)
+        if not isinstance(arg, sp.MatrixSymbol):
+            s = f"\\left({s}\\right)"
+        elif "^" in s:
+            s = f"{{{s}}}"
+        return f"{s}^{{{script}}}"
+
+    def _print_Inverse(self, expr: Any) -> str:
+        if isinstance(expr.arg, sp.Transpose):
+            return self._inverted(expr.arg.arg, "-\\top")
+        return self._inverted(expr.arg, "-1")
 
     def _deal_with_super_sub(self, string: str, style: str = "plain") -> str:
         # Only names with Unicode scripts are ours to translate; others go to SymPy.

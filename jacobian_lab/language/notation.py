@@ -13,6 +13,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 _SUP_T = "ᵀ"
+_SUPERSCRIPT_DIGITS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 # Characters that put a script on a name (a layer index, a subscript, a prime).
 _SCRIPTS = frozenset("⁽⁾ˡᴸᴬ⁺⁻⁰¹²³⁴⁵⁶⁷⁸⁹ᵢⱼₖₐ₀₁₂₃₄₅₆₇₈₉′ᵀ")
 
@@ -51,6 +52,19 @@ class NotationPrinter(StrPrinter):
     def _print_DiagMatrix(self, e: Any) -> str:
         return f"diag({self._print(e.args[0])})"
 
+    def _print_SquareFunction(self, e: Any) -> str:
+        name = "log det" if e.fname == "logdet" else e.fname
+        return f"{name}({self._print(e.arg)})"
+
+    def _inverted(self, a: Any, script: str) -> str:
+        s = self._print(a)
+        return (s if isinstance(a, sp.MatrixSymbol) and s.isalnum() else f"({s})") + script
+
+    def _print_Inverse(self, e: Any) -> str:
+        if isinstance(e.arg, sp.Transpose):  # (Xᵀ)⁻¹ = X⁻ᵀ
+            return self._inverted(e.arg.arg, "⁻ᵀ")
+        return self._inverted(e.arg, "⁻¹")
+
     def _print_OneMatrix(self, e: Any) -> str:
         if e.shape == (1, 1):
             return "1"
@@ -64,6 +78,8 @@ class NotationPrinter(StrPrinter):
 
     def _print_Transpose(self, e: Any) -> str:
         a = e.arg
+        if isinstance(a, sp.Inverse):  # (X⁻¹)ᵀ = X⁻ᵀ
+            return self._inverted(a.arg, "⁻ᵀ")
         s = self._print(a)
         atoms = (sp.MatrixSymbol, sp.OneMatrix)
         is_call = type(a).__name__ in ("Apply", "Softmax", "DiagMatrix")
@@ -134,10 +150,26 @@ class NotationPrinter(StrPrinter):
     def _print_Case(self, e: Any) -> str:
         return f"{self._print(e.args[0])} ({e.args[1].name})"
 
+    def _print_Pow(self, e: Any) -> str:
+        if type(e.base).__name__ == "Scalar" and e.exp.is_Integer:  # det(X)²
+            return self._print_MatPow(sp.MatPow(e.base.args[0], e.exp))
+        return super()._print_Pow(e)
+
+    def _print_MatPow(self, e: Any) -> str:
+        # det(X)², (u ⊙ v)⁻¹: a whole exponent as a superscript
+        base, p = e.args
+        b = self._print(base)
+        if not (isinstance(base, sp.MatrixSymbol) or (b.endswith(")") and b.count("(") == 1)):
+            b = f"({b})"
+        if p.is_Integer:
+            return b + str(p).translate(_SUPERSCRIPT_DIGITS)
+        return f"{b}^({self._print(p)})"
+
     def _print_Mul(self, e: Any) -> str:
         # A coefficient made of 1 × 1 matrices (eᵢ · step(zᵢ)) reads as a product of
         # scalars, written side by side after the number: "-eᵢ step(zᵢ)", "1/m eᵢ".
-        scalars = [a for a in e.args if type(a).__name__ == "Scalar"]
+        scalars = [a for a in e.args if type(a).__name__ == "Scalar"
+                   or (isinstance(a, sp.Pow) and type(a.base).__name__ == "Scalar")]
         if not scalars:
             return super()._print_Mul(e)
         num, rest = e.as_independent(*scalars, as_Add=False)

@@ -18,7 +18,7 @@ from sympy.matrices.expressions.diagonal import DiagMatrix
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from jacobian_lab.errors import ShapeError
-from jacobian_lab.matrix.expr import Apply, SampleSum, Scalar, Softmax
+from jacobian_lab.matrix.expr import Apply, SampleSum, Scalar, Softmax, SquareFunction
 
 
 def components(ms: sp.MatrixSymbol, sizes: Mapping[sp.Symbol, int]) -> sp.Matrix:
@@ -154,6 +154,20 @@ class Instantiator:
         if total is None:
             raise ShapeError(f"A sum over m = {m} samples is empty: {e}")
         return total
+
+    def _eval_SquareFunction(self, e: SquareFunction) -> sp.Matrix:
+        a = self(e.arg)
+        if e.fname == "tr":
+            return sp.Matrix([[a.trace()]])
+        d = a.det(method="berkowitz")  # division-free: exact for symbolic entries
+        return sp.Matrix([[d if e.fname == "det" else sp.log(d)]])  # log det: det > 0
+
+    def _eval_Inverse(self, e: sp.Inverse) -> sp.Matrix:
+        a = self(e.arg)
+        d = a.det(method="berkowitz")
+        if d == 0:
+            raise ShapeError(f"{e.arg} is singular at these sizes: {e} does not exist")
+        return a.adjugate(method="berkowitz") / d
 
     def _eval_Softmax(self, e: Softmax) -> sp.Matrix:
         z = self(e.arg)

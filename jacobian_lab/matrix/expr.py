@@ -143,6 +143,35 @@ class Softmax(MatrixExpr):
         return sp.exp(col[i]) / sp.Add(*[sp.exp(c) for c in col])
 
 
+class SquareFunction(MatrixExpr):
+    """A scalar (1 × 1) function of a square matrix: ``tr``, ``det`` or ``logdet``
+    (log det A, defined where det A > 0). SymPy's ``Trace`` and ``Determinant`` are scalars, not
+    matrices; as 1 × 1 matrices these compose with the rest of the layer."""
+
+    NAMES = ("tr", "det", "logdet")
+
+    def __new__(cls, name: str | Str, arg: MatrixExpr) -> SquareFunction:
+        name = Str(str(name))
+        if name.name not in cls.NAMES:
+            raise ShapeError(f"{name.name} is not one of {', '.join(cls.NAMES)}")
+        arg = sp.sympify(arg)
+        if arg.shape[0] != arg.shape[1]:
+            raise ShapeError(f"{name.name}({arg}) needs a square matrix, not {arg.shape}")
+        return super().__new__(cls, name, arg)
+
+    @property
+    def fname(self) -> str:
+        return self.args[0].name
+
+    @property
+    def arg(self) -> MatrixExpr:
+        return self.args[1]
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return (sp.S.One, sp.S.One)
+
+
 class SampleSum(MatrixExpr):
     """Σᵢ body over the m samples of a batch: the per-sample symbols of ``body`` (``xᵢ``,
     ``yᵢ``) stand for column i of their batch matrices (``X``, ``y``).
@@ -298,6 +327,7 @@ __all__ = [
     "Scalar",
     "ScalarFunction",
     "Softmax",
+    "SquareFunction",
     "T",
     "apply",
     "diag",

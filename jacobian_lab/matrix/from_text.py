@@ -40,6 +40,7 @@ from jacobian_lab.matrix.expr import (
 )
 from jacobian_lab.matrix.expr import (
     Softmax,
+    SquareFunction,
     T,
     apply,
     diag,
@@ -220,12 +221,15 @@ class _Builder:
         return sp.HadamardPower(a, b)
 
     def norm_squared(self, call: Call) -> MatrixExpr:
-        arg = self.build(call.args[0])
+        """‖v‖² = vᵀv for a column (v vᵀ for a row); ‖X‖² = 𝟏ᵀ(X ∘ X)𝟏 (Frobenius)."""
         s = self.shape(call.args[0])
-        if not isinstance(arg, MatrixExpr) or (s.cols != 1 and s.rows != 1):
-            raise self.unsupported("the norm of a matrix (write sum(X .^ 2))", call)
-        r = self.named(arg, "r")
-        return T(r) * r if s.cols == 1 else r * T(r)
+        r = self.named(self.matrix(self.build(call.args[0]), s), "r")
+        if s.cols == 1:
+            return T(r) * r
+        if s.rows == 1:
+            return r * T(r)
+        rows, cols = self.size(s)
+        return ones(1, rows) * sp.HadamardPower(r, 2) * ones(cols, 1)
 
     def call(self, node: Call) -> Value:
         f = node.func
@@ -259,8 +263,15 @@ class _Builder:
             return T(x) * y
         if f == "diag":
             return diag(x)
-        if f == "norm":
-            raise self.unsupported("norm(x) other than squared (write norm(x)^2)", node)
+        if f == "norm":  # ‖x‖ = (‖x‖²)^(1/2), the 2-norm of a vector, Frobenius of a matrix
+            return sp.HadamardPower(self.named(self.norm_squared(node), "u"), sp.S.Half)
+        if f in SquareFunction.NAMES:
+            return SquareFunction(f, x)
+        if f == "inv":
+            return sp.Inverse(x)
+        if f == "logsumexp":  # log(𝟏ᵀ exp(z)), column by column
+            z = self.named(x, "z")
+            return apply("log", self.named(ones(1, z.shape[0]) * apply("exp", z), "u"))
         raise self.unsupported(f"{f}(…)", node)
 
 

@@ -71,6 +71,19 @@ def _tmul(e: sp.Transpose) -> MatrixExpr | None:
     return e.arg.T.doit(deep=False) if isinstance(e.arg, sp.MatMul) else None
 
 
+@defsimp(sp.Transpose, "((Aᵀ)^∘p)ᵀ = A^∘p")
+def _tpower(e: sp.Transpose) -> MatrixExpr | None:
+    a = e.arg
+    if isinstance(a, sp.HadamardPower) and isinstance(a.base, sp.Transpose):
+        return sp.HadamardPower(a.base.arg, a.exp)
+    return None
+
+
+@defsimp(DiagMatrix, "diag(s) = s for a scalar s")
+def _diag_scalar(e: DiagMatrix) -> MatrixExpr | None:
+    return e.args[0] if is_scalar(e.args[0]) else None
+
+
 @defsimp(sp.Transpose, "𝟏, I and 𝟎 transposed")
 def _tconst(e: sp.Transpose) -> MatrixExpr | None:
     if isinstance(e.arg, sp.OneMatrix | sp.Identity | sp.ZeroMatrix):
@@ -139,6 +152,37 @@ def _hones(e: sp.HadamardProduct) -> MatrixExpr | None:
     if len(rest) == len(e.args) or not rest:
         return None
     return rest[0] if len(rest) == 1 else sp.HadamardProduct(*rest)
+
+
+def _constant_fill(a: sp.Basic) -> sp.Expr | None:
+    """c when every entry of ``a`` is the scalar c: c 𝟏𝟏ᵀ, 𝟏 s 𝟏ᵀ, 𝟏 s, s 𝟏ᵀ (s 1 × 1)."""
+    if not isinstance(a, sp.MatMul):
+        return None
+    coeff, mats = a.as_coeff_matrices()
+    kinds = [("1" if is_ones(m) and m.shape[1] == 1 else "r" if is_ones(m) and m.shape[0] == 1
+              else "s" if is_scalar(m) else "?") for m in mats]
+    pattern = "".join(kinds)
+    if len(mats) == 1 and is_ones(mats[0]):
+        return coeff
+    if pattern not in ("1r", "1s", "sr", "1sr"):
+        return None
+    scalars = [as_coeff(m) for m, k in zip(mats, kinds, strict=True) if k == "s"]
+    return sp.Mul(coeff, *scalars)
+
+
+@defsimp(sp.HadamardProduct, "for scalars u ⊙ v = u v")
+def _hscalars(e: sp.HadamardProduct) -> MatrixExpr | None:
+    return sp.MatMul(*e.args).doit(deep=False) if is_scalar(e) else None
+
+
+@defsimp(sp.HadamardProduct, "(c 𝟏𝟏ᵀ) ⊙ X = c X (scalar expansion, element-wise)")
+def _hfill(e: sp.HadamardProduct) -> MatrixExpr | None:
+    for i, a in enumerate(e.args):
+        c = _constant_fill(a)
+        if c is not None:
+            rest = [b for j, b in enumerate(e.args) if j != i]
+            return rebuild(c, [rest[0] if len(rest) == 1 else sp.HadamardProduct(*rest)])
+    return None
 
 
 def _elementwise_replace(e: sp.Basic, old: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:

@@ -16,7 +16,7 @@ import sympy as sp
 from sympy.matrices.expressions.diagonal import DiagMatrix
 
 from jacobian_lab.errors import RuleError
-from jacobian_lab.matrix.expr import Apply, Scalar, Softmax
+from jacobian_lab.matrix.expr import Apply, Scalar, Softmax, SquareFunction
 
 ADD, MUL, POW, POSTFIX, ATOM = 10, 20, 40, 50, 100
 
@@ -80,6 +80,8 @@ _PRINTERS: dict[type, Any] = {
     Apply: _apply,
     Softmax: lambda e: (f"softmax({_text(e.args[0])[0]})", ATOM),
     DiagMatrix: lambda e: (f"diag({_text(e.args[0])[0]})", ATOM),
+    SquareFunction: lambda e: (f"{e.fname}({_text(e.arg)[0]})", ATOM),
+    sp.Inverse: lambda e: (f"inv({_text(e.arg)[0]})", ATOM),
     Scalar: lambda e: _text(e.args[0]),
     sp.OneMatrix: _ones,
     sp.Identity: lambda e: (f"eye({e.shape[0]})", ATOM),
