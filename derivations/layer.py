@@ -10,7 +10,8 @@ from derivations._steps import chain, definitions
 from jacobian_lab.core.derivation import Derivation, Given, Partial, Result, Step
 from jacobian_lab.language.functions import sigmoid
 from jacobian_lab.matrix.explicit import Instantiator, components
-from jacobian_lab.matrix.expr import DIM_K, DIM_N, apply, matrix, vector
+from jacobian_lab.matrix.expr import DIM_K, DIM_N, matrix, vector
+from jacobian_lab.matrix.from_text import define
 
 # The notes' example: a layer of two neurons on a two-dimensional input.
 W_NUM = sp.Matrix([[5, 2], [3, 6]])
@@ -25,8 +26,8 @@ def _decimal(m: sp.Matrix) -> sp.Matrix:
 @register("layer")
 def build() -> Derivation:
     W, a, b = matrix("W", DIM_K, DIM_N), vector("a"), vector("b", DIM_K)
-    z, a_out = vector("z", DIM_K), vector("a'", DIM_K)
-    links = [(z, W * a + b), (a_out, apply("sigmoid", z))]
+    links = define([("z", "W*a + b"), ("a'", "sigmoid(z)")], {"W": "k,n", "a": "n", "b": "k"})
+    (z, _), (a_out, _) = links
     steps_a, jac_a = chain(links, a, [
         "W a is the matrix W times a, a linear map of a; b does not depend on a",
         "σ acts on each entry of z by itself, so the Jacobian is diagonal with σ′(zᵢ) "

@@ -17,7 +17,8 @@ from derivations.softmax_cross_entropy import derive as derive_softmax_ce
 from derivations.softmax_cross_entropy import sums_to_one
 from jacobian_lab.core.derivation import Case, Derivation, Given, Result, Step
 from jacobian_lab.matrix.batch import Batch
-from jacobian_lab.matrix.expr import apply, dim, matrix, scalar, softmax, specialise, vector
+from jacobian_lab.matrix.expr import dim, matrix, scalar, specialise, vector
+from jacobian_lab.matrix.from_text import declare, define
 
 N0, N1, N2 = dim("n0"), dim("n1"), dim("n2")
 NOTES_SIZES = {N0: 784, N1: 10, N2: 10}
@@ -55,10 +56,9 @@ def derive() -> Mnist:
         "A1": matrix("A1", N1, M), "Z2": matrix("Z2", N2, M), "A2": matrix("A2", N2, M),
         "dZ1": matrix("dZ1", N1, M), "dZ2": matrix("dZ2", N2, M),
     }
-    forward = (
-        (p["z1"], sp.MatAdd(p["W1"] * p["x"], p["b1"])), (p["a1"], apply("relu", p["z1"])),
-        (p["z2"], sp.MatAdd(p["W2"] * p["a1"], p["b2"])), (p["a2"], softmax(p["z2"])),
-    )
+    forward = tuple(define([("z1", "W1*x + b1"), ("a1", "relu(z1)"), ("z2", "W2*a1 + b2"),
+                            ("a2", "softmax(z2)")],
+                           declare(p["x"], p["W1"], p["b1"], p["W2"], p["b2"])))
     ce = derive_softmax_ce(p["z2"], p["y"], p["a2"], p["L"], p["C"])
     cost_sample = ce.links[-1][1].xreplace({p["L"]: ce.links[1][1]})  # −yᵀ log(a2)
     steps = [

@@ -22,6 +22,7 @@ from jacobian_lab.matrix.expr import (
     scalar,
     vector,
 )
+from jacobian_lab.matrix.from_text import declare, define
 from jacobian_lab.matrix.rules import SUM_OVER_SAMPLES_RULE
 from jacobian_lab.matrix.simplify import simplify
 
@@ -39,13 +40,10 @@ def problem() -> dict[str, sp.Basic]:
 
 def neuron_links(p: dict[str, sp.Basic], half: bool = True) -> list[tuple[sp.Basic, sp.Basic]]:
     """zᵢ = wᵀxᵢ + b, aᵢ = relu(zᵢ), rᵢ = yᵢ − aᵢ, Cᵢ = ½ rᵢᵀrᵢ (or rᵢᵀrᵢ without ½)."""
-    r = p["r"]
-    return [
-        (p["z"], sp.MatAdd(T(p["w"]) * p["x"], p["b"])),
-        (p["a"], apply("relu", p["z"])),
-        (r, sp.MatAdd(p["y"], sp.MatMul(-1, p["a"]))),
-        (p["Ci"], sp.MatMul(sp.Rational(1, 2), T(r), r) if half else sp.MatMul(T(r), r)),
-    ]
+    w, x, y, b, z, a, r, C = (p[k].name for k in ("w", "x", "y", "b", "z", "a", "r", "Ci"))
+    return define([(z, f"{w}'*{x} + {b}"), (a, f"relu({z})"), (r, f"{y} - {a}"),
+                   (C, f"1/2*{r}'*{r}" if half else f"{r}'*{r}")],
+                  declare(p["w"], p["x"], p["y"], p["b"]))
 
 
 def batch_of(p: dict[str, sp.Basic]) -> Batch:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from derivations import register
 from derivations._steps import walk
 from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
-from jacobian_lab.matrix.expr import DIM_N, T, apply, hadamard, scalar, vector, vsum
+from jacobian_lab.matrix.expr import DIM_N, T, apply, scalar, vector
+from jacobian_lab.matrix.from_text import define
 
 
 @register("neuron-relu")
 def build() -> Derivation:
-    w, x = vector("w"), vector("x")
-    b = scalar("b")
-    H, s, z, a = vector("H"), scalar("s"), scalar("z"), scalar("a")
-    links = [(H, hadamard(w, x)), (s, vsum(H)), (z, s + b), (a, apply("relu", z))]
+    links = define([("H", "w .* x"), ("s", "sum(H)"), ("z", "s + b"), ("a", "relu(z)")],
+                   {"w": "n", "x": "n", "b": "1"})
+    z, a = links[2][0], links[3][0]
+    w, x, b = vector("w"), vector("x"), scalar("b")
     steps_w, grad_w = walk(links, w)
     steps_b, grad_b = walk(links[2:], b)
     return Derivation(

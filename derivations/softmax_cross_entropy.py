@@ -14,7 +14,8 @@ from derivations._display import Nabla
 from derivations._steps import definitions, walk
 from jacobian_lab.core.chain import simplify_step
 from jacobian_lab.core.derivation import Claim, Derivation, Given, Partial, Result, Step
-from jacobian_lab.matrix.expr import DIM_N, T, apply, scalar, softmax, vector, vsum
+from jacobian_lab.matrix.expr import DIM_N, T, scalar, vector, vsum
+from jacobian_lab.matrix.from_text import declare, define
 from jacobian_lab.matrix.rules import jac, rule_name
 from jacobian_lab.matrix.simplify import assume, simplify
 
@@ -52,7 +53,8 @@ def derive(
     C: sp.MatrixSymbol,
 ) -> SoftmaxCE:
     """Derive ∂C/∂z for C = −yᵀ log(s), s = softmax(z), by the rule table."""
-    links = [(s, softmax(z)), (L, apply("log", s)), (C, sp.MatMul(-1, T(y), L))]
+    links = define([(s.name, f"softmax({z.name})"), (L.name, f"log({s.name})"),
+                    (C.name, f"-{y.name}'*{L.name}")], declare(z, y))
     steps_s, d_s = walk(links[1:], s)
     whys = ["log acts entry by entry; log′(sᵢ) = 1/sᵢ",
             "C = −yᵀL is linear in L",

@@ -72,7 +72,7 @@ def test_a_transposed_product_rule_fails_the_proof(monkeypatch: pytest.MonkeyPat
 
 def test_a_node_without_an_adjoint_rule_is_named() -> None:
     X = matrix("X", 2, 2)
-    with pytest.raises(RuleError, match="No adjoint rule for the node .*MatPow"):
+    with pytest.raises(RuleError, match=r"No adjoint rule for the node .*MatPow"):
         backprop(sp.MatPow(X, 2), sp.Identity(2), {X})
 
 

@@ -251,6 +251,39 @@ def test_a_batch_gives_one_verdict_per_line_and_goes_on_after_a_bad_one(
     assert "inner dimensions" in out[3]["error"] and "wrt, claim" in out[4]["error"]
 
 
+def test_a_diff_batch_answers_each_line_as_diff_json_does_and_goes_on_after_a_bad_one(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _batch(tmp_path,
+                  '{"id": "a", "expr": "det(X)", "wrt": "X", "shapes": {"X": "n,n"}}',
+                  '{"id": "b", "expr": "sum(relu(W*x + b))", "wrt": ["W", "b"], '
+                  '"shapes": ["W=n,m", "x=m"]}',
+                  "[1, 2]",
+                  '{"id": "d", "expr": "tr(X)", "wrt": "X", "shapes": {"X": "n,m"}}',
+                  '{"id": "e", "expr": "W*x", "wrt": [], "shapes": ["W=n,m"]}')
+    assert main(["diff", "--batch", path]) == 1
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [o.get("id") for o in out] == ["a", "b", None, "d", "e"]
+    assert [o["verdict"] for o in out] == ["proven", "proven", "error", "error", "error"]
+    assert all(o["schema"] == 1 for o in out) and [o["line"] for o in out] == [1, 2, 3, 4, 5]
+    assert out[0]["result"] == {"X": "det(X)*inv(X)'"} and out[0]["proof"]["ok"] is True
+    assert out[1]["result"]["b"] == "step(W*x + b)'"
+    assert "square matrix" in out[3]["error"] and "list of names" in out[4]["error"]
+    # each result reads back as a correct claim
+    for o in out[:2]:
+        for name, claim in o["result"].items():
+            shapes = {k: v.replace(" × ", ",") for k, v in o["shapes"].items()}
+            assert verify_claim(o["expr"], name, parse_shapes(
+                [f"{k}={v}" for k, v in shapes.items()]), claim).verdict == "correct"
+
+
+def test_diff_takes_an_expression_or_a_batch_not_both(tmp_path: Any) -> None:
+    path = _batch(tmp_path, '{"expr": "x", "wrt": "x"}')
+    for argv in (["diff", "--batch", path, "x"], ["diff", "x"], ["diff", "--wrt", "x"]):
+        with pytest.raises(SystemExit) as usage:
+            main(argv)
+        assert usage.value.code == 2, argv
+
+
 def test_an_all_correct_batch_exits_0(tmp_path: Any,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     path = _batch(tmp_path, '{"expr": "a\'*x", "wrt": "x", "shapes": ["a=n", "x=n"], '
@@ -376,6 +409,91 @@ def test_the_language_path_gives_the_catalogs_result(entry: str, index: int, tex
         b = inst(substitute(ours.expr, ours.defs))
         check = compare(sp.Matrix(a), sp.Matrix(b))
         assert check.verdict == "correct", (sizes, check.diagnosis)
+
+
+def _hand_built() -> dict[str, tuple[list[Any], list[Any]]]:
+    """The five entries' definitions as they were built by hand, node by node, before they
+    were written in the language — and the same definitions through ``define``."""
+    from jacobian_lab.matrix.expr import (
+        DIM_K,
+        T,
+        apply,
+        hadamard,
+        matrix,
+        scalar,
+        softmax,
+        vector,
+        vsum,
+    )
+    from jacobian_lab.matrix.from_text import declare, define
+
+    w, x, b = vector("w"), vector("x"), scalar("b")
+    H, s, z, a = vector("H"), scalar("s"), scalar("z"), scalar("a")
+    W, ai, bk = matrix("W", DIM_K, sp.Symbol("n", integer=True, positive=True)), vector("a"), \
+        vector("b", DIM_K)
+    zk, ak = vector("z", DIM_K), vector("a'", DIM_K)
+    y, sv, L, C = vector("y"), vector("s"), vector("L"), scalar("C")
+    xi, yi, zi, aii, ri, Ci = (vector("xᵢ"), scalar("yᵢ"), scalar("zᵢ"), scalar("aᵢ"),
+                               scalar("rᵢ"), scalar("Cᵢ"))
+    n0, n1, n2 = (sp.Symbol(f"n{i}", integer=True, positive=True) for i in range(3))
+    X, W1, b1, W2, b2 = (vector("x", n0), matrix("W1", n1, n0), vector("b1", n1),
+                         matrix("W2", n2, n1), vector("b2", n2))
+    z1, a1, z2, a2 = vector("z1", n1), vector("a1", n1), vector("z2", n2), vector("a2", n2)
+    return {
+        "neuron-relu": (
+            [(H, hadamard(w, x)), (s, vsum(H)), (z, s + b), (a, apply("relu", z))],
+            define([("H", "w .* x"), ("s", "sum(H)"), ("z", "s + b"), ("a", "relu(z)")],
+                   {"w": "n", "x": "n", "b": "1"})),
+        "layer": (
+            [(zk, W * ai + bk), (ak, apply("sigmoid", zk))],
+            define([("z", "W*a + b"), ("a'", "sigmoid(z)")], {"W": "k,n", "a": "n", "b": "k"})),
+        "softmax-cross-entropy": (
+            [(sv, softmax(vector("z"))), (L, apply("log", sv)), (C, sp.MatMul(-1, T(y), L))],
+            define([("s", "softmax(z)"), ("L", "log(s)"), ("C", "-y'*L")],
+                   declare(vector("z"), y))),
+        "mse-neuron": (
+            [(zi, sp.MatAdd(T(w) * xi, b)), (aii, apply("relu", zi)),
+             (ri, sp.MatAdd(yi, sp.MatMul(-1, aii))),
+             (Ci, sp.MatMul(sp.Rational(1, 2), T(ri), ri))],
+            define([("zᵢ", "w'*xᵢ + b"), ("aᵢ", "relu(zᵢ)"), ("rᵢ", "yᵢ - aᵢ"),
+                    ("Cᵢ", "1/2*rᵢ'*rᵢ")], declare(w, xi, yi, b))),
+        "mnist-network": (
+            [(z1, sp.MatAdd(W1 * X, b1)), (a1, apply("relu", z1)), (z2, sp.MatAdd(W2 * a1, b2)),
+             (a2, softmax(z2))],
+            define([("z1", "W1*x + b1"), ("a1", "relu(z1)"), ("z2", "W2*a1 + b2"),
+                    ("a2", "softmax(z2)")], declare(X, W1, b1, W2, b2))),
+    }
+
+
+@pytest.mark.parametrize("entry", ["neuron-relu", "layer", "softmax-cross-entropy", "mse-neuron",
+                                   "mnist-network"])
+def test_a_catalog_entry_written_in_the_language_has_the_nodes_it_had_by_hand(
+        entry: str) -> None:
+    """The five entries define their intermediates in the matrix language (`define`); the
+    nodes are the very ones built by hand before (srepr, so steps and results are unchanged),
+    and they are the entry's own definitions."""
+    import derivations
+
+    by_hand, in_language = _hand_built()[entry]
+    assert [sp.srepr(p) for p in in_language] == [sp.srepr(p) for p in by_hand]
+    if entry == "mnist-network":  # its definitions shown are the batch's
+        from derivations.mnist_network import derive
+        ours = {(sp.srepr(k), sp.srepr(v)) for k, v in derive().forward}
+    elif entry == "mse-neuron":  # shown with the error eᵢ
+        from derivations.mse_neuron import neuron_links, problem
+        ours = {(sp.srepr(k), sp.srepr(v)) for k, v in neuron_links(problem())}
+    else:
+        ours = {(sp.srepr(d.lhs), sp.srepr(d.rhs)) for d in derivations.get(entry).definitions}
+    assert {(sp.srepr(k), sp.srepr(v)) for k, v in in_language} <= ours
+
+
+def test_define_refuses_a_name_defined_twice() -> None:
+    from jacobian_lab.matrix.from_text import define
+
+    with pytest.raises(UsageError, match="defined twice"):
+        define([("z", "W*x"), ("z", "relu(z)")], {"W": "n,m", "x": "m"})
+    with pytest.raises(UsageError, match="defined twice"):
+        define([("x", "W*x")], {"W": "n,n", "x": "n"})
 
 
 MISTAKES = [  # (expression, shapes, wrt, claim, the words of the diagnosis)

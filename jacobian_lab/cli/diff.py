@@ -5,37 +5,65 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Console
 
-from jacobian_lab.cli.calculus import bounded
+from jacobian_lab.cli.batch import fields, run_batch, shapes_of
+from jacobian_lab.cli.calculus import bounded, budget
 from jacobian_lab.codegen.function import numpy_function
 from jacobian_lab.core.derivation import Derivation, Result, substitute
 from jacobian_lab.core.from_text import diff
 from jacobian_lab.core.proof import prove
-from jacobian_lab.errors import RuleError
+from jacobian_lab.errors import RuleError, UsageError
 from jacobian_lab.language.latex import latex
-from jacobian_lab.language.matrix_shapes import parse_shapes
+from jacobian_lab.language.matrix_shapes import Shape, parse_shapes
 from jacobian_lab.matrix.to_text import to_text
 from jacobian_lab.printing.render import latex_section, markdown, render_rich, to_json
 
 SCHEMA = 1
 
 
+def diff_json(expr: str, wrt: Sequence[str], shapes: Mapping[str, Shape]) -> dict[str, Any]:
+    """What ``jlab diff --format json`` prints (schema 1): the derivation, its proof and each
+    result in the matrix language (``result``, read back by ``--claim``)."""
+    d = diff(expr, list(wrt), shapes)
+    prove(d)
+    return _json(expr, wrt, d)
+
+
+def _json(expr: str, wrt: Sequence[str], d: Derivation) -> dict[str, Any]:
+    return {"schema": SCHEMA, "expr": expr, "wrt": list(wrt),
+            "shapes": {n: str(s) for n, s in d_shapes(d).items()}, "layout": "numerator",
+            "result": {name: _as_text(r) for name, r in zip(wrt, d.results, strict=True)},
+            **to_json(d)}
+
+
+def _derive(request: Any) -> dict[str, Any]:
+    """One request of ``jlab diff --batch``: ``wrt`` a name, names separated by spaces or
+    a list of names."""
+    if isinstance(request, dict) and isinstance(request.get("wrt"), list):
+        wrt = request["wrt"]
+        if not wrt or not all(isinstance(w, str) for w in wrt):
+            raise UsageError("`wrt` is a name or a list of names")
+        request = {**request, "wrt": " ".join(wrt)}
+    r = fields(request, ("expr", "wrt"))
+    out = diff_json(r["expr"], r["wrt"].split(), shapes_of(r.get("shapes", {})))
+    return {"verdict": "proven" if out["proof"]["ok"] else "failed", **out}
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     """Exit 0 when every result is proven, 1 when a proof fails, 2 for bad input."""
+    if args.batch:
+        return run_batch(args.batch, budget(args), _derive, "proven")
     with bounded(args, "diff"):
         d = diff(args.expr, args.wrt, parse_shapes(args.shape or []))
         proof = prove(d)
     if getattr(args, "emit", None):
         return _emit(args, d, proof.ok)
     if args.format == "json":
-        out = {"schema": SCHEMA, "expr": args.expr, "wrt": list(args.wrt),
-               "shapes": {n: str(s) for n, s in d_shapes(d).items()}, "layout": "numerator",
-               "result": {name: _as_text(r) for name, r in zip(args.wrt, d.results,
-                                                               strict=True)},
-               **to_json(d)}
-        print(json.dumps(out, indent=2, ensure_ascii=False))
+        print(json.dumps(_json(args.expr, args.wrt, d), indent=2, ensure_ascii=False))
     elif args.format == "latex":
         print(latex_section(d, steps=not args.no_steps))
     elif args.format == "markdown":

@@ -133,8 +133,9 @@ def _add_diff_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
             'jlab diff "norm(A*x - b)^2" --wrt x --shape A=n,m --shape x=m --format json',
         ),
     )
-    p.add_argument("expr", metavar="EXPR", help="one expression of the matrix language")
-    p.add_argument("--wrt", nargs="+", required=True, metavar="NAME",
+    p.add_argument("expr", metavar="EXPR", nargs="?",
+                   help="one expression of the matrix language")
+    p.add_argument("--wrt", nargs="+", metavar="NAME",
                    help="the variables to differentiate with respect to")
     p.add_argument("--shape", action="append", metavar="NAME=DIMS",
                    help="a shape: W=n,m a matrix, x=m a column vector, lam=1 a scalar "
@@ -145,8 +146,13 @@ def _add_diff_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--emit", choices=["numpy", "latex"],
                    help="numpy: a dtype-preserving NumPy function of each proven result, run "
                    "against the proven result before it is printed; latex: the results alone")
+    p.add_argument("--batch", metavar="FILE.jsonl",
+                   help="requests, one JSON object per line (expr, wrt, shapes, optional id): "
+                   "one JSON answer per line (what --format json prints, with a verdict), in "
+                   "one process; --budget applies to each request")
     _add_budget_option(p)
-    p.set_defaults(func=_lazy("jacobian_lab.cli.diff", "cmd_diff"))
+    p.set_defaults(func=_lazy("jacobian_lab.cli.diff", "cmd_diff"),
+                   check_args=_expr_or_batch(p))
 
 
 def _add_calculus_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
@@ -384,6 +390,19 @@ def _claim_or_batch(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace]
             p.error("--batch reads every request from its file: give no EXPR or --claim")
         if not args.batch and (not args.exprs or args.claim is None):
             p.error("the following arguments are required: EXPR and --claim "
+                    "(or --batch FILE.jsonl)")
+
+    return check
+
+
+def _expr_or_batch(p: argparse.ArgumentParser) -> Callable[[argparse.Namespace], None]:
+    """``diff`` takes EXPR and --wrt, or --batch alone: a usage error otherwise."""
+
+    def check(args: argparse.Namespace) -> None:
+        if args.batch and (args.expr or args.wrt or args.emit):
+            p.error("--batch reads every request from its file: give no EXPR, --wrt or --emit")
+        if not args.batch and (not args.expr or not args.wrt):
+            p.error("the following arguments are required: EXPR and --wrt "
                     "(or --batch FILE.jsonl)")
 
     return check

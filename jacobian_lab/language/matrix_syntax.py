@@ -141,9 +141,9 @@ class Token:
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<dotT>\.T(?![A-Za-z0-9_]))
+  | (?P<dotT>\.T(?![A-Za-z0-9_α-ωᵢⱼₖₘₙ₀-₉]))
   | (?P<op>\.\*|\./|\.\^|\*\*|[-+*/@^'⊙ᵀ])
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[A-Za-z_α-ω][A-Za-z0-9_α-ωᵢⱼₖₘₙ₀-₉]*)
   | (?P<punct>[(),])
 """, re.VERBOSE)
 

@@ -16,7 +16,7 @@ that is not a name becomes a named intermediate (z1, a1, r1, …), which is what
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -24,7 +24,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from jacobian_lab.errors import ShapeError, UsageError
-from jacobian_lab.language.matrix_shapes import ELEMENTWISE, Shape, Shapes, infer
+from jacobian_lab.language.matrix_shapes import ELEMENTWISE, Shape, Shapes, infer, parse_shape
 from jacobian_lab.language.matrix_syntax import (
     Binary,
     Call,
@@ -288,3 +288,39 @@ def build(text: str, shapes: Mapping[str, Shape], output: str = "f") -> Built:
     out = sp.MatrixSymbol(output, *value.shape)
     b.links.append((out, value))
     return Built(out, b.links, b.variables, b.dims, inferred, text)
+
+
+def define(
+    definitions: Sequence[tuple[str, str]], shapes: Mapping[str, Shape | str],
+) -> list[Link]:
+    """Named definitions in the matrix language, in order — each may use the variables and
+    the names defined before it — as the links of a derivation (a name's shape is its
+    definition's). Intermediates a definition needs (the argument of a function that is not
+    a name) come before it. Shapes may be given as text (``"n,m"``).
+
+    >>> links = define([("H", "w .* x"), ("s", "sum(H)"), ("a", "relu(s + b)")],
+    ...                {"w": "n", "x": "n", "b": "1"})
+    >>> [(str(name), str(value)) for name, value in links]
+    [('H', 'HadamardProduct(w, x)'), ('s', '1*H'), ('z1', 'b + s'), ('a', 'Apply(relu, z1, 0)')]
+    """
+    known = {n: parse_shape(s) if isinstance(s, str) else s for n, s in shapes.items()}
+    links: list[Link] = []
+    for name, text in definitions:
+        if name in known or any(name == str(n) for n, _ in links):
+            raise UsageError(f"`{name}` is defined twice (or is also a variable)")
+        built = build(text, known, output=name)
+        taken = {str(n) for n, _ in links}
+        clash = [str(n) for n, _ in built.links[:-1] if str(n) in taken]
+        if clash:
+            raise UsageError(f"the intermediate {clash[0]} of {text!r} is named twice: name "
+                             "the argument of the function yourself")
+        links += built.links
+        for n, _ in built.links:
+            known[str(n)] = Shape(*(int(d) if d.is_Integer else str(d) for d in n.shape))
+    return links
+
+
+def declare(*symbols: sp.MatrixSymbol) -> dict[str, Shape]:
+    """The shapes of matrix-layer symbols, for :func:`define` (``W1`` of n1 × n0: "n1,n0")."""
+    return {m.name: Shape(*(int(d) if sp.sympify(d).is_Integer else str(d) for d in m.shape))
+            for m in symbols}
