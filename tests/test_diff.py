@@ -542,3 +542,44 @@ def test_cli_diff_past_its_budget_is_a_one_line_error(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert err.startswith("error: `jlab diff` did not finish within the budget of 0.001 s")
     assert err.count("\n") == 1
+
+
+def test_a_file_written_in_the_language_is_derived_and_proven(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's `--file` example: definitions in the matrix language, by name."""
+    path = tmp_path / "my_layer.py"
+    path.write_text(
+        "import derivations\n"
+        "from jacobian_lab.core.from_text import derivation\n\n\n"
+        '@derivations.register("my-layer-test")\n'
+        "def build():\n"
+        '    return derivation("my-layer-test", [("z", "W*x + b"), ("a", "tanh(z)"),\n'
+        '                      ("C", "1/2*norm(a - y)^2")], wrt=["W", "b"],\n'
+        '                      shapes={"W": "n,m", "x": "m", "y": "n"})\n', encoding="utf-8")
+    assert main(["derive", "--file", str(path), "my-layer-test"]) == 0
+    out = capsys.readouterr().out
+    assert "∂C/∂W = (r1 ⊙ tanh′(z)) xᵀ" in out and "∂C/∂b = (r1 ⊙ tanh′(z))ᵀ" in out
+    assert "proven" in out
+
+
+def test_derivation_needs_definitions_and_variables() -> None:
+    from jacobian_lab.core.from_text import derivation
+
+    with pytest.raises(UsageError, match="at least one definition"):
+        derivation("x", [], ["W"], {})
+    with pytest.raises(UsageError, match="name the variables"):
+        derivation("x", [("z", "W*x")], [], {"W": "n,m", "x": "m"})
+    with pytest.raises(UnknownNameError, match="not a variable"):
+        derivation("x", [("z", "sum(W*x)")], ["q"], {"W": "n,m", "x": "m"})
+
+
+def test_a_counterexample_lies_in_the_domain_of_the_function() -> None:
+    """log det X is defined where det X > 0: a counterexample to a claimed gradient must be
+    such a point, even though the gradient X⁻ᵀ itself is defined wherever det X ≠ 0."""
+    v = verify_claim("logdet(X)", "X", parse_shapes(["X=n,n"]), "inv(X)")
+    assert v.verdict == "incorrect"
+    label, check = next((lbl, c) for lbl, c in v.checks if c.verdict == "incorrect")
+    point = check.counterexample
+    assert point is not None and label == "n=2"
+    det = point["X11"] * point["X22"] - point["X12"] * point["X21"]
+    assert det > 0, point

@@ -35,11 +35,11 @@ from jacobian_lab.errors import (
 )
 from jacobian_lab.judge.diagnosis import TRANSPOSE_DIAGNOSIS
 from jacobian_lab.judge.verdict import Check
-from jacobian_lab.language.matrix_shapes import Shape
+from jacobian_lab.language.matrix_shapes import Shape, Shapes, parse_shape
 from jacobian_lab.language.matrix_syntax import names, parse
 from jacobian_lab.language.matrix_variants import variants
 from jacobian_lab.language.notation import notation
-from jacobian_lab.matrix.from_text import Built, build
+from jacobian_lab.matrix.from_text import Built, build, declare, define
 
 SIZES = (1, 2, 3)
 
@@ -66,10 +66,45 @@ def diff(text: str, wrt: Sequence[str], shapes: Mapping[str, Shape]) -> Derivati
     if not wrt:
         raise UsageError("name the variables to differentiate with respect to (--wrt)")
     built = build(text, shapes)
+    return _derivation(built, wrt, "diff", f"∂/∂{', '.join(wrt)} of {text}",
+                       f"{built.output} = {text}", _notes(built))
+
+
+def derivation(name: str, definitions: Sequence[tuple[str, str]], wrt: Sequence[str],
+               shapes: Mapping[str, Shape | str], title: str = "", summary: str = "",
+               notes: Sequence[str] = ()) -> Derivation:
+    """A derivation of your own, written in the matrix language: named definitions in order
+    (the last is differentiated), the variables, and their shapes — for a ``--file`` module.
+
+    >>> d = derivation("my-layer", [("z", "W*x + b"), ("a", "tanh(z)"), ("C", "sum(a)")],
+    ...                ["W", "b"], {"W": "n,m", "x": "m"})
+    >>> [notation(r.expr) for r in d.results]
+    ['tanh′(z) xᵀ', 'tanh′(z)ᵀ']
+    """
+    if not wrt:
+        raise UsageError("name the variables to differentiate with respect to")
+    if not definitions:
+        raise UsageError("a derivation needs at least one definition")
+    links = define(definitions, shapes)
+    defined = {str(n) for n, _ in links}
+    variables = {m.name: m for _, d in links for m in d.atoms(sp.MatrixSymbol)
+                 if m.name not in defined}
+    dims = {str(d): d for m in variables.values() for d in m.shape if isinstance(d, sp.Symbol)}
+    known = {**{n: parse_shape(v) if isinstance(v, str) else v for n, v in shapes.items()},
+             **declare(*variables.values())}
+    text = "; ".join(f"{n} = {t}" for n, t in definitions)
+    built = Built(links[-1][0], links, variables, dims,
+                  Shapes(known[next(iter(known))], known, {}), text)
+    return _derivation(built, wrt, name, title or f"∂/∂{', '.join(wrt)} of {definitions[-1][0]}",
+                       summary or text, list(notes))
+
+
+def _derivation(built: Built, wrt: Sequence[str], name: str, title: str, summary: str,
+                notes: list[str]) -> Derivation:
     steps: list[Step] = []
     results: list[Result] = []
-    for name in wrt:
-        var = _variable(built, name)
+    for w in wrt:
+        var = _variable(built, w)
         more, result = chain_steps(built.links, var, show=notation)
         steps += more
         kind: Kind = "gradient" if var.shape[1] != 1 else "jacobian"
@@ -77,15 +112,15 @@ def diff(text: str, wrt: Sequence[str], shapes: Mapping[str, Shape]) -> Derivati
                               defs=tuple(built.links)))
     dims = sorted(built.dims.values(), key=str)
     return Derivation(
-        name="diff",
-        title=f"∂/∂{', '.join(wrt)} of {text}",
-        summary=f"{built.output} = {text}",
+        name=name,
+        title=title,
+        summary=summary,
         givens=[Given(v, _shape_text(built.shapes.names[n]), "given")
                 for n, v in built.variables.items()],
         definitions=[Step(lhs, rhs, "definition") for lhs, rhs in built.links],
         steps=steps,
         results=results,
-        notes=_notes(built),
+        notes=notes,
         sizes=size_assignments(dims) if dims else [{}],
     )
 

@@ -85,7 +85,10 @@ def prove_result(
         return compare(explicit_truth(result), result.expr, seed=seed, extra_exprs=extra,
                        fast=fast)
     truth, inst = component_truth(result, sizes, inst)
-    return judge(result, truth, instantiate_claim(result, inst), inst, seed=seed, fast=fast)
+    domain = inst(substitute(result.of, result.defs))  # memoized: built for the truth
+    extra = list(domain) if isinstance(domain, sp.MatrixBase) else [domain]
+    return judge(result, truth, instantiate_claim(result, inst), inst, seed=seed, fast=fast,
+                 extra=extra)
 
 
 def instantiate_claim(result: Result, inst: Instantiator) -> sp.Matrix:
@@ -96,14 +99,17 @@ def instantiate_claim(result: Result, inst: Instantiator) -> sp.Matrix:
 
 def judge(
     result: Result, truth: sp.Matrix, claimed: sp.Matrix, inst: Instantiator, seed: int = 0,
-    fast: bool = False,
+    fast: bool = False, extra: list[sp.Expr] | None = None,
 ) -> Check:
     """Compare an instantiated claim with the instantiated truth (the result's ``assume``
     applied to both): the fast exact test first, then the checker (``fast``: without
-    simplification or diagnosis, see :func:`jacobian_lab.judge.checker.compare`)."""
+    simplification or diagnosis, see :func:`jacobian_lab.judge.checker.compare`). ``extra``
+    (the function itself) keeps the sampled points in its domain: a counterexample to the
+    gradient of log det X has det X > 0."""
     truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
+    extra = [e.xreplace(result.assume(inst.env)) if result.assume else e for e in extra or []]
     if fast and truth.shape == claimed.shape:  # most claims are wrong: look for a witness
-        wrong = refute(truth, claimed, seed=seed)
+        wrong = refute(truth, claimed, seed=seed, extra_exprs=extra)
         if wrong is not None:
             return wrong
     same = identical(truth, claimed, seed=seed)  # confirms the common case quickly
@@ -111,7 +117,8 @@ def judge(
         return Check("correct", same[0], truth, claimed, points=same[1])
     if not truth.free_symbols and not claimed.free_symbols and truth.shape == claimed.shape:
         return _numbers_differ(truth, claimed)  # a worked example: nothing to sample
-    return compare(truth, claimed, seed=seed, fast=fast, witness=False)  # searched above
+    return compare(truth, claimed, seed=seed, fast=fast, witness=False,  # searched above
+                   extra_exprs=extra)
 
 
 def _numbers_differ(truth: sp.Matrix, claimed: sp.Matrix) -> Check:
