@@ -22,7 +22,7 @@ from jacobian_lab.matrix.to_text import to_text
 
 PROVEN = [  # (expression, shapes, wrt, the result as the notes would print it, or None)
     ("a'*x", ("a=n", "x=n"), "x", "aᵀ"),
-    ("x'*A*x", ("A=n,n", "x=n"), "x", None),  # xᵀ(A + Aᵀ), as xᵀA + xᵀAᵀ
+    ("x'*A*x", ("A=n,n", "x=n"), "x", "xᵀ (A + Aᵀ)"),  # the common factor taken out
     ("norm(A*x - b)^2", ("A=n,m", "x=m", "b=n"), "x", "2 r1ᵀ A"),
     ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "W", "step(z1) xᵀ"),
     ("sum(relu(W*x + b))", ("W=n,m", "x=m"), "b", "step(z1)ᵀ"),
@@ -37,7 +37,7 @@ PROVEN = [  # (expression, shapes, wrt, the result as the notes would print it, 
     # a matrix met on the way: reverse mode with matrix adjoints (jacobian_lab.matrix.adjoint)
     ("tr(A*X)", ("A=n,n", "X=n,n"), "X", "Aᵀ"),
     ("tr(A*X)", ("A=m,n", "X=n,m"), "X", "Aᵀ"),
-    ("tr(X'*A*X)", ("A=n,n", "X=n,m"), "X", "A X + Aᵀ X"),
+    ("tr(X'*A*X)", ("A=n,n", "X=n,m"), "X", "(A + Aᵀ) X"),
     ("det(X)", ("X=n,n",), "X", "det(X) X⁻ᵀ"),
     ("logdet(X)", ("X=n,n",), "X", "X⁻ᵀ"),
     ("tr(inv(X)*A)", ("A=n,n", "X=n,n"), "X", "-X⁻ᵀ Aᵀ X⁻ᵀ"),
@@ -545,8 +545,13 @@ def test_cli_diff_past_its_budget_is_a_one_line_error(capsys: pytest.CaptureFixt
 
 
 def test_a_file_written_in_the_language_is_derived_and_proven(
-        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Any, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The README's `--file` example: definitions in the matrix language, by name."""
+    import derivations
+
+    # the file registers its entry: in a copy of the registry, so the catalog stays the notes'
+    monkeypatch.setattr(derivations, "_REGISTRY", dict(derivations._REGISTRY))
     path = tmp_path / "my_layer.py"
     path.write_text(
         "import derivations\n"
@@ -574,12 +579,75 @@ def test_derivation_needs_definitions_and_variables() -> None:
 
 
 def test_a_counterexample_lies_in_the_domain_of_the_function() -> None:
-    """log det X is defined where det X > 0: a counterexample to a claimed gradient must be
-    such a point, even though the gradient X⁻ᵀ itself is defined wherever det X ≠ 0."""
-    v = verify_claim("logdet(X)", "X", parse_shapes(["X=n,n"]), "inv(X)")
+    """sum(log(x)) is defined where every xᵢ > 0: a counterexample to a claimed gradient must
+    be such a point, even though a claim such as 2 ./ x is defined wherever xᵢ ≠ 0."""
+    v = verify_claim("sum(log(x))", "x", parse_shapes(["x=n"]), "(2 ./ x)'")
     assert v.verdict == "incorrect"
-    label, check = next((lbl, c) for lbl, c in v.checks if c.verdict == "incorrect")
-    point = check.counterexample
-    assert point is not None and label == "n=2"
-    det = point["X11"] * point["X22"] - point["X12"] * point["X21"]
-    assert det > 0, point
+    _, check = next((lbl, c) for lbl, c in v.checks if c.verdict == "incorrect")
+    assert check.counterexample and all(value > 0 for value in check.counterexample.values()), (
+        check.counterexample)
+
+
+def test_logdet_is_log_abs_det_and_its_gradient_holds_where_det_is_negative() -> None:
+    v = verify_claim("logdet(X)", "X", parse_shapes(["X=n,n"]), "inv(X)'")
+    assert v.verdict == "correct"
+    from jacobian_lab.matrix.explicit import explicit
+    from jacobian_lab.matrix.expr import SquareFunction, matrix
+
+    X = matrix("X", 2, 2)
+    value = explicit(SquareFunction("logdet", X), {}).xreplace(
+        {sp.Symbol("X11", real=True): 0, sp.Symbol("X12", real=True): 1,
+         sp.Symbol("X21", real=True): 1, sp.Symbol("X22", real=True): 0})
+    assert value[0, 0] == 0  # det = −1: log |−1| = 0
+
+
+def test_a_factor_every_term_shares_is_taken_out_as_a_named_step() -> None:
+    d = diff("x'*A*x", ["x"], parse_shapes(["A=n,n", "x=n"]))
+    assert d.steps[-1].rule.startswith("factor out what every term shares")
+    assert notation(d.results[0].expr) == "xᵀ (A + Aᵀ)"
+    d = diff("sum(relu(W*x + b))", ["W"], parse_shapes(["W=n,m", "x=m"]))
+    assert not any(s.rule.startswith("factor out") for s in d.steps)  # nothing shared
+
+
+def test_sizes_replace_the_proofs_size_assignments(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diff", "sum(relu(W*x))", "--wrt", "W", "--shape", "W=n,m", "--shape", "x=m",
+                 "--sizes", "n=4,5", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["proof"]["sizes"] == ["m=1,n=4", "m=2,n=5"]
+    for bad, words in ((["--sizes", "q=1,2"], "not a dimension"),
+                       (["--sizes", "n=40"], "from 1 to 12"),
+                       (["--sizes", "n=1,x"], "write a dimension and its sizes"),
+                       (["--sizes", "n=1", "--sizes", "m=1,2"], "same number of values")):
+        assert main(["diff", "sum(W*x)", "--wrt", "x", "--shape", "W=n,m", "--shape", "x=m",
+                     *bad]) == 2
+        assert words in capsys.readouterr().err
+
+
+def test_denominator_layout_transposes_jacobians_and_is_proven(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    d = diff("x'*A*x", ["x"], parse_shapes(["A=n,n", "x=n"]), layout="denominator")
+    assert notation(d.results[0].expr) == "(A + Aᵀ) x" and d.results[0].kind == "denominator"
+    assert prove(d).ok
+    wrong = replace(d.results[0], expr=d.results[0].expr.T)  # the numerator-layout row
+    d.results = [wrong]
+    assert not prove(d).ok
+    g = diff("sum(relu(W*x))", ["W"], parse_shapes(["W=n,m", "x=m"]), layout="denominator")
+    assert g.results[0].kind == "gradient"  # the shape of W in both layouts
+    assert main(["diff", "x'*A*x", "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n",
+                 "--layout", "denominator", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["layout"] == "denominator" and out["result"] == {"x": "(A + A')*x"}
+    assert out["shape"] == {"x": "n × 1"} and out["latex"]["x"].startswith("\\left(A")
+
+
+@pytest.mark.parametrize(("claim", "verdict", "words"), [
+    ("(A + A')*x", "correct", None),
+    ("x'*(A + A')", "incorrect", "transposed (numerator layout)"),
+    ("2*A*x", "incorrect", "the entries (1,1), (2,1) differ"),
+])
+def test_a_claim_in_denominator_layout_is_judged_as_one(claim: str, verdict: str,
+                                                       words: str | None) -> None:
+    v = verify_claim("x'*A*x", "x", parse_shapes(["A=n,n", "x=n"]), claim, "denominator")
+    assert v.verdict == verdict
+    if words:
+        assert v.diagnosis is not None and words in v.diagnosis, v.diagnosis

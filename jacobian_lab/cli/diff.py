@@ -20,7 +20,13 @@ from jacobian_lab.errors import RuleError, UsageError
 from jacobian_lab.language.latex import latex
 from jacobian_lab.language.matrix_shapes import Shape, parse_shapes
 from jacobian_lab.matrix.to_text import to_text
-from jacobian_lab.printing.render import latex_section, markdown, render_rich, to_json
+from jacobian_lab.printing.render import (
+    latex_section,
+    layout_of,
+    markdown,
+    render_rich,
+    to_json,
+)
 
 SCHEMA = 1
 
@@ -35,9 +41,27 @@ def diff_json(expr: str, wrt: Sequence[str], shapes: Mapping[str, Shape]) -> dic
 
 def _json(expr: str, wrt: Sequence[str], d: Derivation) -> dict[str, Any]:
     return {"schema": SCHEMA, "expr": expr, "wrt": list(wrt),
-            "shapes": {n: str(s) for n, s in d_shapes(d).items()}, "layout": "numerator",
+            "shapes": {n: str(s) for n, s in d_shapes(d).items()}, "layout": layout_of(d),
             "result": {name: _as_text(r) for name, r in zip(wrt, d.results, strict=True)},
+            "shape": {name: " × ".join(str(x) for x in r.expr.shape)
+                      for name, r in zip(wrt, d.results, strict=True)},
+            "latex": {name: latex(r.expr) for name, r in zip(wrt, d.results, strict=True)},
             **to_json(d)}
+
+
+def _sizes(specs: Sequence[str] | None) -> dict[str, list[int]]:
+    """``["n=1,2,4", "m=3,1,2"]`` → ``{"n": [1, 2, 4], "m": [3, 1, 2]}``."""
+    out: dict[str, list[int]] = {}
+    for spec in specs or []:
+        name, eq, values = spec.partition("=")
+        try:
+            out[name.strip()] = [int(v) for v in values.split(",")]
+        except ValueError:
+            eq = ""
+        if not eq or not name.strip():
+            raise UsageError(f"--sizes {spec!r}: write a dimension and its sizes, e.g. "
+                             "--sizes n=1,2,4")
+    return out
 
 
 def _derive(request: Any) -> dict[str, Any]:
@@ -58,7 +82,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.batch:
         return run_batch(args.batch, budget(args), _derive, "proven")
     with bounded(args, "diff"):
-        d = diff(args.expr, args.wrt, parse_shapes(args.shape or []))
+        d = diff(args.expr, args.wrt, parse_shapes(args.shape or []), _sizes(args.sizes),
+                 args.layout)
         proof = prove(d)
     if getattr(args, "emit", None):
         return _emit(args, d, proof.ok)

@@ -143,6 +143,13 @@ def _add_diff_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("--format", default="rich", choices=["rich", "latex", "markdown", "json"],
                    help="output format (default: rich terminal output)")
     p.add_argument("--no-steps", action="store_true", help="results and proof only")
+    p.add_argument("--layout", choices=["numerator", "denominator"], default="numerator",
+                   help="numerator (default): ∂f/∂x has one row per output; denominator: the "
+                   "transposes (a gradient w.r.t. a matrix has its shape in both)")
+    p.add_argument("--sizes", action="append", metavar="DIM=N,N,...",
+                   help="the proof's size assignments instead of the default three, e.g. "
+                   "--sizes n=1,2,4 --sizes m=3,1,2 (repeatable; every dimension the same "
+                   "number of values; a dimension not named keeps its default values)")
     p.add_argument("--emit", choices=["numpy", "latex"],
                    help="numpy: a dtype-preserving NumPy function of each proven result, run "
                    "against the proven result before it is printed; latex: the results alone")

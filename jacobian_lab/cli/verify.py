@@ -241,15 +241,13 @@ def _verify_matrix(args: argparse.Namespace) -> int:
     if getattr(args, "at", None):
         raise UsageError("--at is for component expressions; a matrix claim is judged at "
                          "three size assignments")
-    if args.layout != "numerator":
-        raise UsageError("matrix notation is judged in numerator layout (the derivative of a "
-                         "scalar w.r.t. a matrix has the matrix's shape)")
-    v = verify_claim(args.exprs[0], args.wrt[0], parse_shapes(args.shape), args.claim)
+    v = verify_claim(args.exprs[0], args.wrt[0], parse_shapes(args.shape), args.claim,
+                     args.layout)
     code = 0 if v.ok else 1
     if args.format == "json":
         print(json.dumps({
             "schema": 1, "expr": args.exprs[0], "wrt": args.wrt[0], "claim": args.claim,
-            "shapes": list(args.shape), "layout": "numerator", **v.to_dict(detail=True),
+            "shapes": list(args.shape), "layout": args.layout, **v.to_dict(detail=True),
         }, indent=2, default=str))
         return code
     console = make_console()

@@ -265,7 +265,7 @@ class KernelPrinter(NumPyPrinter):
     def _print_SquareFunction(self, e: SquareFunction) -> str:
         x = self._print(e.arg)
         value = {"tr": f"np.trace({x})", "det": f"np.linalg.det({x})",
-                 "logdet": f"np.log(np.linalg.det({x}))"}[e.fname]
+                 "logdet": f"np.linalg.slogdet({x})[1]"}[e.fname]
         return self._ret(e, f"np.reshape({value}, (1, 1))", FUNC)
 
     def _print_Inverse(self, e: sp.Inverse) -> str:

@@ -78,7 +78,7 @@ class Step:
     why: str = ""
 
 
-Kind = Literal["jacobian", "gradient", "value"]
+Kind = Literal["jacobian", "gradient", "value", "denominator"]
 Sizes = Mapping[sp.Symbol, int]
 
 
@@ -87,8 +87,9 @@ class Result:
     """A result in matrix notation and what it claims to be the derivative of.
 
     ``kind="jacobian"``: ∂of/∂wrt in numerator layout (``of`` a column or scalar, ``wrt`` a
-    vector or scalar). ``kind="gradient"``: ``of`` is a scalar and the result has the shape of
-    ``wrt`` (a matrix or a column vector). ``kind="value"``: no derivative — the result is the
+    vector or scalar); ``kind="denominator"``: its transpose (denominator layout).
+    ``kind="gradient"``: ``of`` is a scalar and the result has the shape of ``wrt`` (a matrix
+    or a column vector). ``kind="value"``: no derivative — the result is the
     value of ``of`` itself (``wrt`` is ignored; pass ``()``), e.g. a worked example with the
     numbers given by ``assume``. ``defs`` substitutes intermediates (z, a, δ …) by their
     definitions for the proof; ``assume`` maps the explicit components of the givens to

@@ -10,16 +10,17 @@ entry by entry with component differentiation.
 >>> from jacobian_lab.language.matrix_shapes import parse_shapes
 >>> d = diff("x'*A*x", ["x"], parse_shapes(["A=n,n", "x=n"]))
 >>> d.results[0].expr
-x.T*A + x.T*A.T
+x.T*(A + A.T)
 >>> d.sizes
 [{n: 1}, {n: 2}, {n: 3}]
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import sympy as sp
 
@@ -39,9 +40,12 @@ from jacobian_lab.language.matrix_shapes import Shape, Shapes, parse_shape
 from jacobian_lab.language.matrix_syntax import names, parse
 from jacobian_lab.language.matrix_variants import variants
 from jacobian_lab.language.notation import notation
+from jacobian_lab.matrix.expr import T
 from jacobian_lab.matrix.from_text import Built, build, declare, define
+from jacobian_lab.matrix.simplify import FACTOR_RULE, factor_common, simplify
 
 SIZES = (1, 2, 3)
+Layout = Literal["numerator", "denominator"]
 
 
 def size_assignments(dims: Sequence[sp.Symbol]) -> list[dict[sp.Symbol, int]]:
@@ -61,13 +65,51 @@ def _shape_text(s: Shape) -> str:
     return "scalar" if s.is_scalar else f"{s.rows} × {s.cols}"
 
 
-def diff(text: str, wrt: Sequence[str], shapes: Mapping[str, Shape]) -> Derivation:
-    """The derivation of ``text`` w.r.t. each name of ``wrt`` (see the module docstring)."""
+def diff(text: str, wrt: Sequence[str], shapes: Mapping[str, Shape],
+         sizes: Mapping[str, Sequence[int]] | None = None,
+         layout: Layout = "numerator") -> Derivation:
+    """The derivation of ``text`` w.r.t. each name of ``wrt`` (see the module docstring);
+    ``sizes`` (``{"n": [1, 2, 4]}``) replaces the proof's size assignments, see
+    :func:`chosen_sizes`; ``layout="denominator"`` transposes each Jacobian (a gradient
+    w.r.t. a matrix has the matrix's shape in both layouts)."""
     if not wrt:
         raise UsageError("name the variables to differentiate with respect to (--wrt)")
     built = build(text, shapes)
-    return _derivation(built, wrt, "diff", f"∂/∂{', '.join(wrt)} of {text}",
-                       f"{built.output} = {text}", _notes(built))
+    d = _derivation(built, wrt, "diff", f"∂/∂{', '.join(wrt)} of {text}",
+                    f"{built.output} = {text}", _notes(built), layout)
+    if sizes:
+        d.sizes = chosen_sizes(sorted(built.dims.values(), key=str), sizes)
+    return d
+
+
+MAX_SIZE = 12  # a component instantiation grows with the product of the sizes
+
+
+def chosen_sizes(dims: Sequence[sp.Symbol],
+                 sizes: Mapping[str, Sequence[int]]) -> list[dict[sp.Symbol, int]]:
+    """Size assignments from ``--sizes n=1,2,4``: assignment k gives each named dimension its
+    k-th value and every other dimension its value in the default assignments
+    (:func:`size_assignments`, cycled).
+
+    >>> n, m = sp.symbols("n m")
+    >>> chosen_sizes([n, m], {"n": [4, 5]})
+    [{n: 4, m: 2}, {n: 5, m: 3}]
+    """
+    by_name = {str(d): d for d in dims}
+    unknown = [name for name in sizes if name not in by_name]
+    if unknown:
+        raise UnknownNameError(f"`{unknown[0]}` is not a dimension of the expression"
+                               f"{did_you_mean(unknown[0], by_name)}; its dimensions: "
+                               f"{', '.join(by_name) or 'none'}")
+    counts = {len(v) for v in sizes.values()}
+    if len(counts) != 1 or 0 in counts:
+        raise UsageError("give every dimension of --sizes the same number of values (≥ 1)")
+    bad = [v for values in sizes.values() for v in values if not 1 <= v <= MAX_SIZE]
+    if bad:
+        raise UsageError(f"a size is a whole number from 1 to {MAX_SIZE}, not {bad[0]}")
+    default = size_assignments(dims)
+    return [{d: sizes[str(d)][k] if str(d) in sizes else default[k % len(default)][d]
+             for d in dims} for k in range(counts.pop())]
 
 
 def derivation(name: str, definitions: Sequence[tuple[str, str]], wrt: Sequence[str],
@@ -100,14 +142,24 @@ def derivation(name: str, definitions: Sequence[tuple[str, str]], wrt: Sequence[
 
 
 def _derivation(built: Built, wrt: Sequence[str], name: str, title: str, summary: str,
-                notes: list[str]) -> Derivation:
+                notes: list[str], layout: Layout = "numerator") -> Derivation:
     steps: list[Step] = []
     results: list[Result] = []
     for w in wrt:
         var = _variable(built, w)
         more, result = chain_steps(built.links, var, show=notation)
         steps += more
+        shorter = factor_common(result)
+        if shorter != result:
+            steps.append(Step(Partial(built.output, var), shorter, FACTOR_RULE,
+                              "the same result, shorter"))
+            result = shorter
         kind: Kind = "gradient" if var.shape[1] != 1 else "jacobian"
+        if layout == "denominator" and kind == "jacobian":
+            result, kind = simplify(T(result)), "denominator"
+            steps.append(Step(Partial(built.output, var), result, "denominator layout",
+                              "the transpose of the numerator-layout result: one column per "
+                              "output"))
         results.append(Result(Partial(built.output, var), result, built.output, var, kind,
                               defs=tuple(built.links)))
     dims = sorted(built.dims.values(), key=str)
@@ -172,10 +224,12 @@ class MatrixVerdict:
 
 
 def verify_claim(text: str, wrt: str, shapes: Mapping[str, Shape],
-                 claim_text: str) -> MatrixVerdict:
+                 claim_text: str, layout: Layout = "numerator") -> MatrixVerdict:
     """Is ``claim_text`` (the matrix language, in the expression's own names) the derivative
     of ``text`` w.r.t. ``wrt`` — numerator layout, the shape of ``wrt`` for a scalar w.r.t. a
-    matrix? Judged at three size assignments; a claim is never reshaped.
+    matrix? Judged at three size assignments; a claim is never reshaped. In
+    ``layout="denominator"`` a Jacobian claim is the transpose (the claim is judged
+    transposed).
 
     >>> from jacobian_lab.language.matrix_shapes import parse_shapes
     >>> shapes = parse_shapes(["A=n,n", "x=n"])
@@ -186,6 +240,33 @@ def verify_claim(text: str, wrt: str, shapes: Mapping[str, Shape],
     ('incorrect', 'n=1')
     """
     prepared = _Prepared.of(text, wrt, shapes)
+    if layout == "denominator" and prepared.kind == "jacobian":
+        wrapped = f"({claim_text})'"
+        verdict = _numerator_verdict(prepared, wrapped)
+        return replace(verdict, diagnosis=_in_denominator_words(verdict, wrapped))
+    return _numerator_verdict(prepared, claim_text)
+
+
+def _in_denominator_words(verdict: MatrixVerdict, wrapped: str) -> str | None:
+    """The diagnosis of the transposed claim, said of the claim in denominator layout."""
+    words = verdict.diagnosis
+    if words is None:
+        return None
+    rows, cols = verdict.shape
+    if "transposed" in words and not verdict.checks:  # judged by its shape
+        return (f"transposed (numerator layout): in denominator layout the derivative is "
+                f"{cols} × {rows}, one column per output")
+    # a change of the transposed claim's transposes reads backwards here: leave it out
+    parts = [p for p in words.split("; ") if (wrapped not in p and "transpose" not in p[:60])
+             or p.startswith("at ")]
+    words = re.sub(r"\((\d+),(\d+)\)", r"(\2,\1)", "; ".join(parts) or words)  # entry (i, j)
+    return words.replace(
+        "transposed (denominator layout)", "transposed (numerator layout)").replace(
+        "numerator layout puts one row per output", "denominator layout puts one column per "
+        "output")
+
+
+def _numerator_verdict(prepared: _Prepared, claim_text: str) -> MatrixVerdict:
     try:
         verdict = prepared.judge(claim_text)
     except ShapeError:

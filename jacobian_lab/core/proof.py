@@ -49,10 +49,11 @@ def component_truth(
         raise ShapeError(f"{result.lhs}: a matrix-layer result needs a MatrixSymbol wrt")
     wrt = components(result.wrt, inst.sizes)
     inst.env.setdefault(result.wrt.name, wrt)
-    if result.kind == "jacobian":
+    if result.kind in ("jacobian", "denominator"):
         if of.cols != 1:
             raise ShapeError(f"{result.of} is not a column: its Jacobian is a tensor")
         truth = of.jacobian(sp.Matrix(list(wrt)))
+        truth = truth.T if result.kind == "denominator" else truth
     else:
         if of.shape != (1, 1):
             raise ShapeError(f"gradient of a non-scalar {result.of}")

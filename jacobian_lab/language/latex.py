@@ -88,8 +88,11 @@ class JlabLatexPrinter(LatexPrinter):
         return f"\\operatorname{{diag}}\\left({self._print(expr.args[0])}\\right)"
 
     def _print_SquareFunction(self, expr: Any) -> str:
-        name = {"tr": "\\operatorname{tr}", "det": "\\det", "logdet": "\\log\\det"}[expr.fname]
-        return f"{name}\\left({self._print(expr.arg)}\\right)"
+        arg = self._print(expr.arg)
+        if expr.fname == "logdet":
+            return f"\\log\\left|\\det\\left({arg}\\right)\\right|"
+        name = {"tr": "\\operatorname{tr}", "det": "\\det"}[expr.fname]
+        return f"{name}\\left({arg}\\right)"
 
     def _inverted(self, arg: sp.Basic, script: str) -> str:
         s = self._print(arg)

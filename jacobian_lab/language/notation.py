@@ -53,8 +53,9 @@ class NotationPrinter(StrPrinter):
         return f"diag({self._print(e.args[0])})"
 
     def _print_SquareFunction(self, e: Any) -> str:
-        name = "log det" if e.fname == "logdet" else e.fname
-        return f"{name}({self._print(e.arg)})"
+        if e.fname == "logdet":
+            return f"log |det({self._print(e.arg)})|"
+        return f"{e.fname}({self._print(e.arg)})"
 
     def _inverted(self, a: Any, script: str) -> str:
         s = self._print(a)

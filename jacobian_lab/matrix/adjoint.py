@@ -116,7 +116,7 @@ def _diag(e: MatrixExpr, g: MatrixExpr) -> list[tuple[MatrixExpr, MatrixExpr]]:
 
 
 @defadjoint(SquareFunction, "tr: ∂tr(X)/∂X = I; det: ∂det(X)/∂X = det(X) X⁻ᵀ; "
-                            "logdet: ∂log det(X)/∂X = X⁻ᵀ")
+                            "logdet: ∂log |det(X)|/∂X = X⁻ᵀ")
 def _square(e: SquareFunction, g: MatrixExpr) -> list[tuple[MatrixExpr, MatrixExpr]]:
     x = e.arg
     if e.fname == "tr":

@@ -145,7 +145,7 @@ class Softmax(MatrixExpr):
 
 class SquareFunction(MatrixExpr):
     """A scalar (1 × 1) function of a square matrix: ``tr``, ``det`` or ``logdet``
-    (log det A, defined where det A > 0). SymPy's ``Trace`` and ``Determinant`` are scalars, not
+    (log |det A|). SymPy's ``Trace`` and ``Determinant`` are scalars, not
     matrices; as 1 × 1 matrices these compose with the rest of the layer."""
 
     NAMES = ("tr", "det", "logdet")

@@ -146,6 +146,39 @@ def _rewrite(
     return _local(node, trace, only)
 
 
+# --------------------------------------------------------------------------- factoring
+
+FACTOR_RULE = "factor out what every term shares: uᵀA + uᵀB = uᵀ(A + B), A X + B X = (A + B) X"
+
+
+def factor_common(expr: MatrixExpr) -> MatrixExpr:
+    """A sum whose terms all start (or all end) with the same factor, with that factor taken
+    out — the shorter form of a result (``simplify`` distributes a row over a sum instead,
+    as the notes' derivations do, so this runs once, at the end, never inside it).
+
+    >>> from jacobian_lab.matrix.expr import vector, matrix, T, DIM_N
+    >>> x, A = vector("x"), matrix("A", DIM_N, DIM_N)
+    >>> factor_common(sp.MatAdd(T(x) * A, T(x) * T(A)))
+    x.T*(A + A.T)
+    """
+    if not isinstance(expr, sp.MatAdd):
+        return expr
+    terms = [t.as_coeff_matrices() if isinstance(t, sp.MatMul) else (sp.S.One, [t])
+             for t in expr.args]
+    if any(len(fs) < 2 for _, fs in terms):
+        return expr
+    for side in (0, -1):
+        shared = terms[0][1][side]
+        if all(fs[side] == shared for _, fs in terms):
+            rest = [product(list(fs[1:] if side == 0 else fs[:-1])) for _, fs in terms]
+            parts = [r if c == 1 else sp.MatMul(c, r)
+                     for (c, _), r in zip(terms, rest, strict=True)]
+            parts.sort(key=lambda t: len(t.atoms(sp.Transpose)))  # A + Aᵀ, as one writes it
+            inner = factor_common(sp.MatAdd(*parts, evaluate=False))
+            return sp.MatMul(shared, inner) if side == 0 else sp.MatMul(inner, shared)
+    return expr
+
+
 # --------------------------------------------------------------------------- facts
 
 

@@ -28,6 +28,11 @@ from jacobian_lab.language.prose import tex
 # --------------------------------------------------------------------------- terminal
 
 
+
+def layout_of(d: Derivation) -> str:
+    """"denominator" when the results are transposed (``jlab diff --layout denominator``)."""
+    return "denominator" if any(r.kind == "denominator" for r in d.results) else "numerator"
+
 def _eq(lhs: Any, rhs: Any) -> Text:
     # Text, not a markup string: "[6, 4]ᵀ" must not be read as rich markup.
     return Text(f"{notation(lhs)} = {notation(rhs)}")
@@ -90,7 +95,8 @@ def render_rich(d: Derivation, console: Console, steps: bool = True) -> None:
                 why.append(f"\n{s.why}", "dim")
             t.add_row(str(i), _eq(s.lhs, s.rhs), why)
         console.print(t)
-    res = Table(title="Result (numerator layout)", title_justify="left", box=None, show_edge=False)
+    res = Table(title=f"Result ({layout_of(d)} layout)", title_justify="left", box=None,
+                show_edge=False)
     res.add_column("result", style="bold green")
     res.add_column("proof")
     proofs = d.proof.results if d.proof else ()
@@ -283,7 +289,7 @@ def markdown(d: Derivation, steps: bool = True) -> str:
             out.append(f"{i}. $${_math(s.lhs)} = {_math(s.rhs)}$$")
             out.append(f"   *{s.rule}*" + (f" — {s.why}" if s.why else ""))
         out.append("")
-    out.append("**Result (numerator layout):**")
+    out.append(f"**Result ({layout_of(d)} layout):**")
     out.append("")
     for r in d.results:
         out.append(f"$$\\boxed{{{_math(r.lhs)} = {_math(r.expr)}}}$$")
