@@ -551,7 +551,9 @@ def test_a_file_written_in_the_language_is_derived_and_proven(
     import derivations
 
     # the file registers its entry: in a copy of the registry, so the catalog stays the notes'
-    monkeypatch.setattr(derivations, "_REGISTRY", dict(derivations._REGISTRY))
+    for name in ("_REGISTRY", "_ORDER", "_USER_FILES"):
+        monkeypatch.setattr(derivations, name, type(getattr(derivations, name))(
+            getattr(derivations, name)))
     path = tmp_path / "my_layer.py"
     path.write_text(
         "import derivations\n"
