@@ -19,13 +19,16 @@ Matrix([[2*x, 1]])
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any, TypeAlias
 
 import sympy as sp
 
 import derivations
 import jacobian_lab.printing.render  # noqa: F401  (registers the notebook display)
+from jacobian_lab.budget import deadline
 from jacobian_lab.core.derivation import Derivation, Proof
+from jacobian_lab.core.from_text import MatrixVerdict, verify_claim
 from jacobian_lab.core.from_text import diff as diff_text
 from jacobian_lab.core.proof import prove
 from jacobian_lab.errors import UsageError
@@ -106,10 +109,27 @@ def gradient(expr: str | sp.Expr, wrt: Variables, layout: str = "numerator") -> 
 
 
 def verify(exprs: Exprs, wrt: Variables, claim: Any, layout: str = "numerator",
-           seconds: float | None = None) -> Check:
+           seconds: float | None = None, shapes: Mapping[str, str] | None = None
+           ) -> Check | MatrixVerdict:
     """Is ``claim`` (a string such as ``"[[2*x, 1]]"``, a Matrix or nested lists) the Jacobian
     of ``exprs``? ``correct``, ``incorrect`` (with a counterexample and a diagnosis) or
-    ``undecided``."""
+    ``undecided``. With ``shapes``, the expression and the claim are in the matrix language
+    and the claim is judged at three size assignments:
+
+    >>> verify("x'*A*x", "x", "x'*(A + A')", shapes={"A": "n,n", "x": "n"}).verdict
+    'correct'
+    """
+    if shapes is not None:
+        if not isinstance(exprs, str) or not isinstance(claim, str):
+            raise UsageError("with shapes=, the expression and the claim are strings of the "
+                             "matrix language")
+        name = wrt if isinstance(wrt, str) else " ".join(str(w) for w in wrt)
+        if len(name.split()) != 1:
+            raise UsageError("a matrix claim is the derivative w.r.t. one name")
+        parsed = {n: parse_shape(spec) for n, spec in shapes.items()}
+        with deadline(seconds) if seconds else nullcontext():
+            return verify_claim(exprs, name.strip(), parsed, claim,
+                                "denominator" if layout == "denominator" else "numerator")
     es = expressions(exprs)
     matrix = parse_matrix(claim) if isinstance(claim, str) else claim
     return judge_verify.verify(es, variables(wrt, es), matrix, layout=layout, seconds=seconds)

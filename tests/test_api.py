@@ -84,3 +84,16 @@ def test_diff_differentiates_a_matrix_expression_and_proves_it() -> None:
     assert d.proof is not None and d.proof.ok and len(d.proof.sizes) == 3
     with pytest.raises(JlabError, match="inner dimensions"):
         jl.diff("W*x", ["x"], {"W": "n,m", "x": "n"})
+
+
+def test_verify_with_shapes_judges_a_matrix_claim_and_refutes_a_wrong_one() -> None:
+    import jacobian_lab as jl
+
+    shapes = {"A": "n,n", "x": "n"}
+    assert jl.verify("x'*A*x", "x", "x'*(A + A')", shapes=shapes).verdict == "correct"
+    wrong = jl.verify("x'*A*x", "x", "2*x'*A", shapes=shapes)
+    assert wrong.verdict == "incorrect" and "agrees at n=1" in (wrong.diagnosis or "")
+    assert jl.verify("x'*A*x", "x", "(A + A')*x", shapes=shapes,
+                     layout="denominator").verdict == "correct"
+    with pytest.raises(UsageError, match="one name"):
+        jl.verify("x'*A*x", ["x", "A"], "x'", shapes=shapes)

@@ -181,6 +181,9 @@ def _variable(built: Built, name: str) -> sp.MatrixSymbol:
     """The variable ``name`` of the expression, one that it can be differentiated by."""
     if name not in built.variables:
         known = sorted(built.variables)
+        if name in built.dims:
+            raise UnknownNameError(f"`{name}` is a dimension of {built.text!r}, not a variable; "
+                                   f"its variables: {', '.join(known)}")
         raise UnknownNameError(f"`{name}` is not a variable of {built.text!r}"
                                f"{did_you_mean(name, known)}; its variables: "
                                f"{', '.join(known)}")
