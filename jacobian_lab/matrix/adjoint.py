@@ -75,6 +75,17 @@ def _mul(e: MatrixExpr, g: MatrixExpr) -> list[tuple[MatrixExpr, MatrixExpr]]:
     return out
 
 
+@defadjoint(sp.MatPow, "matrix power: Xᵖ = X X ⋯ X (X⁻ᵖ = X⁻¹ ⋯ X⁻¹), a product")
+def _matpow(e: MatrixExpr, g: MatrixExpr) -> list[tuple[MatrixExpr, MatrixExpr]]:
+    base, p = e.args
+    if not p.is_Integer or abs(p) > 64:
+        raise RuleError(f"No adjoint rule for the power {e}: only whole exponents up to 64")
+    factor = base if p > 0 else sp.Inverse(base)
+    if p == 1 or p == -1:
+        return [(factor, g)]
+    return _mul(sp.MatMul(*[factor] * int(abs(p))), g)
+
+
 @defadjoint(sp.Transpose, "transpose: Xᵀ passes Ḡᵀ to X")
 def _transpose(e: MatrixExpr, g: MatrixExpr) -> list[tuple[MatrixExpr, MatrixExpr]]:
     return [(e.arg, T(g))]

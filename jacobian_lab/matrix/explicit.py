@@ -101,9 +101,14 @@ class Instantiator:
 
     def _eval_MatPow(self, e: sp.MatPow) -> sp.Matrix:
         base, p = e.args
-        if not (p.is_Integer and p >= 0):
-            raise ShapeError(f"Cannot instantiate the power {e}: only whole exponents ≥ 0")
-        return self(base) ** int(p)
+        if not p.is_Integer:
+            raise ShapeError(f"Cannot instantiate the power {e}: only whole exponents")
+        # repeated products: Matrix.__pow__ may diagonalise a symbolic matrix (minutes)
+        factor = self(sp.Inverse(base)) if p < 0 else self(base)  # A⁻¹: adjugate / det
+        out = sp.eye(factor.rows)
+        for _ in range(abs(int(p))):
+            out = out * factor
+        return out
 
     def _eval_MatMul(self, e: sp.MatMul) -> sp.Matrix:
         coeff = sp.S.One
