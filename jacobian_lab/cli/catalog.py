@@ -13,7 +13,6 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -125,6 +124,9 @@ def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummar
             status.update(f"proving {name} ({i}/{len(names)})…")
             yield name, _prove_summary(name)
         return
+    # lazy: worker processes only for a catalog to prove (20 ms of imports `derive` skips)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     # The catalog's heavy entries come last in the notes: submitted first, they do not
     # leave one worker alone at the end.
     with ProcessPoolExecutor(max_workers=workers) as pool:

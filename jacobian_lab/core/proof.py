@@ -20,9 +20,8 @@ from jacobian_lab.core.derivation import (
     substitute,
 )
 from jacobian_lab.errors import ShapeError
-from jacobian_lab.judge.checker import Check, compare
+from jacobian_lab.judge.verdict import Check
 from jacobian_lab.judge.verdict import mismatches as _mismatches
-from jacobian_lab.judge.witness import refute
 from jacobian_lab.matrix.explicit import Instantiator, components
 from jacobian_lab.matrix.fastcheck import identical
 
@@ -81,6 +80,9 @@ def prove_result(
     """Compare one result with the component layer at ``sizes`` (``fast``: see
     :func:`jacobian_lab.judge.checker.compare`)."""
     if isinstance(result.of, sp.MatrixBase):  # a component-level result: scalar variables
+        # lazy: the checker (sampling, diagnosis: NumPy) loads only when a proof needs it
+        from jacobian_lab.judge.checker import compare
+
         extra = [] if result.kind == "value" else list(result.of)
         return compare(explicit_truth(result), result.expr, seed=seed, extra_exprs=extra,
                        fast=fast)
@@ -103,6 +105,9 @@ def judge(
     simplification or diagnosis, see :func:`jacobian_lab.judge.checker.compare`)."""
     truth, claimed = _assumed(truth, result, inst), _assumed(claimed, result, inst)
     if fast and truth.shape == claimed.shape:  # most claims are wrong: look for a witness
+        # lazy: the witness search (NumPy) loads only for fast verdicts
+        from jacobian_lab.judge.witness import refute
+
         wrong = refute(truth, claimed, seed=seed)
         if wrong is not None:
             return wrong
@@ -111,6 +116,10 @@ def judge(
         return Check("correct", same[0], truth, claimed, points=same[1])
     if not truth.free_symbols and not claimed.free_symbols and truth.shape == claimed.shape:
         return _numbers_differ(truth, claimed)  # a worked example: nothing to sample
+    # lazy: the checker (sampling, diagnosis: NumPy) loads only when the fast test cannot
+    # confirm the claim — a wrong result, or one it cannot decide
+    from jacobian_lab.judge.checker import compare
+
     return compare(truth, claimed, seed=seed, fast=fast, witness=False)  # searched above
 
 

@@ -39,7 +39,7 @@ import platform
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib import metadata, util
+from importlib import util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,9 @@ def package_roots() -> list[Path]:
 
 
 def _version(dist: str) -> str:
+    # lazy: importlib.metadata (15 ms) only when a key is computed, never for `jlab derive`
+    from importlib import metadata
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
