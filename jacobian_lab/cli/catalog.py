@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from rich.markup import escape
 
 import derivations
 from jacobian_lab.budget import deadline
+from jacobian_lab.core import parallel
 from jacobian_lab.core.proof_cache import ProofCache, ProofSummary, builder_salt
 from jacobian_lab.errors import BudgetExceeded, ShapeError
 from jacobian_lab.printing.render import latex_section as _latex_section
@@ -90,21 +90,12 @@ PARALLEL_MIN = 4
 
 def _cores() -> int:
     """The cores this process may run on (its affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return parallel.cores()
 
 
 def _idle_cores() -> int:
-    """The cores no other work is using now (the core count less the load average, rounded
-    up), at least 1. On a busy machine, where the scheduler shares CPU between sessions
-    rather than processes, more workers would not prove faster."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = 0.0
-    return max(1, min(_cores(), math.ceil(_cores() - load + 0.5)))
+    """The cores no other work is using now (see :func:`jacobian_lab.core.parallel.idle_cores`)."""
+    return parallel.idle_cores(_cores())
 
 
 def _prove_summary(name: str) -> ProofSummary:

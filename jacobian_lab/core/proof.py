@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
+from jacobian_lab.core import symengine_proof
 from jacobian_lab.core.derivation import (
     ClaimVerdict,
     Derivation,
@@ -19,6 +20,7 @@ from jacobian_lab.core.derivation import (
     Sizes,
     substitute,
 )
+from jacobian_lab.core.parallel import idle_cores, run
 from jacobian_lab.errors import ShapeError
 from jacobian_lab.judge.verdict import Check
 from jacobian_lab.judge.verdict import mismatches as _mismatches
@@ -86,7 +88,15 @@ def prove_result(
         extra = [] if result.kind == "value" else list(result.of)
         return compare(explicit_truth(result), result.expr, seed=seed, extra_exprs=extra,
                        fast=fast)
-    truth, inst = component_truth(result, sizes, inst)
+    inst = inst or Instantiator(sizes)
+    # the common case, a right result, decided by SymEngine when it can; else its truth
+    fast_truth = symengine_proof.prove_fast(result, inst)
+    if isinstance(fast_truth, Check):
+        return fast_truth
+    if fast_truth is not None:
+        truth = fast_truth
+    else:
+        truth, inst = component_truth(result, sizes, inst)
     return judge(result, truth, instantiate_claim(result, inst), inst, seed=seed, fast=fast)
 
 
@@ -134,37 +144,64 @@ def _numbers_differ(truth: sp.Matrix, claimed: sp.Matrix) -> Check:
                  diagnosis=text or None)
 
 
-def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | None = None) -> Proof:
+def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | None = None,
+          workers: int | None = None) -> Proof:
     """Instantiate every result at every size and compare with the component layer.
 
-    A result with its own ``sizes`` is proven at those (unless ``sizes`` is given here).
+    A result with its own ``sizes`` is proven at those (unless ``sizes`` is given here). The
+    checks are independent: with ``workers`` > 1 (default: the idle cores) and enough of
+    them they run in forked processes (:mod:`jacobian_lab.core.parallel`), with the same
+    verdicts as here.
     """
     t0 = time.perf_counter()
     size_list: list[Sizes] = list(sizes) if sizes is not None else list(derivation.sizes)
     if not size_list:
         size_list = [{}]  # component-level results need no size
-    results: list[ResultProof] = []
     shared: dict[str, Instantiator] = {}  # one per size: shared subexpressions built once
 
     def at(s: Mapping[sp.Symbol, int]) -> Instantiator:
         return shared.setdefault(_size_label(s), Instantiator(s))
 
-    for r in derivation.results:
-        own: list[Sizes] = list(r.sizes) if r.sizes and sizes is None else size_list
-        checks = tuple((_size_label(s), prove_result(r, s, inst=at(s))) for s in own)
-        results.append(ResultProof(r.lhs, checks))
-    verdicts = []
+    def own(r: Result) -> list[Sizes]:
+        return list(r.sizes) if r.sizes and sizes is None else size_list
+
+    tasks: list[tuple[int, Sizes | None]] = [
+        (i, s) for i, r in enumerate(derivation.results) for s in own(r)]
+    claim_tasks = []
     for c in derivation.claims:
-        target = derivation.results[c.result]
-        claim_sizes = list(target.sizes) if target.sizes and sizes is None else size_list
-        s = claim_sizes[min(1, len(claim_sizes) - 1)]
-        as_result = Result(target.lhs, c.expr, target.of, target.wrt, target.kind,
-                           target.defs, target.assume)
-        try:
-            check = prove_result(as_result, s)
-        except ShapeError as exc:
-            check = Check("incorrect", "none", sp.Matrix(), sp.Matrix(), diagnosis=str(exc))
-        verdicts.append(ClaimVerdict(c, check.ok, check, _size_label(s)))
+        claim_sizes = own(derivation.results[c.result])
+        claim_tasks.append(claim_sizes[min(1, len(claim_sizes) - 1)])
+
+    def task(k: int) -> Check:
+        if k < len(tasks):
+            i, s = tasks[k]
+            return prove_result(derivation.results[i], s or {}, inst=at(s or {}))
+        return _claim_check(derivation, k - len(tasks), claim_tasks[k - len(tasks)])
+
+    # one group per size: its checks share an Instantiator (and SymPy's cache), so a group
+    # stays in one process; the largest sizes go first, not to leave one worker at the end
+    every: list[Sizes | None] = [s for _, s in tasks]
+    every += claim_tasks
+    groups: dict[str, list[int]] = {}
+    for k, s in enumerate(every):
+        groups.setdefault(_size_label(s or {}), []).append(k)
+    order = sorted(groups.values(), key=lambda ks: -len(ks) * _weight(every[ks[0]]))
+
+    def group(g: int) -> list[Check]:
+        return [task(k) for k in order[g]]
+
+    by_group = run(group, range(len(order)), idle_cores() if workers is None else workers,
+                   len(tasks) + len(claim_tasks))
+    done = {k: c for g, checks in by_group.items() for k, c in zip(order[g], checks,
+                                                                    strict=True)}
+    results: list[ResultProof] = []
+    for i, r in enumerate(derivation.results):
+        checks = tuple((_size_label(s or {}), done[k]) for k, (j, s) in enumerate(tasks)
+                       if j == i)
+        results.append(ResultProof(r.lhs, checks))
+    verdicts = [ClaimVerdict(c, done[len(tasks) + n].ok, done[len(tasks) + n],
+                             _size_label(claim_tasks[n]))
+                for n, c in enumerate(derivation.claims)]
     labels: list[str] = []
     for rp in results:  # the sizes actually used (a result may have its own)
         labels += [label for label, _ in rp.checks if label not in labels]
@@ -172,3 +209,23 @@ def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | Non
     proof = Proof(tuple(results), tuple(verdicts), tuple(labels), time.perf_counter() - t0)
     derivation.proof = proof
     return proof
+
+
+def _weight(s: Mapping[sp.Symbol, int] | None) -> int:
+    """A rough cost of proving at sizes ``s``: the product of the sizes."""
+    out = 1
+    for v in (s or {}).values():
+        out *= int(v)
+    return out
+
+
+def _claim_check(derivation: Derivation, n: int, s: Mapping[sp.Symbol, int]) -> Check:
+    """The verdict on the notes' claim ``n``: its expression in place of the result's."""
+    c = derivation.claims[n]
+    target = derivation.results[c.result]
+    as_result = Result(target.lhs, c.expr, target.of, target.wrt, target.kind,
+                       target.defs, target.assume)
+    try:
+        return prove_result(as_result, s)
+    except ShapeError as exc:
+        return Check("incorrect", "none", sp.Matrix(), sp.Matrix(), diagnosis=str(exc))
