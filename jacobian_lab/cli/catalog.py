@@ -196,6 +196,18 @@ def cmd_derive(args: argparse.Namespace) -> int:
     return 0 if proof.ok else 1
 
 
+def _check_parallel(cat: Any, names: list[str], args: argparse.Namespace, workers: int,
+                    status: Any) -> list[tuple[Derivation, Proof]]:
+    """Every check of every derivation in one pool of ``workers`` processes (the biggest
+    first), each derivation's checks of one size within ``--budget``."""
+    from jacobian_lab.core.proof import prove_many  # lazy: as in _prove_within
+
+    derivs = [cat.get(name) for name in names]
+    status.update(f"proving {len(derivs)} derivations in {workers} processes…")
+    proofs = prove_many(derivs, workers, getattr(args, "budget", math.inf))
+    return list(zip(derivs, proofs, strict=True))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     cache = ProofCache.open()  # check always proves; it refreshes what list will show
 
@@ -203,9 +215,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     names = args.names or cat.names()
     console = Console(highlight=False, stderr=args.json)
     rows: list[tuple[Derivation, Proof]] = []
+    workers = min(_idle_cores(), len(names))
     try:
         with console.status("proving…") as status:
-            for name in names:
+            if workers >= 2 and len(names) >= PARALLEL_MIN:
+                rows = _check_parallel(cat, names, args, workers, status)
+                for d, proof in rows:
+                    cache.put(d.name, ProofSummary.of(proof), _salt(cat, d.name))
+            for name in names if not rows else ():
                 status.update(f"proving {name}…")
                 d = cat.get(name)
                 proof = _prove_within(d, args)

@@ -5,11 +5,13 @@ scalar symbols), through :func:`jacobian_lab.judge.checker.compare`.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
+from jacobian_lab.budget import deadline
 from jacobian_lab.core import symengine_proof
 from jacobian_lab.core.derivation import (
     ClaimVerdict,
@@ -21,7 +23,7 @@ from jacobian_lab.core.derivation import (
     substitute,
 )
 from jacobian_lab.core.parallel import idle_cores, run
-from jacobian_lab.errors import ShapeError
+from jacobian_lab.errors import BudgetExceeded, ShapeError
 from jacobian_lab.judge.verdict import Check
 from jacobian_lab.judge.verdict import mismatches as _mismatches
 from jacobian_lab.matrix.explicit import Instantiator, components
@@ -154,61 +156,104 @@ def prove(derivation: Derivation, sizes: Sequence[Mapping[sp.Symbol, int]] | Non
     verdicts as here.
     """
     t0 = time.perf_counter()
-    size_list: list[Sizes] = list(sizes) if sizes is not None else list(derivation.sizes)
-    if not size_list:
-        size_list = [{}]  # component-level results need no size
-    shared: dict[str, Instantiator] = {}  # one per size: shared subexpressions built once
+    plan = _Plan(derivation, sizes)
+    done = run(plan.group, range(len(plan.order)), idle_cores() if workers is None else workers,
+               plan.count)
+    return plan.assemble(done, time.perf_counter() - t0)
 
-    def at(s: Mapping[sp.Symbol, int]) -> Instantiator:
-        return shared.setdefault(_size_label(s), Instantiator(s))
 
-    def own(r: Result) -> list[Sizes]:
-        return list(r.sizes) if r.sizes and sizes is None else size_list
+def prove_many(derivations: Sequence[Derivation], workers: int | None = None,
+               budget: float = math.inf) -> list[Proof]:
+    """:func:`prove` each derivation, all their checks in one pool of workers (the largest
+    first, so that no worker is left alone with a big one at the end). Each group of checks
+    (one derivation at one size) runs within ``budget`` seconds; past it
+    :class:`~jacobian_lab.errors.BudgetExceeded` names the derivation. A proof's ``seconds``
+    are those its checks took, wherever they ran."""
+    plans = [_Plan(d) for d in derivations]
+    flat = sorted(((p, g) for p, plan in enumerate(plans) for g in range(len(plan.order))),
+                  key=lambda pg: -plans[pg[0]].weight(pg[1]))
 
-    tasks: list[tuple[int, Sizes | None]] = [
-        (i, s) for i, r in enumerate(derivation.results) for s in own(r)]
-    claim_tasks = []
-    for c in derivation.claims:
-        claim_sizes = own(derivation.results[c.result])
-        claim_tasks.append(claim_sizes[min(1, len(claim_sizes) - 1)])
+    def one(t: int) -> tuple[list[Check], float]:
+        p, g = flat[t]
+        t0 = time.perf_counter()
+        try:
+            with deadline(budget):
+                checks = plans[p].group(g)
+        except BudgetExceeded:
+            raise BudgetExceeded(budget, f"proving `{plans[p].derivation.name}`",
+                                 "give each proof more time with --budget SECONDS") from None
+        return checks, time.perf_counter() - t0
 
-    def task(k: int) -> Check:
-        if k < len(tasks):
-            i, s = tasks[k]
-            return prove_result(derivation.results[i], s or {}, inst=at(s or {}))
-        return _claim_check(derivation, k - len(tasks), claim_tasks[k - len(tasks)])
+    done = run(one, range(len(flat)), idle_cores() if workers is None else workers,
+               sum(plan.count for plan in plans))
+    out = []
+    for p, plan in enumerate(plans):
+        mine = {g: done[t] for t, (q, g) in enumerate(flat) if q == p}
+        out.append(plan.assemble({g: c for g, (c, _) in mine.items()},
+                                 sum(sec for _, sec in mine.values())))
+    return out
 
-    # one group per size: its checks share an Instantiator (and SymPy's cache), so a group
-    # stays in one process; the largest sizes go first, not to leave one worker at the end
-    every: list[Sizes | None] = [s for _, s in tasks]
-    every += claim_tasks
-    groups: dict[str, list[int]] = {}
-    for k, s in enumerate(every):
-        groups.setdefault(_size_label(s or {}), []).append(k)
-    order = sorted(groups.values(), key=lambda ks: -len(ks) * _weight(every[ks[0]]))
 
-    def group(g: int) -> list[Check]:
-        return [task(k) for k in order[g]]
+class _Plan:
+    """The checks of one proof — each result at each of its sizes, then each claim — in
+    groups of one size each: a group's checks share an Instantiator (and SymPy's cache), so a
+    group stays in one process."""
 
-    by_group = run(group, range(len(order)), idle_cores() if workers is None else workers,
-                   len(tasks) + len(claim_tasks))
-    done = {k: c for g, checks in by_group.items() for k, c in zip(order[g], checks,
-                                                                    strict=True)}
-    results: list[ResultProof] = []
-    for i, r in enumerate(derivation.results):
-        checks = tuple((_size_label(s or {}), done[k]) for k, (j, s) in enumerate(tasks)
-                       if j == i)
-        results.append(ResultProof(r.lhs, checks))
-    verdicts = [ClaimVerdict(c, done[len(tasks) + n].ok, done[len(tasks) + n],
-                             _size_label(claim_tasks[n]))
-                for n, c in enumerate(derivation.claims)]
-    labels: list[str] = []
-    for rp in results:  # the sizes actually used (a result may have its own)
-        labels += [label for label, _ in rp.checks if label not in labels]
-    labels = labels or [_size_label(s) for s in size_list]
-    proof = Proof(tuple(results), tuple(verdicts), tuple(labels), time.perf_counter() - t0)
-    derivation.proof = proof
-    return proof
+    def __init__(self, derivation: Derivation,
+                 sizes: Sequence[Mapping[sp.Symbol, int]] | None = None) -> None:
+        self.derivation = d = derivation
+        size_list: list[Sizes] = list(sizes) if sizes is not None else list(d.sizes)
+        self.size_list = size_list or [{}]  # component-level results need no size
+        self.shared: dict[str, Instantiator] = {}  # one per size: subexpressions built once
+
+        def own(r: Result) -> list[Sizes]:
+            return list(r.sizes) if r.sizes and sizes is None else self.size_list
+
+        self.tasks: list[tuple[int, Sizes]] = [
+            (i, s) for i, r in enumerate(d.results) for s in own(r)]
+        self.claim_sizes: list[Sizes] = []
+        for c in d.claims:
+            claim_sizes = own(d.results[c.result])
+            self.claim_sizes.append(claim_sizes[min(1, len(claim_sizes) - 1)])
+        self.every: list[Sizes] = [s for _, s in self.tasks] + self.claim_sizes
+        self.count = len(self.every)
+        groups: dict[str, list[int]] = {}
+        for k, s in enumerate(self.every):
+            groups.setdefault(_size_label(s), []).append(k)
+        # the largest sizes first, not to leave one worker alone with them at the end
+        self.order = sorted(groups.values(), key=lambda ks: -len(ks) * _weight(self.every[ks[0]]))
+
+    def weight(self, g: int) -> int:
+        return len(self.order[g]) * _weight(self.every[self.order[g][0]])
+
+    def check(self, k: int) -> Check:
+        d = self.derivation
+        if k < len(self.tasks):
+            i, s = self.tasks[k]
+            inst = self.shared.setdefault(_size_label(s), Instantiator(s))
+            return prove_result(d.results[i], s, inst=inst)
+        return _claim_check(d, k - len(self.tasks), self.claim_sizes[k - len(self.tasks)])
+
+    def group(self, g: int) -> list[Check]:
+        return [self.check(k) for k in self.order[g]]
+
+    def assemble(self, by_group: Mapping[int, list[Check]], seconds: float) -> Proof:
+        done = {k: c for g, checks in by_group.items()
+                for k, c in zip(self.order[g], checks, strict=True)}
+        d, n = self.derivation, len(self.tasks)
+        results = [ResultProof(r.lhs, tuple((_size_label(s), done[k])
+                                            for k, (j, s) in enumerate(self.tasks) if j == i))
+                   for i, r in enumerate(d.results)]
+        verdicts = [ClaimVerdict(c, done[n + m].ok, done[n + m],
+                                 _size_label(self.claim_sizes[m]))
+                    for m, c in enumerate(d.claims)]
+        labels: list[str] = []
+        for rp in results:  # the sizes actually used (a result may have its own)
+            labels += [label for label, _ in rp.checks if label not in labels]
+        labels = labels or [_size_label(s) for s in self.size_list]
+        proof = Proof(tuple(results), tuple(verdicts), tuple(labels), seconds)
+        d.proof = proof
+        return proof
 
 
 def _weight(s: Mapping[sp.Symbol, int] | None) -> int:

@@ -10,8 +10,8 @@ The key: a SHA-256 over
 * the bytes of every ``.py`` file of the ``jacobian_lab`` and ``derivations`` packages, at the
   paths they are imported from (so an editable install sees every edit in the working tree),
   each file preceded by its relative path;
-* the versions of Python (implementation and x.y.z), SymPy, mpmath and NumPy (the proofs'
-  arithmetic and sampling).
+* the versions of Python (implementation and x.y.z), SymPy, mpmath, NumPy and SymEngine
+  ("absent" when it is not installed) — the proofs' arithmetic and sampling.
 
 The whole file carries one key; when it differs from the current one (any source edit, any
 upgrade) every entry is ignored and the file is rewritten. ``jlab list`` and ``jlab check``
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 FORMAT = "jacobian_lab proof cache 1"
 FILENAME = "proofs.json"
 PACKAGES = ("jacobian_lab", "derivations")
-VERSIONED = ("sympy", "mpmath", "numpy")
+VERSIONED = ("sympy", "mpmath", "numpy", "symengine")
 _METHODS = frozenset({"symbolic", "sampled", "failed"})
 
 
