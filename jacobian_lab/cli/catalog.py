@@ -20,7 +20,6 @@ from rich.markup import escape
 import derivations
 from jacobian_lab.budget import deadline
 from jacobian_lab.core import parallel
-from jacobian_lab.core.proof_cache import ProofCache, ProofSummary, builder_salt
 from jacobian_lab.errors import BudgetExceeded, ShapeError
 from jacobian_lab.printing.render import latex_section as _latex_section
 from jacobian_lab.printing.render import markdown, render_check, render_list, render_rich, to_json
@@ -28,6 +27,7 @@ from jacobian_lab.printing.report import check_output, write_report
 
 if TYPE_CHECKING:
     from jacobian_lab.core.derivation import Derivation, Proof
+    from jacobian_lab.core.proof_cache import ProofCache, ProofSummary
 
 MAX_SIZE = 8
 
@@ -51,10 +51,18 @@ def _sizes(d: Derivation, spec: str | None) -> list[dict] | None:
     return [dict.fromkeys(dims, v) for v in values]
 
 
+def _pc() -> Any:
+    """The proof-cache module."""
+    # lazy: the proof cache (hashlib, platform, atomic files: 9 ms) only for list and check
+    from jacobian_lab.core import proof_cache
+
+    return proof_cache
+
+
 def _salt(cat: Any, name: str) -> str | None:
     """The cache's per-entry key of ``name``: "" for the packaged catalog, the file's hash for
     a derivation loaded with ``--file``, None (never cached) when its origin is unknown."""
-    return builder_salt(getattr(cat, "_REGISTRY", {}).get(name))
+    return _pc().builder_salt(getattr(cat, "_REGISTRY", {}).get(name))
 
 
 def _prove_within(d: Derivation, args: argparse.Namespace) -> Proof:
@@ -102,7 +110,7 @@ def _prove_summary(name: str) -> ProofSummary:
     """Prove the catalog's ``name`` and summarise it (run in a worker process)."""
     from jacobian_lab.core.proof import prove  # lazy: as in _prove_within
 
-    return ProofSummary.of(prove(_catalog().get(name)))
+    return _pc().ProofSummary.of(prove(_catalog().get(name)))
 
 
 def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummary]]:
@@ -135,7 +143,7 @@ def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummar
 
 def cmd_list(args: argparse.Namespace) -> int:
     check = not args.no_check
-    cache = ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
+    cache = _pc().ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
     cat = _catalog()
     names = cat.names()
     console = Console(highlight=False)
@@ -209,7 +217,7 @@ def _check_parallel(cat: Any, names: list[str], args: argparse.Namespace, worker
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    cache = ProofCache.open()  # check always proves; it refreshes what list will show
+    cache = _pc().ProofCache.open()  # check always proves; it refreshes what list will show
 
     cat = _catalog()
     names = args.names or cat.names()
@@ -221,12 +229,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             if workers >= 2 and len(names) >= PARALLEL_MIN:
                 rows = _check_parallel(cat, names, args, workers, status)
                 for d, proof in rows:
-                    cache.put(d.name, ProofSummary.of(proof), _salt(cat, d.name))
+                    cache.put(d.name, _pc().ProofSummary.of(proof), _salt(cat, d.name))
             for name in names if not rows else ():
                 status.update(f"proving {name}…")
                 d = cat.get(name)
                 proof = _prove_within(d, args)
-                cache.put(name, ProofSummary.of(proof), _salt(cat, name))
+                cache.put(name, _pc().ProofSummary.of(proof), _salt(cat, name))
                 rows.append((d, proof))
     finally:
         cache.save()

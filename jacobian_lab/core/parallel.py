@@ -12,7 +12,6 @@ workers of its own (``jlab list`` proves whole derivations in worker processes).
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -44,6 +43,9 @@ def idle_cores(total: int | None = None) -> int:
 
 def in_worker() -> bool:
     """This process is a worker (of a pool here or of ``jlab list``): it proves alone."""
+    # lazy: multiprocessing (7 ms) only when there is work to share
+    import multiprocessing
+
     return multiprocessing.parent_process() is not None
 
 
@@ -64,8 +66,12 @@ def run(fn: Callable[[int], Any], tasks: Sequence[int], workers: int, checks: in
     help — at least two tasks, ``checks`` (what the tasks do in all) at least MIN_CHECKS —
     else here, in order. ``fn`` must return something picklable."""
     global _JOB
-    if (workers < 2 or len(tasks) < 2 or checks < MIN_CHECKS or in_worker()
-            or "fork" not in multiprocessing.get_all_start_methods()):
+    if workers < 2 or len(tasks) < 2 or checks < MIN_CHECKS or in_worker():
+        return {t: fn(t) for t in tasks}
+    # lazy: multiprocessing (7 ms) only when there is work to share
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():  # not on Linux
         return {t: fn(t) for t in tasks}
     _JOB = (fn, tasks)
     out: dict[int, Any] = {}
