@@ -25,6 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+NO_SYMENGINE = "::no-symengine"  # a pseudo checkout: this one with JLAB_NO_SYMENGINE=1
 
 # name, jlab arguments, target (seconds, or a ratio to `import sympy` when below 10)
 COMMANDS: list[tuple[str, list[str], str]] = [
@@ -36,7 +37,11 @@ COMMANDS: list[tuple[str, list[str], str]] = [
 
 
 def _env(code: Path, cache: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONDONTWRITEBYTECODE", "JLAB_NO_SYMENGINE")}
+    if code.name == NO_SYMENGINE:  # the same checkout, SymEngine turned off
+        code = code.parent
+        env["JLAB_NO_SYMENGINE"] = "1"
     env["PYTHONPATH"] = str(code)
     env.pop("JLAB_NO_CACHE", None)
     if cache is not None:
@@ -111,8 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--before", type=Path, help="an older checkout to compare with")
     parser.add_argument("--only", help="commands whose name contains this")
     parser.add_argument("--json", type=Path, help="write the raw times here")
+    parser.add_argument("--no-symengine", action="store_true",
+                        help="also time this checkout with JLAB_NO_SYMENGINE=1")
     args = parser.parse_args(argv)
     codes = {"after": ROOT} if args.before is None else {"after": ROOT, "before": args.before}
+    if args.no_symengine:
+        codes["after without SymEngine"] = ROOT / NO_SYMENGINE
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
     data = measure(args.repeat, codes, args.only)
     print(f"load average at end: {os.getloadavg()[0]:.2f}")

@@ -218,9 +218,35 @@ def _idempotent(e: Any) -> Any:
     return e.subs(out) if out else e
 
 
+# Above this many terms (an upper bound before expanding) the expansion would take longer than
+# SymPy's exact evaluation at random points: a chain of k tanh layers expands to ~4ᵏ terms.
+MAX_TERMS = 20_000
+
+
+def _terms(e: Any, memo: dict[Any, int]) -> int:
+    """An upper bound on the number of terms of ``expand(e)`` (capped above MAX_TERMS)."""
+    hit = memo.get(e)
+    if hit is not None:
+        return hit
+    if isinstance(e, se.Add):
+        n = sum(_terms(a, memo) for a in e.args)
+    elif isinstance(e, se.Mul):
+        n = 1
+        for a in e.args:
+            n = min(n * _terms(a, memo), MAX_TERMS + 1)
+    elif isinstance(e, se.Pow) and e.args[1].is_Integer and int(e.args[1]) > 0:
+        n = min(_terms(e.args[0], memo) ** min(int(e.args[1]), 64), MAX_TERMS + 1)
+    else:
+        n = 1
+    memo[e] = n = min(n, MAX_TERMS + 1)
+    return n
+
+
 def _is_zero(d: Any, tr: _Translator) -> bool:
     if any(p.args[1].is_negative for p in d.atoms(se.Pow)):
         raise Unsupported("a fraction")  # SymEngine does not cancel: SymPy's path does
+    if _terms(d, {}) > MAX_TERMS:
+        raise Unsupported("too many terms to expand")  # SymPy samples it exactly
     d = se.expand(d)
     if d == 0:
         return True
