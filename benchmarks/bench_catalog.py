@@ -35,9 +35,9 @@ def _env(cache: str | None = None) -> dict[str, str]:
 def _run(args: list[str], fresh_cache: bool = False) -> None:
     if fresh_cache:
         with tempfile.TemporaryDirectory() as cache:
-            subprocess.run(args, check=True, capture_output=True, env=_env(cache))
-    else:
-        subprocess.run(args, check=True, capture_output=True, env=_env())
+            subprocess.run(args, check=True, capture_output=True, env=_env(cache), cwd=ROOT)
+    else:  # cwd: `python -m` imports from the working directory before PYTHONPATH
+        subprocess.run(args, check=True, capture_output=True, env=_env(), cwd=ROOT)
 
 
 def _sympy() -> None:

@@ -68,7 +68,7 @@ def _point(args: list[str], limit: float) -> float | None:
     t0 = time.perf_counter()
     try:
         done = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=limit,
-                              check=False)
+                              check=False, cwd=ROOT)  # `python -m` imports from the cwd first
     except subprocess.TimeoutExpired:
         return None
     wall = time.perf_counter() - t0
@@ -120,8 +120,9 @@ def plot(curves: dict[str, list[tuple[int, float | None]]], limit: float, path: 
             ax.legend()
         ax.set_xlabel(name.split(" against ")[-1])
         ax.set_ylabel("seconds")
-        ax.set_yscale("log")
-        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")  # a straight line: exponential growth; bending up on log-log
+        if "width" in name:  # a power law is a straight line on log-log axes
+            ax.set_xscale("log", base=2)
         ax.set_title(name.split(" against ")[0])
         ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
@@ -133,7 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=60.0, help="seconds per point")
     parser.add_argument("--point", nargs=2, type=int, metavar=("WIDTH", "DEPTH"),
                         help=argparse.SUPPRESS)  # a child: prove one network, print seconds
+    parser.add_argument("--replot", action="store_true",
+                        help="redraw growth.png from growth.json without measuring")
     args = parser.parse_args(argv)
+    if args.replot:
+        saved = json.loads((HERE / "growth.json").read_text())
+        plot({k: [(p, s) for p, s in v] for k, v in saved["curves"].items()}, saved["limit"],
+             HERE / "growth.png")
+        return 0
     if args.point:
         print(prove_backprop(*args.point))
         return 0

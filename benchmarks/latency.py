@@ -50,8 +50,11 @@ def _env(code: Path, cache: str | None = None) -> dict[str, str]:
 
 
 def _time(args: list[str], env: dict[str, str]) -> float:
+    # run from the checkout itself: `python -m` puts the working directory first on sys.path,
+    # before PYTHONPATH — from another checkout it would import that one's code
+    cwd = env["PYTHONPATH"]
     t0 = time.perf_counter()
-    done = subprocess.run(args, env=env, capture_output=True, check=False)
+    done = subprocess.run(args, env=env, capture_output=True, check=False, cwd=cwd)
     seconds = time.perf_counter() - t0
     if done.returncode not in (0,):
         raise SystemExit(f"{' '.join(args)} failed ({done.returncode}): {done.stderr[-400:]!r}")

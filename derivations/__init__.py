@@ -13,14 +13,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
-import traceback
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jacobian_lab.errors import JlabError, UnknownNameError, UserCodeError, did_you_mean
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     # lazy: listing and registering entries stays free of SymPy; checked only for users' files
     from jacobian_lab.core.derivation import Derivation
 
@@ -120,6 +120,9 @@ def _short(value: object) -> str:
 
 
 def _user_error(origin: Path, what: str, e: BaseException) -> UserCodeError:
+    # lazy: traceback (and textwrap) only when a user's file fails; `jlab derive` skips them
+    import traceback
+
     details = "".join(traceback.format_exception(type(e), e, e.__traceback__))
     first = " ".join(str(e).split())[:120]
     return UserCodeError(f"{origin}: {what} {type(e).__name__}: {first} (your file's "
@@ -132,6 +135,9 @@ def load_file(path: str | Path) -> list[str]:
     The file is ordinary Python that the user wrote (like a test file), run with
     ``@derivations.register`` available; it is not an expression typed at the prompt.
     """
+    # lazy: pathlib only for a user's file (7 ms `jlab derive NAME` does not need)
+    from pathlib import Path
+
     p = Path(path)
     if not p.is_file():
         what = "a directory" if p.is_dir() else "no such file"

@@ -23,7 +23,6 @@ from jacobian_lab.core import parallel
 from jacobian_lab.errors import BudgetExceeded, ShapeError
 from jacobian_lab.printing.render import latex_section as _latex_section
 from jacobian_lab.printing.render import markdown, render_check, render_list, render_rich, to_json
-from jacobian_lab.printing.report import check_output, write_report
 
 if TYPE_CHECKING:
     from jacobian_lab.core.derivation import Derivation, Proof
@@ -199,8 +198,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
         print(_latex_section(d, steps=not args.no_steps))
     elif args.format == "markdown":
         print(markdown(d, steps=not args.no_steps))
-    else:
-        render_rich(d, Console(highlight=False), steps=not args.no_steps)
+    else:  # emoji=False: a formula's ":x:" stays text (and rich's emoji table stays unloaded)
+        render_rich(d, Console(highlight=False, emoji=False), steps=not args.no_steps)
     return 0 if proof.ok else 1
 
 
@@ -260,6 +259,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     cat = _catalog()
     if args.all == bool(args.names):
         raise ShapeError("Give derivation names or --all (not both)")
+    # lazy: the report writer (atomic files, tempfile, secrets) only for `jlab report`
+    from jacobian_lab.printing.report import check_output, write_report
+
     check_output(args.output)  # before the proofs: a path that cannot be written fails now
     names = cat.names() if args.all else args.names
     console = Console(highlight=False, stderr=True)
