@@ -121,12 +121,13 @@ class _Translator:
 
     def derivative(self, name: str, u: Any) -> Any:
         """f′(u) of the opaque function ``name``: the SymPy class's ``fdiff`` (the registry's
-        derivative) translated, with its argument put back."""
+        derivative) translated once (:func:`_template`), with its argument put in."""
         cls = self.functions.get(name)
         if cls is None or cls is sp.Heaviside:
             raise Unsupported(f"the derivative of {name}")
-        t = sp.Dummy("t", real=True)
-        return self(cls(t).fdiff(1)).subs({self.symbol(t): u})
+        template, xi, functions = _template(cls)
+        self.functions.update(functions)
+        return template.subs({xi: u})
 
     def gated(self, e: Any) -> Any:
         """Each kinked activation as its gated slopes, ``relu(u) = u·h(u)`` with the step
@@ -140,6 +141,23 @@ class _Translator:
                 h = se.Function("_H0")(u)
                 out[f] = _gate(self, entry.kink, u, h)
         return e.subs(out) if out else e
+
+
+_TEMPLATES: dict[type, tuple[Any, Any, dict[str, type[sp.Function]]]] = {}
+
+
+def _template(cls: type) -> tuple[Any, Any, dict[str, type[sp.Function]]]:
+    """``cls``′(ξ) in SymEngine, ξ, and the opaque functions it names (sigmoid′ = σ(ξ)(1 −
+    σ(ξ)) names sigmoid): SymPy's ``fdiff`` runs once per function, not once per use."""
+    if cls not in _TEMPLATES:
+        tr = _Translator()
+        t = sp.Dummy("t", real=True)
+        xi = tr.symbols[t] = se.Symbol("_xi")  # a name no translated symbol has (v0, v1, …)
+        template = tr(cls(t).fdiff(1))
+        if template.free_symbols - {xi}:
+            raise Unsupported(f"the derivative of {cls.__name__} has other symbols")
+        _TEMPLATES[cls] = (template, xi, tr.functions)
+    return _TEMPLATES[cls]
 
 
 class _Back:
@@ -254,16 +272,23 @@ def _is_zero(d: Any, tr: _Translator) -> bool:
     return bool(d == 0)
 
 
-def truth_and_claim(result: Result, inst: Instantiator) -> tuple[list[Any], list[Any],
-                                                                   tuple[int, int],
-                                                                   _Translator]:
+def _explicit(e: sp.Basic, result: Result, inst: Instantiator) -> sp.Matrix:
+    """``e`` with the result's intermediates substituted, as an explicit matrix."""
+    out = inst(substitute(e, result.defs))
+    return out if isinstance(out, sp.MatrixBase) else sp.Matrix([[out]])
+
+
+def truth_and_claim(result: Result, inst: Instantiator, of: sp.Matrix | None = None,
+                    claimed: sp.Matrix | None = None
+                    ) -> tuple[list[Any], list[Any], tuple[int, int], _Translator]:
     """The truth (as in :func:`jacobian_lab.core.proof.component_truth`, differentiated by
-    SymEngine) and the claim, both as row-major lists of SymEngine entries, and their shape."""
+    SymEngine) and the claim, both as row-major lists of SymEngine entries, and their shape.
+    ``of`` and ``claimed``: the explicit matrices of ``result.of`` and ``result.expr`` if
+    already made."""
     if not isinstance(result.wrt, sp.MatrixSymbol):
         raise Unsupported("a component-level result")
     tr = _Translator()
-    of = inst(substitute(result.of, result.defs))
-    of = of if isinstance(of, sp.MatrixBase) else sp.Matrix([[of]])
+    of = _explicit(result.of, result, inst) if of is None else of
     wrt = components(result.wrt, inst.sizes)
     inst.env.setdefault(result.wrt.name, wrt)
     variables = [tr(w) for w in wrt]
@@ -279,8 +304,7 @@ def truth_and_claim(result: Result, inst: Instantiator) -> tuple[list[Any], list
         f = tr(of[0, 0])
         truth = [_explicit_derivatives(f.diff(v), tr) for v in variables]
         shape = wrt.shape
-    claimed = inst(substitute(result.expr, result.defs))
-    claimed = claimed if isinstance(claimed, sp.MatrixBase) else sp.Matrix([[claimed]])
+    claimed = _explicit(result.expr, result, inst) if claimed is None else claimed
     if claimed.shape != shape:
         raise Unsupported("a claim of another shape")
     return truth, [tr(c) for c in claimed], shape, tr
@@ -298,17 +322,18 @@ def prove_fast(result: Result, inst: Instantiator) -> Check | sp.Matrix | None:
         return None
     if not isinstance(result.wrt, sp.MatrixSymbol):
         return None
-    if se is None and not _big(inst(substitute(result.of, result.defs))):
+    of = _explicit(result.of, result, inst)
+    if se is None and not _big(of):
         return None  # small: SymPy is quicker than loading SymEngine (once loaded, it is used)
     if not available():
         return None
     try:
-        truth, claimed, shape, tr = truth_and_claim(result, inst)
+        claim = _explicit(result.expr, result, inst)
+        truth, claimed, shape, tr = truth_and_claim(result, inst, of, claim)
     except (Unsupported, RuntimeError, TypeError, ValueError):
         return None
     try:
         if all(_is_zero(c - t, tr) for t, c in zip(truth, claimed, strict=True)):
-            claim = instantiate(result, inst)
             return Check("correct", "symbolic", claim, claim, points=0)
     except (Unsupported, RuntimeError, TypeError, ValueError):
         pass
@@ -317,11 +342,6 @@ def prove_fast(result: Result, inst: Instantiator) -> Check | sp.Matrix | None:
         return sp.Matrix(shape[0], shape[1], [back(t) for t in truth])
     except (Unsupported, RuntimeError, TypeError, ValueError, KeyError, AttributeError):
         return None
-
-
-def instantiate(result: Result, inst: Instantiator) -> sp.Matrix:
-    claimed = inst(substitute(result.expr, result.defs))
-    return claimed if isinstance(claimed, sp.MatrixBase) else sp.Matrix([[claimed]])
 
 
 __all__: Sequence[str] = ("Unsupported", "available", "prove_fast", "truth_and_claim")
