@@ -134,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--limit", type=float, default=60.0, help="seconds per point")
     parser.add_argument("--point", nargs=2, type=int, metavar=("WIDTH", "DEPTH"),
                         help=argparse.SUPPRESS)  # a child: prove one network, print seconds
+    parser.add_argument("--only", choices=("width", "depth", "operations"),
+                        help="measure this curve alone; the others are kept from growth.json")
     parser.add_argument("--replot", action="store_true",
                         help="redraw growth.png from growth.json without measuring")
     args = parser.parse_args(argv)
@@ -147,22 +149,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     py, limit = sys.executable, args.limit
     print(f"load average at start: {os.getloadavg()[0]:.2f}", flush=True)
-    curves = {
-        f"backprop proof (L = {WIDTH_DEPTH}) against width n": curve(
-            "width", WIDTHS, lambda n: [py, __file__, "--point", str(n), str(WIDTH_DEPTH)],
-            limit),
-        f"backprop proof (n = {DEPTH_WIDTH}) against depth L": curve(
-            "depth", DEPTHS, lambda L: [py, __file__, "--point", str(DEPTH_WIDTH), str(L)],
-            limit),
-        "jlab diff (n = 3) against operations": curve(
-            "operations", NESTS, lambda k: [py, "-m", "jacobian_lab.cli", "diff", diff_expr(k),
-                                            "--wrt", "x", "--shape", "A=n,n", "--shape", "x=n",
-                                            "--format", "json", "--budget", str(limit)],
-            limit),
+    makers = {
+        f"backprop proof (L = {WIDTH_DEPTH}) against width n": ("width", WIDTHS, lambda n: [
+            py, __file__, "--point", str(n), str(WIDTH_DEPTH)]),
+        f"backprop proof (n = {DEPTH_WIDTH}) against depth L": ("depth", DEPTHS, lambda L: [
+            py, __file__, "--point", str(DEPTH_WIDTH), str(L)]),
+        "jlab diff (n = 3) against operations": ("operations", NESTS, lambda k: [
+            py, "-m", "jacobian_lab.cli", "diff", diff_expr(k), "--wrt", "x", "--shape",
+            "A=n,n", "--shape", "x=n", "--format", "json", "--budget", str(limit)]),
     }
-    # the diff curve's x is the number of operations, 2k + 1
-    key = "jlab diff (n = 3) against operations"
-    curves[key] = [(2 * k + 1, s) for k, s in curves[key]]
+    kept = {}
+    if args.only and (HERE / "growth.json").exists():
+        kept = json.loads((HERE / "growth.json").read_text())["curves"]
+    curves: dict[str, list[tuple[int, float | None]]] = {}
+    for key, (short, points, make) in makers.items():
+        if args.only and short != args.only and key in kept:
+            curves[key] = [(p, s) for p, s in kept[key]]
+            continue
+        curves[key] = curve(short, points, make, limit)
+        if short == "operations":  # its x is the number of operations, 2k + 1
+            curves[key] = [(2 * k + 1, s) for k, s in curves[key]]
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     text = table(curves, limit)
     print(text)
