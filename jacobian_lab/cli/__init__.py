@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
 
 from jacobian_lab.cli.parser import build_parser
@@ -63,13 +65,19 @@ def _exit_now(code: int) -> None:
     made one by one (0.06 s after ``import sympy`` alone, 0.12 s after ``jlab derive``, more
     after a big proof). What teardown does that matters is done first: the ``atexit``
     handlers run and stdout and stderr are flushed. A flush that fails (a closed pipe) leaves
-    it to the ordinary exit, which reports it as usual."""
-    atexit._run_exitfuncs()
+    it to the ordinary exit, which reports it as usual; so does a thread still running (the
+    ordinary exit waits for it)."""
+    if threading.active_count() > 1:
+        return
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError):
         return
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):  # what the handlers printed
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(code)
 
 
