@@ -20,6 +20,7 @@ import argparse
 import gc
 import importlib.util
 import json
+import math
 import os
 import platform
 import statistics
@@ -47,10 +48,18 @@ class Result:
     goal: float
     repeat: int
     number: int
+    limit_ms: float | None = None  # an absolute goal on the candidate's median, if any
 
     @property
     def ok(self) -> bool:
-        return self.ratio <= self.goal
+        within = self.limit_ms is None or self.candidate_ms <= self.limit_ms
+        return self.ratio <= self.goal and within
+
+    @property
+    def goal_text(self) -> str:
+        if self.limit_ms is not None:
+            return f"≤ {self.limit_ms / 1e3:g} s"
+        return f"≤ {self.goal:.2f}"
 
 
 def _sample(fn: Callable[[], object], number: int) -> float:
@@ -73,8 +82,9 @@ class Bench:
 
     def compare(self, name: str, candidate: Callable[[], object],
                 reference: Callable[[], object], repeat: int = 21,
-                goal: float = 1.05) -> Result | None:
-        """Time ``candidate`` against ``reference`` (zero-argument callables)."""
+                goal: float = 1.05, limit: float | None = None) -> Result | None:
+        """Time ``candidate`` against ``reference`` (zero-argument callables); ``limit``: an
+        absolute goal in seconds for the candidate's median (the ratio is then shown only)."""
         if self.only and self.only not in name and self.only not in self.module:
             return None
         repeat = self.repeat or repeat
@@ -95,7 +105,8 @@ class Bench:
                 gc.enable()
         c, r = statistics.median(cand), statistics.median(ref)
         ratio = statistics.median(x / y for x, y in zip(cand, ref, strict=True))
-        result = Result(name, c * 1e3, r * 1e3, ratio, goal, repeat, number)
+        result = Result(name, c * 1e3, r * 1e3, ratio, math.inf if limit else goal, repeat,
+                        number, None if limit is None else limit * 1e3)
         self.results.append(result)
         mark = "[green]ok[/]" if result.ok else "[red]over goal[/]"
         self.console.print(f"  {escape(name):<48} {result.ratio:6.3f}  {mark}")
@@ -124,7 +135,7 @@ def table(results: Sequence[Result]) -> Table:
     for r in results:
         style = "green" if r.ok else "bold red"
         t.add_row(escape(r.name), f"{r.candidate_ms:.3f}", f"{r.reference_ms:.3f}",
-                  f"[{style}]{r.ratio:.3f}[/]", f"≤ {r.goal:.2f}")
+                  f"[{style}]{r.ratio:.3f}[/]", r.goal_text)
     return t
 
 
@@ -137,7 +148,9 @@ def save(results: Sequence[Result], path: Path = RESULTS) -> None:
         except (ValueError, KeyError, TypeError):
             old = {}
     for r in results:
-        old[r.name] = {**asdict(r), "ok": r.ok}
+        row = {**asdict(r), "ok": r.ok}
+        row["goal"] = r.goal if math.isfinite(r.goal) else None  # JSON has no infinity
+        old[r.name] = row
     import numpy as np
 
     doc = {

@@ -12,6 +12,7 @@ import pytest
 import derivations
 from jacobian_lab.cli import catalog as cli_catalog
 from jacobian_lab.cli import main
+from jacobian_lab.core import parallel
 from jacobian_lab.core import proof as proof_mod
 from jacobian_lab.core.derivation import Derivation, Result
 
@@ -118,5 +119,5 @@ class _Subset:
 def test_workers_are_bounded_by_the_idle_cores(monkeypatch):
     monkeypatch.setattr(cli_catalog, "_cores", lambda: 2)
     for load, idle in ((0.0, 2), (1.0, 2), (1.6, 1), (5.7, 1)):
-        monkeypatch.setattr(cli_catalog.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        monkeypatch.setattr(parallel.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
         assert cli_catalog._idle_cores() == idle, load

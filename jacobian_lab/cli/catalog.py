@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -21,14 +19,14 @@ from rich.markup import escape
 
 import derivations
 from jacobian_lab.budget import deadline
-from jacobian_lab.core.proof_cache import ProofCache, ProofSummary, builder_salt
+from jacobian_lab.core import parallel
 from jacobian_lab.errors import BudgetExceeded, ShapeError
 from jacobian_lab.printing.render import latex_section as _latex_section
 from jacobian_lab.printing.render import markdown, render_check, render_list, render_rich, to_json
-from jacobian_lab.printing.report import check_output, write_report
 
 if TYPE_CHECKING:
     from jacobian_lab.core.derivation import Derivation, Proof
+    from jacobian_lab.core.proof_cache import ProofCache, ProofSummary
 
 MAX_SIZE = 8
 
@@ -52,10 +50,18 @@ def _sizes(d: Derivation, spec: str | None) -> list[dict] | None:
     return [dict.fromkeys(dims, v) for v in values]
 
 
+def _pc() -> Any:
+    """The proof-cache module."""
+    # lazy: the proof cache (hashlib, platform, atomic files: 9 ms) only for list and check
+    from jacobian_lab.core import proof_cache
+
+    return proof_cache
+
+
 def _salt(cat: Any, name: str) -> str | None:
     """The cache's per-entry key of ``name``: "" for the packaged catalog, the file's hash for
     a derivation loaded with ``--file``, None (never cached) when its origin is unknown."""
-    return builder_salt(getattr(cat, "_REGISTRY", {}).get(name))
+    return _pc().builder_salt(getattr(cat, "_REGISTRY", {}).get(name))
 
 
 def _prove_within(d: Derivation, args: argparse.Namespace) -> Proof:
@@ -91,28 +97,19 @@ PARALLEL_MIN = 4
 
 def _cores() -> int:
     """The cores this process may run on (its affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return parallel.cores()
 
 
 def _idle_cores() -> int:
-    """The cores no other work is using now (the core count less the load average, rounded
-    up), at least 1. On a busy machine, where the scheduler shares CPU between sessions
-    rather than processes, more workers would not prove faster."""
-    try:
-        load = os.getloadavg()[0]
-    except OSError:
-        load = 0.0
-    return max(1, min(_cores(), math.ceil(_cores() - load + 0.5)))
+    """The cores no other work is using now (see :func:`jacobian_lab.core.parallel.idle_cores`)."""
+    return parallel.idle_cores(_cores())
 
 
 def _prove_summary(name: str) -> ProofSummary:
     """Prove the catalog's ``name`` and summarise it (run in a worker process)."""
     from jacobian_lab.core.proof import prove  # lazy: as in _prove_within
 
-    return ProofSummary.of(prove(_catalog().get(name)))
+    return _pc().ProofSummary.of(prove(_catalog().get(name)))
 
 
 def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummary]]:
@@ -125,6 +122,9 @@ def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummar
             status.update(f"proving {name} ({i}/{len(names)})…")
             yield name, _prove_summary(name)
         return
+    # lazy: worker processes only for a catalog to prove (20 ms of imports `derive` skips)
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     # The catalog's heavy entries come last in the notes: submitted first, they do not
     # leave one worker alone at the end.
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -142,7 +142,7 @@ def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummar
 
 def cmd_list(args: argparse.Namespace) -> int:
     check = not args.no_check
-    cache = ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
+    cache = _pc().ProofCache.open(no_cache=getattr(args, "no_cache", False) or not check)
     cat = _catalog()
     names = cat.names()
     console = Console(highlight=False)
@@ -198,25 +198,42 @@ def cmd_derive(args: argparse.Namespace) -> int:
         print(_latex_section(d, steps=not args.no_steps))
     elif args.format == "markdown":
         print(markdown(d, steps=not args.no_steps))
-    else:
-        render_rich(d, Console(highlight=False), steps=not args.no_steps)
+    else:  # emoji=False: a formula's ":x:" stays text (and rich's emoji table stays unloaded)
+        render_rich(d, Console(highlight=False, emoji=False), steps=not args.no_steps)
     return 0 if proof.ok else 1
 
 
+def _check_parallel(cat: Any, names: list[str], args: argparse.Namespace, workers: int,
+                    status: Any) -> list[tuple[Derivation, Proof]]:
+    """Every check of every derivation in one pool of ``workers`` processes (the biggest
+    first), each derivation's checks of one size within ``--budget``."""
+    from jacobian_lab.core.proof import prove_many  # lazy: as in _prove_within
+
+    derivs = [cat.get(name) for name in names]
+    status.update(f"proving {len(derivs)} derivations in {workers} processes…")
+    proofs = prove_many(derivs, workers, getattr(args, "budget", math.inf))
+    return list(zip(derivs, proofs, strict=True))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    cache = ProofCache.open()  # check always proves; it refreshes what list will show
+    cache = _pc().ProofCache.open()  # check always proves; it refreshes what list will show
 
     cat = _catalog()
     names = args.names or cat.names()
     console = Console(highlight=False, stderr=args.json)
     rows: list[tuple[Derivation, Proof]] = []
+    workers = min(_idle_cores(), len(names))
     try:
         with console.status("proving…") as status:
-            for name in names:
+            if workers >= 2 and len(names) >= PARALLEL_MIN:
+                rows = _check_parallel(cat, names, args, workers, status)
+                for d, proof in rows:
+                    cache.put(d.name, _pc().ProofSummary.of(proof), _salt(cat, d.name))
+            for name in names if not rows else ():
                 status.update(f"proving {name}…")
                 d = cat.get(name)
                 proof = _prove_within(d, args)
-                cache.put(name, ProofSummary.of(proof), _salt(cat, name))
+                cache.put(name, _pc().ProofSummary.of(proof), _salt(cat, name))
                 rows.append((d, proof))
     finally:
         cache.save()
@@ -242,6 +259,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     cat = _catalog()
     if args.all == bool(args.names):
         raise ShapeError("Give derivation names or --all (not both)")
+    # lazy: the report writer (atomic files, tempfile, secrets) only for `jlab report`
+    from jacobian_lab.printing.report import check_output, write_report
+
     check_output(args.output)  # before the proofs: a path that cannot be written fails now
     names = cat.names() if args.all else args.names
     console = Console(highlight=False, stderr=True)

@@ -10,8 +10,8 @@ The key: a SHA-256 over
 * the bytes of every ``.py`` file of the ``jacobian_lab`` and ``derivations`` packages, at the
   paths they are imported from (so an editable install sees every edit in the working tree),
   each file preceded by its relative path;
-* the versions of Python (implementation and x.y.z), SymPy, mpmath and NumPy (the proofs'
-  arithmetic and sampling).
+* the versions of Python (implementation and x.y.z), SymPy, mpmath, NumPy and SymEngine
+  ("absent" when it is not installed) — the proofs' arithmetic and sampling.
 
 The whole file carries one key; when it differs from the current one (any source edit, any
 upgrade) every entry is ignored and the file is rewritten. ``jlab list`` and ``jlab check``
@@ -39,7 +39,7 @@ import platform
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from importlib import metadata, util
+from importlib import util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 FORMAT = "jacobian_lab proof cache 1"
 FILENAME = "proofs.json"
 PACKAGES = ("jacobian_lab", "derivations")
-VERSIONED = ("sympy", "mpmath", "numpy")
+VERSIONED = ("sympy", "mpmath", "numpy", "symengine")
 _METHODS = frozenset({"symbolic", "sampled", "failed"})
 
 
@@ -86,6 +86,9 @@ def package_roots() -> list[Path]:
 
 
 def _version(dist: str) -> str:
+    # lazy: importlib.metadata (15 ms) only when a key is computed, never for `jlab derive`
+    from importlib import metadata
+
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:

@@ -21,7 +21,6 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import ClassVar, Literal
 
-import numpy as np
 import sympy as sp
 
 from jacobian_lab.language.activations import Activation, by_function
@@ -224,6 +223,9 @@ def _inverse(d: Multilinear) -> Multilinear:
 
 
 def _zero_at_random_points(diffs: list[sp.Expr], atoms: Atoms, seed: int) -> bool:
+    # lazy: NumPy's generator only when a proof samples; `jlab derive` mostly expands
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     variables = sorted(set().union(*(d.free_symbols for d in diffs)) - atoms.steps, key=str)
     done = tries = 0
