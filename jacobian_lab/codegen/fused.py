@@ -20,17 +20,16 @@ A wrong spec changes the printed step (``jlab mutate --level fused``).
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
-from jacobian_lab.codegen.emit import HEADER
 from jacobian_lab.codegen.kernel_spec import KernelSpec
 from jacobian_lab.codegen.loops import Arr, LoopPrinter
 from jacobian_lab.codegen.specs import kernel_specs
+from jacobian_lab.errors import ShapeError
 from jacobian_lab.files import atomic_write_text
 from jacobian_lab.language.activations import RELU_AT_ZERO
 from jacobian_lab.matrix.expr import DIM_J, DIM_K, DIM_M, DIM_N, matrix
@@ -59,9 +58,23 @@ def used_specs(specs: Sequence[KernelSpec] | None = None) -> list[KernelSpec]:
     return [s for s in (kernel_specs() if specs is None else specs) if s.name in names]
 
 
-def _expressions(specs: Sequence[KernelSpec]) -> dict[str, MatrixExpr]:
+#: The shape each part must have (k units, n inputs, m samples).
+SHAPES = {"forward": (DIM_K, DIM_M), "hidden": (DIM_K, DIM_M), "cost": (1, 1),
+          "softmax": (DIM_K, DIM_M), "output_delta": (DIM_K, DIM_M),
+          "hidden_delta": (DIM_K, DIM_M), "weight_gradient": (DIM_K, DIM_N),
+          "bias_gradient": (DIM_K, 1)}
+
+
+def _expressions(specs: Sequence[KernelSpec],
+                 overrides: Mapping[tuple[str, str], MatrixExpr]) -> dict[str, MatrixExpr]:
     by_name = {s.name: dict(s.outputs) for s in specs}
-    return {part: by_name[k][o] for part, (k, o) in USES.items()}
+    out = {part: overrides.get((k, o), by_name[k][o]) for part, (k, o) in USES.items()}
+    for part, e in out.items():
+        if tuple(e.shape) != SHAPES[part]:
+            k, o = USES[part]
+            raise ShapeError(f"{k}'s {o} is {e.shape[0]} × {e.shape[1]}; the fused step "
+                             f"needs {SHAPES[part][0]} × {SHAPES[part][1]}")
+    return out
 
 
 def _block(expr: MatrixExpr, target: Arr, bind: dict[str, Arr], dims: dict[sp.Symbol, str],
@@ -71,9 +84,10 @@ def _block(expr: MatrixExpr, target: Arr, bind: dict[str, Arr], dims: dict[sp.Sy
     return p.lines
 
 
-def _blocks(specs: Sequence[KernelSpec], relu_at_zero: int) -> dict[str, list[str]]:
+def _blocks(specs: Sequence[KernelSpec], relu_at_zero: int,
+            overrides: Mapping[tuple[str, str], MatrixExpr]) -> dict[str, list[str]]:
     """The printed pieces of the step, keyed by their place in :data:`_TEMPLATE`."""
-    e = _expressions(specs)
+    e = _expressions(specs, overrides)
     fwd = {DIM_N: "n_in", DIM_K: "n_out", DIM_M: "m"}
     back = {DIM_J: "n_out", DIM_K: "n_in", DIM_M: "m"}  # BP2 of the layer below
     W, b = matrix("W", DIM_K, DIM_N), vector_symbol("b", DIM_K)
@@ -208,10 +222,12 @@ _INDENT = {"FORWARD": 12, "HIDDEN": 16, "COST": 8, "SOFTMAX": 8, "OUTPUT_DELTA":
 
 
 def fused_source(specs: Sequence[KernelSpec] | None = None,
-                 relu_at_zero: int = RELU_AT_ZERO) -> str:
+                 relu_at_zero: int = RELU_AT_ZERO,
+                 overrides: Mapping[tuple[str, str], MatrixExpr] | None = None) -> str:
     """The source of ``jacobian_lab/kernels/_fused.py`` printed from ``specs`` (default: the
-    kernel catalog); ``relu_at_zero=1`` prints a deliberately wrong ReLU'(0)."""
-    blocks = _blocks(used_specs(specs), relu_at_zero)
+    kernel catalog). For mutation testing: ``relu_at_zero=1`` prints a wrong ReLU'(0), and
+    ``overrides`` replaces the expression of ``(kernel, output)`` (unchecked by the spec)."""
+    blocks = _blocks(used_specs(specs), relu_at_zero, overrides or {})
     lines = []
     for line in _TEMPLATE.splitlines():
         if line.startswith("@"):
@@ -220,15 +236,6 @@ def fused_source(specs: Sequence[KernelSpec] | None = None,
         else:
             lines.append(line)
     return "\n".join(lines) + "\n"
-
-
-def mutated_source(spec: KernelSpec, output: str, expr: MatrixExpr,
-                   relu_at_zero: int = RELU_AT_ZERO) -> str:
-    """The step printed with ``spec``'s ``output`` replaced by ``expr`` (mutation testing)."""
-    outputs = tuple((n, expr if n == output else e) for n, e in spec.outputs)
-    mutated = replace(spec, outputs=outputs)
-    specs = [mutated if s.name == spec.name else s for s in used_specs()]
-    return fused_source(specs, relu_at_zero)
 
 
 def write(path: Path | str = FUSED) -> Path:
@@ -245,5 +252,4 @@ def check(path: Path | str = FUSED) -> bool:
     return path.exists() and path.read_text(encoding="utf-8") == fused_source()
 
 
-__all__ = ["FUSED", "HEADER", "USES", "check", "fused_source", "mutated_source", "used_specs",
-           "write"]
+__all__ = ["FUSED", "SHAPES", "USES", "check", "fused_source", "used_specs", "write"]

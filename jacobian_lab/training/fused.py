@@ -76,12 +76,13 @@ def verify(fn: Any, dtype: Any = np.float32, seed: int = 0,
     dt = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     net = model.init_network(sizes, rng=rng, dtype=dt)
-    net.biases[0][0] = 0.0
     xs = rng.standard_normal((VERIFY_SAMPLES, sizes[0])).astype(dt)
-    xs[0] = 0.0  # a blank input: its first-layer pre-activations sit on the ReLU kink
     labels = rng.integers(0, sizes[-1], VERIFY_SAMPLES)
     ys = np.eye(sizes[-1], dtype=dt)[labels]
     order = rng.permutation(VERIFY_SAMPLES)
+    # A blank input in the first batch (biases still 0): its pre-activations sit on the
+    # ReLU kink in every layer.
+    xs[order[0]] = 0.0
     nb = -(-VERIFY_SAMPLES // VERIFY_BATCH)
     mine = net.copy()
     costs, correct = np.zeros(nb), np.zeros(nb, np.int64)
