@@ -107,4 +107,5 @@ def load(source: str | None = None, jit: bool = True) -> Callable[..., Any]:
         return fn
     numba = _numba()
     namespace["_gemm"] = numba.njit(namespace["_gemm"])
-    return numba.njit(namespace["fused_epoch"])  # type: ignore[no-any-return]
+    step: Callable[..., Any] = numba.njit(namespace["fused_epoch"])
+    return step

@@ -118,4 +118,5 @@ def _run(levels: Iterable[str], names: Sequence[str], progress: Progress | None)
 
 
 __all__ = ["LEVELS", "OPERATORS", "Mutant", "Outcome", "Score", "catalog_outcomes",
-           "fused_outcomes", "kernel_outcomes", "mutants", "run", "swap_relu_at_zero", "training_outcomes"]
+           "fused_outcomes", "kernel_outcomes", "mutants", "run", "swap_relu_at_zero",
+           "training_outcomes"]
