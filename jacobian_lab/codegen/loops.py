@@ -74,7 +74,7 @@ class LoopPrinter:
         self.lines: list[str] = []
         self.prefix = prefix  # temporaries are named <prefix><hint>
         self._count = 0
-        self._norms: dict[str, tuple[str, str, str]] = {}
+        self._norms: dict[str, tuple[str, str, str, str]] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -125,7 +125,7 @@ class LoopPrinter:
         if e.shape == (1, 1) and not isinstance(e, sp.MatrixSymbol):
             self.lines.append(f"{target.name} = {self.el(e, '0', '0')}")
             return
-        if self._update(target, e) or self._accumulate(target, e):
+        if self._update(target, e) or self._accumulate(target, e) or self._masked(target, e):
             return
         body = self.el(e, "r", "c")
         self.loop(target, e.rows, e.cols, body)
@@ -166,6 +166,26 @@ class LoopPrinter:
                       self.dim(e.rows), self.dim(e.cols))
             body = self.el(rest[0] if len(rest) == 1 else sp.MatAdd(*rest), "r", "c")
             self.loop(target, e.rows, e.cols, body, "+=")
+            return True
+        return False
+
+    def _masked(self, target: Arr, e: MatrixExpr) -> bool:
+        """``T = (α P Q) ⊙ rest`` as ``_gemm`` into T, then ``T *= rest`` (BP2)."""
+        if not isinstance(e, sp.HadamardProduct):
+            return False
+        for i, f in enumerate(e.args):
+            if not isinstance(f, sp.MatMul):
+                continue
+            coeff, fs = f.as_coeff_matrices()
+            rest = e.args[:i] + e.args[i + 1:]
+            if len(fs) != 2 or any(isinstance(g, sp.OneMatrix) for g in fs) or any(
+                    self.bind.get(s.name) == target for r in rest
+                    for s in r.atoms(sp.MatrixSymbol)):
+                continue
+            self.gemm(target, fs[0], fs[1], self.scalar(coeff), "0.0",
+                      self.dim(e.rows), self.dim(e.cols))
+            body = " * ".join(self._factor(r, "r", "c") for r in rest)
+            self.loop(target, e.rows, e.cols, body, "*=")
             return True
         return False
 
@@ -223,13 +243,15 @@ class LoopPrinter:
                        f"        {target} += {body}"]
         return sym
 
-    def column_norm(self, Z: MatrixExpr) -> tuple[str, str, str]:
-        """Per column of ``Z``: its maximum, Σ exp(z − max) and the log of that sum."""
+    def column_norm(self, Z: MatrixExpr) -> tuple[str, str, str, str]:
+        """Per column of ``Z``: its maximum, exp(z − max) (an array of Z's shape),
+        Σ exp(z − max) and the log of that sum; computed once per ``Z``."""
         key = str(Z)
         if key not in self._norms:
             mx, s, ls = self.fresh("colmax"), self.fresh("colsum"), self.fresh("logsum")
+            E, _ = self.temp(Z, "exp")
             C, R = self.dim(Z.cols), self.dim(Z.rows)
-            z = self.el(Z, "r", "c")
+            z, e = self.el(Z, "r", "c"), self.el(E, "r", "c")
             self.lines += [
                 f"{mx} = np.empty({C}, dt)", f"{s} = np.empty({C}, dt)",
                 f"{ls} = np.empty({C}, dt)",
@@ -239,9 +261,10 @@ class LoopPrinter:
                 f"        top = max(top, {z})",
                 "    total = 0.0",
                 f"    for r in range({R}):",
-                f"        total += np.exp({z} - top)",
+                f"        {e} = np.exp({z} - top)",
+                f"        total += {e}",
                 f"    {mx}[c] = top", f"    {s}[c] = total", f"    {ls}[c] = np.log(total)"]
-            self._norms[key] = (mx, s, ls)
+            self._norms[key] = (mx, E.name, s, ls)
         return self._norms[key]
 
     # ------------------------------------------------------------------ entries
@@ -263,8 +286,8 @@ class LoopPrinter:
         if isinstance(e, sp.HadamardProduct):
             return "(" + " * ".join(self._factor(a, r, c) for a in e.args) + ")"
         if isinstance(e, Softmax):
-            mx, s, _ = self.column_norm(e.arg)
-            return f"(np.exp({self.el(e.arg, r, c)} - {mx}[{c}]) / {s}[{c}])"
+            _, E, s, _ = self.column_norm(e.arg)
+            return f"({self.el(sp.MatrixSymbol(E, *e.shape), r, c)} / {s}[{c}])"
         if isinstance(e, Apply):
             return self._el_apply(e, r, c)
         if isinstance(e, sp.OneMatrix):
@@ -293,7 +316,7 @@ class LoopPrinter:
 
     def _el_apply(self, e: Apply, r: str, c: str) -> str:
         if e.fname == "log" and e.order == 0 and isinstance(e.arg, Softmax):
-            mx, _, ls = self.column_norm(e.arg.arg)
+            mx, _, _, ls = self.column_norm(e.arg.arg)
             return f"({self.el(e.arg.arg, r, c)} - {mx}[{c}] - {ls}[{c}])"
         if _is_step(e):
             return f"(1.0 if {self.el(e.arg, r, c)} {self.step_op} 0 else 0.0)"

@@ -41,10 +41,22 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
     for bi in range(lo, hi):
         start = bi * batch
         m = min(batch, N - start)
-        for c in range(m):  # gather the batch's rows
+        for c in range(0, m - 3, 4):  # gather the batch's rows, four at a time
+            s0 = order[start + c]
+            s1 = order[start + c + 1]
+            s2 = order[start + c + 2]
+            s3 = order[start + c + 3]
+            for r in range(X.shape[1]):
+                X[c, r] = xs[s0, r]
+                X[c + 1, r] = xs[s1, r]
+                X[c + 2, r] = xs[s2, r]
+                X[c + 3, r] = xs[s3, r]
+        for c in range(m - m % 4, m):
             src = order[start + c]
             for r in range(X.shape[1]):
                 X[c, r] = xs[src, r]
+        for c in range(m):
+            src = order[start + c]
             for r in range(Y.shape[1]):
                 Y[c, r] = ys[src, r]
         for layer in range(L):  # forward
@@ -68,6 +80,7 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
         dZ = dZs[L - 1]
         n_out = Z.shape[1]
         osum1 = np.zeros((1, 1), dt)
+        oexp5 = np.empty((m, n_out), dt)
         ocolmax2 = np.empty(m, dt)
         ocolsum3 = np.empty(m, dt)
         ologsum4 = np.empty(m, dt)
@@ -77,7 +90,8 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
                 top = max(top, Z[c, r])
             total = 0.0
             for r in range(n_out):
-                total += np.exp(Z[c, r] - top)
+                oexp5[c, r] = np.exp(Z[c, r] - top)
+                total += oexp5[c, r]
             ocolmax2[c] = top
             ocolsum3[c] = total
             ologsum4[c] = np.log(total)
@@ -87,7 +101,7 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
         cost = ((-1/m) * osum1[0, 0])
         for c in range(m):
             for r in range(n_out):
-                S[c, r] = (np.exp(Z[c, r] - ocolmax2[c]) / ocolsum3[c])
+                S[c, r] = (oexp5[c, r] / ocolsum3[c])
         for c in range(m):
             for r in range(n_out):
                 dZ[c, r] = (S[c, r] - Y[c, r])
@@ -111,11 +125,10 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
             if layer > 0:
                 Z_prev = Zs[layer - 1]
                 dZ_prev = dZs[layer - 1]
-                gprod1 = np.empty((m, n_in), dt)
-                _gemm(111, 111, m, n_in, n_out, 1.0, dZ, dZ.shape[1], W, W.shape[1], 0.0, gprod1, gprod1.shape[1])
+                _gemm(111, 111, m, n_in, n_out, (1), dZ, dZ.shape[1], W, W.shape[1], 0.0, dZ_prev, dZ_prev.shape[1])
                 for c in range(m):
                     for r in range(n_in):
-                        dZ_prev[c, r] = (gprod1[c, r] * (Z_prev[c, r] > 0))
+                        dZ_prev[c, r] *= (Z_prev[c, r] > 0)
             _gemm(112, 111, n_out, n_in, m, (-lr/m), dZ, dZ.shape[1], A_in, A_in.shape[1], 1.0, W, W.shape[1])
             vsum1 = np.zeros((n_out, 1), dt)
             for c in range(m):

@@ -106,6 +106,7 @@ def load(source: str | None = None, jit: bool = True) -> Callable[..., Any]:
         fn: Callable[..., Any] = namespace["fused_epoch"]
         return fn
     numba = _numba()
-    namespace["_gemm"] = numba.njit(namespace["_gemm"])
-    step: Callable[..., Any] = numba.njit(namespace["fused_epoch"])
+    # NumPy's error model: x / 0 is inf or NaN, as in the NumPy kernels (Python's would raise)
+    namespace["_gemm"] = numba.njit(namespace["_gemm"], error_model="numpy")
+    step: Callable[..., Any] = numba.njit(namespace["fused_epoch"], error_model="numpy")
     return step
