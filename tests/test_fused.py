@@ -45,8 +45,8 @@ def test_the_committed_fused_step_is_what_the_specs_print_today() -> None:
 def test_the_step_is_printed_from_the_specs_its_products_through_blas() -> None:
     source = printer.fused_source()
     # W ← W − α (1/m) dZ A_prevᵀ: one gemm with β = 1 into W, no gradient array
-    assert "_gemm(112, 111, n_out, n_in, m, (-lr/m), dZ, dZ.shape[1], A_in, " \
-           "A_in.shape[1], 1.0, W, W.shape[1])" in source
+    assert "gemm(101, 112, 111, n_out, n_in, m, (-lr/m), dZ.ctypes, dZ.shape[1], " \
+           "A_in.ctypes, A_in.shape[1], 1.0, W.ctypes, W.shape[1])" in source
     # BP2 exactly as the spec has it: (W_nextᵀ dZ_next) ⊙ step(Z), ReLU'(0) = 0
     assert "(Z_prev[c, r] > 0)" in source
     doubled = sp.MatMul(2, _expr("dense_backward", "db"))
@@ -138,6 +138,24 @@ def test_a_step_that_disagrees_with_the_kernels_is_not_used(
     text = _notes(tmp_path, digits)
     assert "training on the NumPy kernels: the fused step differs from the NumPy kernels" \
            in text
+
+
+def test_the_compiled_step_is_cached_on_disk_in_the_jlab_cache_dir(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    code = ("import numpy as np\n"
+            "from jacobian_lab.training import model\n"
+            "from jacobian_lab.training.fused import fused_for\n"
+            "from jacobian_lab.kernels import fused\n"
+            "step, reason = fused_for(model.init_network((9, 5, 3)))\n"
+            "assert step is not None, reason\n"
+            "print(sum(fused._compiled(None, True).stats.cache_hits.values()))\n")
+    env = {**os.environ, "JLAB_CACHE_DIR": str(tmp_path)}
+    hits = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()[-1] for _ in range(2)]
+    assert hits == ["0", "1"]  # compiled, then loaded from the cache
+    assert list((tmp_path / "numba").glob("*/_fused.fused_epoch-*.nbi"))
 
 
 def test_a_swapped_kernel_turns_the_fused_step_off(monkeypatch: Any) -> None:

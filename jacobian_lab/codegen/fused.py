@@ -11,8 +11,9 @@ NumPy kernels** (the specs of :func:`~jacobian_lab.codegen.specs.kernel_specs` n
 ``b − α·BP3``. Only the orchestration is written by hand here: gathering the shuffled rows of
 each batch, the loop over layers and batches, and the count of correct predictions.
 
-The printed module is plain Python over NumPy plus a ``_gemm`` that calls BLAS;
-:mod:`jacobian_lab.kernels.fused` binds the BLAS and compiles it with Numba, and
+The printed module is plain Python over NumPy; BLAS comes in as an argument (``gemm``, a
+CBLAS ``?gemm``); :mod:`jacobian_lab.kernels.fused` passes NumPy's own and compiles the step
+with Numba (cached on disk), and
 :mod:`jacobian_lab.training.fused` checks it against the NumPy kernels before it is used.
 A wrong spec changes the printed step (``jlab mutate --level fused``).
 """
@@ -130,32 +131,21 @@ _TEMPLATE = '''\
 
 Printed by :mod:`jacobian_lab.codegen.fused` from the kernel specs the NumPy kernels are
 printed from (forward, softmax, cost, BP1, BP2, and the updates through BP3/BP4); compiled
-with Numba and bound to BLAS by :mod:`jacobian_lab.kernels.fused`. Plain Python runs it too,
-slowly. Regenerate with `jlab codegen`.
+with Numba by :mod:`jacobian_lab.kernels.fused`, which passes the BLAS. Plain Python runs it
+too, slowly. Regenerate with `jlab codegen`.
 """
 
 import numpy as np
 
-_sgemm = _dgemm = None  # BLAS ?gemm (row-major CBLAS), bound by jacobian_lab.kernels.fused
 
-
-def _gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc):
-    """C = alpha op(A) op(B) + beta C (row-major) in C's precision."""
-    if C.itemsize == 4:
-        _sgemm(101, ta, tb, M, N, K, alpha, A.ctypes, lda, B.ctypes, ldb, beta,
-               C.ctypes, ldc)
-    else:
-        _dgemm(101, ta, tb, M, N, K, alpha, A.ctypes, lda, B.ctypes, ldb, beta,
-               C.ctypes, ldc)
-
-
-def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correct):
+def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correct, gemm):
     """SGD on batches lo … hi−1 of ``order`` (batch b holds the samples
     order[b·batch : (b+1)·batch]): the weights Ws and biases bs (tuples of arrays) are
     updated in place; each batch's mean cost and count of correct predictions, both before
     its update, go to losses[b] and correct[b].
 
-    xs, ys are the training images and one-hot labels as rows, labels the class numbers.
+    xs, ys are the training images and one-hot labels as rows, labels the class numbers;
+    gemm is CBLAS ?gemm in their precision (an argument: a compiled step holds no address).
     """
     N = xs.shape[0]
     L = len(Ws)

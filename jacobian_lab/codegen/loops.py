@@ -6,9 +6,9 @@ expression. Element-wise parts (sums, Hadamard products, scalar factors, broadca
 ``b 𝟏ᵀ``, activations spelled as the registry says, ReLU' as a comparison) become one loop over
 the target's entries, ``el(e, r, c)`` giving the code of entry ``(r, c)`` of ``e``; what is not
 element-wise is hoisted into statements of its own before that loop: a product of two matrices
-is one ``_gemm`` call (BLAS ``?gemm``, row-major), ``X 𝟏`` / ``𝟏ᵀ X`` / ``𝟏ᵀ X 𝟏`` a reduction
-loop, softmax a per-column maximum and normaliser. ``T = T + α P Q`` (an SGD update through
-BP4) is one ``_gemm`` with ``β = 1`` into ``T``.
+is one call of ``gemm`` (the step's argument: CBLAS ``?gemm``, row-major), ``X 𝟏`` / ``𝟏ᵀ X``
+/ ``𝟏ᵀ X 𝟏`` a reduction loop, softmax a per-column maximum and normaliser. ``T = T + α P Q``
+(an SGD update through BP4) is one ``gemm`` with ``β = 1`` into ``T``.
 
 Storage: every array is C-contiguous. A matrix with one column per sample (``k × m``) is
 stored **sample-major**, as ``m × k`` rows (:attr:`Arr.t`), so a batch gathered row by row is
@@ -28,7 +28,7 @@ from jacobian_lab.errors import VerificationError
 from jacobian_lab.language.activations import ACTIVATIONS, RELU_AT_ZERO
 from jacobian_lab.matrix.expr import DIM_M, Apply, Softmax
 
-NO_TRANS, TRANS = 111, 112  # CBLAS_TRANSPOSE
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS_ORDER, CBLAS_TRANSPOSE
 
 
 class Arr(NamedTuple):
@@ -131,7 +131,7 @@ class LoopPrinter:
         self.loop(target, e.rows, e.cols, body)
 
     def _update(self, target: Arr, e: MatrixExpr) -> bool:
-        """``T = T + α P Q`` as one ``_gemm`` with β = 1 (no gradient array)."""
+        """``T = T + α P Q`` as one ``gemm`` with β = 1 (no gradient array)."""
         if not isinstance(e, sp.MatAdd) or len(e.args) != 2 or target.t:
             return False
         same = [a for a in e.args if isinstance(a, sp.MatrixSymbol)
@@ -149,7 +149,7 @@ class LoopPrinter:
         return True
 
     def _accumulate(self, target: Arr, e: MatrixExpr) -> bool:
-        """``T = α P Q + rest`` as ``_gemm`` into T, then ``T += rest`` (a forward pass)."""
+        """``T = α P Q + rest`` as ``gemm`` into T, then ``T += rest`` (a forward pass)."""
         if not isinstance(e, sp.MatAdd):
             return False
         for i, term in enumerate(e.args):
@@ -170,7 +170,7 @@ class LoopPrinter:
         return False
 
     def _masked(self, target: Arr, e: MatrixExpr) -> bool:
-        """``T = (α P Q) ⊙ rest`` as ``_gemm`` into T, then ``T *= rest`` (BP2)."""
+        """``T = (α P Q) ⊙ rest`` as ``gemm`` into T, then ``T *= rest`` (BP2)."""
         if not isinstance(e, sp.HadamardProduct):
             return False
         for i, f in enumerate(e.args):
@@ -211,9 +211,9 @@ class LoopPrinter:
         if out.t:  # stored outᵀ = Qᵀ Pᵀ
             (a, ta), (b, tb), rows, cols = (b, not tb), (a, not ta), cols, rows
         self.lines.append(
-            f"_gemm({TRANS if ta else NO_TRANS}, {TRANS if tb else NO_TRANS}, {rows}, {cols}, "
-            f"{K}, {alpha}, {a}, {a}.shape[1], {b}, {b}.shape[1], {beta}, {out.name}, "
-            f"{out.name}.shape[1])")
+            f"gemm({ROW_MAJOR}, {TRANS if ta else NO_TRANS}, {TRANS if tb else NO_TRANS}, "
+            f"{rows}, {cols}, {K}, {alpha}, {a}.ctypes, {a}.shape[1], {b}.ctypes, "
+            f"{b}.shape[1], {beta}, {out.name}.ctypes, {out.name}.shape[1])")
 
     def product(self, fs: list[MatrixExpr]) -> sp.MatrixSymbol:
         """A temporary holding the product of ``fs`` (two or more matrices)."""
@@ -326,4 +326,4 @@ class LoopPrinter:
         raise NotImplementedError(f"the fused step cannot print {e}")
 
 
-__all__ = ["NO_TRANS", "TRANS", "Arr", "LoopPrinter"]
+__all__ = ["NO_TRANS", "ROW_MAJOR", "TRANS", "Arr", "LoopPrinter"]

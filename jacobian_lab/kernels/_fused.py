@@ -3,32 +3,21 @@
 
 Printed by :mod:`jacobian_lab.codegen.fused` from the kernel specs the NumPy kernels are
 printed from (forward, softmax, cost, BP1, BP2, and the updates through BP3/BP4); compiled
-with Numba and bound to BLAS by :mod:`jacobian_lab.kernels.fused`. Plain Python runs it too,
-slowly. Regenerate with `jlab codegen`.
+with Numba by :mod:`jacobian_lab.kernels.fused`, which passes the BLAS. Plain Python runs it
+too, slowly. Regenerate with `jlab codegen`.
 """
 
 import numpy as np
 
-_sgemm = _dgemm = None  # BLAS ?gemm (row-major CBLAS), bound by jacobian_lab.kernels.fused
 
-
-def _gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc):
-    """C = alpha op(A) op(B) + beta C (row-major) in C's precision."""
-    if C.itemsize == 4:
-        _sgemm(101, ta, tb, M, N, K, alpha, A.ctypes, lda, B.ctypes, ldb, beta,
-               C.ctypes, ldc)
-    else:
-        _dgemm(101, ta, tb, M, N, K, alpha, A.ctypes, lda, B.ctypes, ldb, beta,
-               C.ctypes, ldc)
-
-
-def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correct):
+def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correct, gemm):
     """SGD on batches lo … hi−1 of ``order`` (batch b holds the samples
     order[b·batch : (b+1)·batch]): the weights Ws and biases bs (tuples of arrays) are
     updated in place; each batch's mean cost and count of correct predictions, both before
     its update, go to losses[b] and correct[b].
 
-    xs, ys are the training images and one-hot labels as rows, labels the class numbers.
+    xs, ys are the training images and one-hot labels as rows, labels the class numbers;
+    gemm is CBLAS ?gemm in their precision (an argument: a compiled step holds no address).
     """
     N = xs.shape[0]
     L = len(Ws)
@@ -67,7 +56,7 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
             A_in = X if layer == 0 else As[layer - 1]
             Z = Zs[layer]
             A_out = As[layer]
-            _gemm(111, 112, m, n_out, n_in, (1), A_in, A_in.shape[1], W, W.shape[1], 0.0, Z, Z.shape[1])
+            gemm(101, 111, 112, m, n_out, n_in, (1), A_in.ctypes, A_in.shape[1], W.ctypes, W.shape[1], 0.0, Z.ctypes, Z.shape[1])
             for c in range(m):
                 for r in range(n_out):
                     Z[c, r] += b[r, 0]
@@ -125,11 +114,11 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
             if layer > 0:
                 Z_prev = Zs[layer - 1]
                 dZ_prev = dZs[layer - 1]
-                _gemm(111, 111, m, n_in, n_out, (1), dZ, dZ.shape[1], W, W.shape[1], 0.0, dZ_prev, dZ_prev.shape[1])
+                gemm(101, 111, 111, m, n_in, n_out, (1), dZ.ctypes, dZ.shape[1], W.ctypes, W.shape[1], 0.0, dZ_prev.ctypes, dZ_prev.shape[1])
                 for c in range(m):
                     for r in range(n_in):
                         dZ_prev[c, r] *= (Z_prev[c, r] > 0)
-            _gemm(112, 111, n_out, n_in, m, (-lr/m), dZ, dZ.shape[1], A_in, A_in.shape[1], 1.0, W, W.shape[1])
+            gemm(101, 112, 111, n_out, n_in, m, (-lr/m), dZ.ctypes, dZ.shape[1], A_in.ctypes, A_in.shape[1], 1.0, W.ctypes, W.shape[1])
             vsum1 = np.zeros((n_out, 1), dt)
             for c in range(m):
                 for r in range(n_out):

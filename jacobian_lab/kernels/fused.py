@@ -1,26 +1,29 @@
 """The fused training step at run time: its BLAS and its Numba compilation.
 
 The step itself is printed by ``jlab codegen`` into :mod:`jacobian_lab.kernels._fused` (plain
-Python over NumPy; see :mod:`jacobian_lab.codegen.fused`). :func:`load` executes that source
-(or another one: mutation testing prints wrong ones) in a namespace of its own, binds its
-``_sgemm``/``_dgemm`` to the ``cblas_?gemm`` of the OpenBLAS that NumPy itself loaded (through
-``ctypes``: the same library, the same ``OPENBLAS_NUM_THREADS``, no copy of the matrices) and
-compiles it with ``numba.njit``.
+Python over NumPy; see :mod:`jacobian_lab.codegen.fused`). :func:`load` compiles it with
+``numba.njit`` and hands it, at each call, the ``cblas_?gemm`` of the OpenBLAS NumPy itself
+loaded (found through ``ctypes``: the same library, the same ``OPENBLAS_NUM_THREADS``, no copy
+of the matrices).
 
-What is cached where: nothing on disk. A step compiled by Numba embeds the address of the
-BLAS functions, which changes from process to process, so ``cache=True`` cannot be used;
-each process compiles the step once, on first use for each dtype (about 2–4 s), and keeps it
-in memory (:func:`load` is memoised on the source). Numba is optional (``pip install
+What is cached where: the compiled step of the generated module is cached on disk by Numba
+(``cache=True``) in ``$JLAB_CACHE_DIR/numba`` (else ``$XDG_CACHE_HOME/jacobian_lab/numba``,
+else ``~/.cache/jacobian_lab/numba``), one entry per dtype and depth, keyed by Numba on the
+file's timestamp and size (``jlab codegen`` rewriting it invalidates them) and on the CPU; the
+BLAS is an argument, so no address of this process is baked in. The first run compiles (about
+3–4 s), later processes load the entry (a fraction of a second). In each process the loaded
+step is kept in memory (:func:`load` is memoised). Other sources (mutation testing prints
+wrong ones) are compiled without a disk cache, or run as plain Python (``jit=False``: far too
+slow to train with, enough to verify on small arrays). Numba is optional (``pip install
 'jacobian-lab[fast]'``) and imported only here, only when a step is loaded: ``import
-jacobian_lab.kernels`` and ``jlab --help`` stay light. Without Numba (``jit=False``) the same
-source runs as plain Python, far too slowly to train with but enough to verify it on small
-arrays.
+jacobian_lab.kernels`` and ``jlab --help`` stay light.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from jacobian_lab.errors import JlabError
+from jacobian_lab.files import cache_dir
 
 __all__ = ["FusedUnavailable", "blas", "load", "unavailable_reason"]
 
@@ -93,20 +97,65 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def _cached(dispatcher: Any) -> Any:
+    """``dispatcher`` with Numba's disk cache in our cache directory (Numba's own choice
+    would be ``__pycache__`` beside the package, or a directory shared by all its users).
+    Numba's cache classes are internal: if they moved, the step is compiled per process."""
+    try:
+        # lazy: numba's internals, only when a step is compiled
+        from numba.core import caching
+
+        base = caching.UserProvidedCacheLocator
+        root = str(cache_dir() / "numba")
+
+        def init(self: Any, py_func: Any, py_file: str) -> None:
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            self._cache_path = os.path.join(root, self.get_suitable_cache_subpath(py_file))
+
+        def from_function(cls: Any, py_func: Any, py_file: str) -> Any:
+            return super(base, cls).from_function(py_func, py_file)  # exists, writable
+
+        locator = type("JlabLocator", (base,), {"__init__": init,
+                                                "from_function": classmethod(from_function)})
+        impl = type("JlabCacheImpl", (caching.CompileResultCacheImpl,),
+                    {"_locator_classes": [locator]})
+        cache = type("JlabFunctionCache", (caching.FunctionCache,), {"_impl_class": impl})
+        dispatcher._cache = cache(dispatcher.py_func)
+    except Exception:  # an internal API that changed: no disk cache, still correct
+        return dispatcher
+    return dispatcher
+
+
 @functools.lru_cache(maxsize=8)
-def load(source: str | None = None, jit: bool = True) -> Callable[..., Any]:
-    """``fused_epoch`` of ``source`` (default: the generated module), bound to BLAS and
-    compiled with Numba (``jit=False``: as plain Python). The source is ours — printed by
-    ``jlab codegen`` from the kernel specs — never a user's string."""
-    text = SOURCE.read_text(encoding="utf-8") if source is None else source
-    namespace: dict[str, Any] = {"__name__": "jacobian_lab.kernels._fused_loaded"}
-    exec(compile(text, str(SOURCE), "exec"), namespace)  # our generated code
-    namespace["_sgemm"], namespace["_dgemm"] = blas()
+def _compiled(source: str | None, jit: bool) -> Callable[..., Any]:
+    if source is None and jit:
+        # lazy: the generated step is only needed when a fused run starts
+        from jacobian_lab.kernels import _fused
+
+        fn = _fused.fused_epoch
+    else:
+        text = SOURCE.read_text(encoding="utf-8") if source is None else source
+        namespace: dict[str, Any] = {"np": np}
+        exec(compile(text, "<fused step>", "exec"), namespace)  # our generated code
+        fn = namespace["fused_epoch"]
     if not jit:
-        fn: Callable[..., Any] = namespace["fused_epoch"]
         return fn
     numba = _numba()
     # NumPy's error model: x / 0 is inf or NaN, as in the NumPy kernels (Python's would raise)
-    namespace["_gemm"] = numba.njit(namespace["_gemm"], error_model="numpy")
-    step: Callable[..., Any] = numba.njit(namespace["fused_epoch"], error_model="numpy")
+    step = numba.njit(error_model="numpy")(fn)
+    return _cached(step) if source is None else step
+
+
+def load(source: str | None = None, jit: bool = True) -> Callable[..., Any]:
+    """``fused_epoch`` of ``source`` (default: the generated module) compiled with Numba
+    (``jit=False``: as plain Python), with NumPy's BLAS passed in: called with the first 12
+    arguments of ``fused_epoch``. The source is ours — printed by ``jlab codegen`` from the
+    kernel specs — never a user's string."""
+    fn = _compiled(source, jit)
+    sgemm, dgemm = blas()
+
+    def step(xs: Any, *args: Any) -> Any:
+        return fn(xs, *args, sgemm if xs.dtype == np.float32 else dgemm)
+
     return step
