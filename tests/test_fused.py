@@ -158,6 +158,16 @@ def test_the_compiled_step_is_cached_on_disk_in_the_jlab_cache_dir(tmp_path: Pat
     assert list((tmp_path / "numba").glob("*/_fused.fused_epoch-*.nbi"))
 
 
+def test_importing_the_kernels_and_the_trainer_does_not_import_numba() -> None:
+    import subprocess
+
+    code = ("import sys, jacobian_lab.kernels, jacobian_lab.kernels.fused, "
+            "jacobian_lab.training.trainer\nprint('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False"]
+
+
 def test_a_swapped_kernel_turns_the_fused_step_off(monkeypatch: Any) -> None:
     from jacobian_lab import kernels
 
