@@ -177,10 +177,12 @@ def test_a_swapped_kernel_turns_the_fused_step_off(monkeypatch: Any) -> None:
     assert step is None and reason == "the kernel relu is not the generated one"
 
 
-def test_other_networks_train_on_the_kernels() -> None:
+def test_other_networks_train_on_the_kernels_without_a_notice(
+        digits: Dataset, tmp_path: Path) -> None:
     net = model.init_network((6, 4, 3), rng=np.random.default_rng(0), activation="tanh")
     step, reason = trained.fused_for(net)
     assert step is None and "ReLU + cross-entropy" in str(reason)
+    assert "NumPy kernels" not in _notes(tmp_path, digits, activation="tanh")
 
 
 # --------------------------------------------------------------------------- mutation

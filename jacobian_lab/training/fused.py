@@ -25,7 +25,7 @@ from jacobian_lab.kernels import _generated
 from jacobian_lab.kernels import fused as compiled
 from jacobian_lab.training import model
 
-__all__ = ["TOLERANCE", "FusedEpoch", "FusedStepError", "fused_for", "verify"]
+__all__ = ["TOLERANCE", "FusedEpoch", "FusedStepError", "fused_for", "supported", "verify"]
 
 Array = NDArray[Any]
 #: Largest relative difference (‖fused − kernels‖_∞ / ‖kernels‖_∞ per array) accepted between

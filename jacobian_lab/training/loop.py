@@ -35,7 +35,7 @@ from jacobian_lab.training.checks import (
 )
 from jacobian_lab.training.config import TrainConfig
 from jacobian_lab.training.display import Display, check_text, max_error
-from jacobian_lab.training.fused import FusedEpoch, fused_for
+from jacobian_lab.training.fused import FusedEpoch, fused_for, supported
 from jacobian_lab.training.state import RunState, best_epoch
 from jacobian_lab.training.summary import TrainSummary, check_stats, finish
 
@@ -96,8 +96,9 @@ class Loop:
 
     def use_fused(self) -> None:
         """Take the fused step when it covers the run (minibatch or sgd, ReLU +
-        cross-entropy) and agrees with the kernels; say in one line when it cannot."""
-        if self.config.optimizer == "gd":
+        cross-entropy, the generated kernels) and agrees with them; say in one line why not
+        when it covers the run but cannot be used (no Numba, a disagreement)."""
+        if self.config.optimizer == "gd" or supported(self.state.net) is not None:
             return
         self.fused, reason = fused_for(self.state.net)
         if self.fused is None and reason is not None:
