@@ -1,5 +1,10 @@
 """Training speed: one epoch of Fashion-MNIST (60,000 samples, batches of 128, float32).
 
+``make bench`` also prints the full epoch table of :mod:`epoch_table` (the trainer's fused
+step and NumPy kernels, hand NumPy loops, JAX ``jit`` + ``lax.scan``, PyTorch eager, and the
+floor; 1 and 2 threads, float32 and float64, each configuration in a pinned subprocess) and
+writes it to ``benchmarks/epoch_table.md``.
+
 The candidate is the trainer's own hot loop (:func:`jacobian_lab.training.trainer.train_epoch`:
 kernels only, checks off); the references are a plain hand-written NumPy loop (the same
 batches, the loss computed every step as a monitoring loop does) and PyTorch eager
@@ -60,6 +65,21 @@ def kernels_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object]:
     order = np.random.default_rng(SEED).permutation(data.n_train)
     buffers: dict[int, Any] = {}
     return lambda: trainer.train_epoch(net, data, order, BATCH, LR, buffers=buffers)
+
+
+def fused_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object] | None:
+    """The trainer's hot loop on the generated fused step (None without Numba)."""
+    import numpy as np
+
+    from jacobian_lab.training import model, trainer
+    from jacobian_lab.training.fused import fused_for
+
+    net = model.init_network(layers, rng=np.random.default_rng(SEED))
+    step, _ = fused_for(net)
+    if step is None:
+        return None
+    order = np.random.default_rng(SEED).permutation(data.n_train)
+    return lambda: trainer.train_epoch(net, data, order, BATCH, LR, fused=step)
 
 
 def numpy_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object]:
@@ -152,6 +172,18 @@ def run(bench: Any) -> None:
         if theirs is not None:
             bench.compare(f"train epoch fashion {tag} vs torch", ours, theirs, repeat=3,
                           goal=1.0)
+        fused = fused_epoch(layers, data)
+        if fused is not None:
+            bench.compare(f"train epoch fashion {tag} fused vs kernels", fused, ours,
+                          repeat=3, goal=1.0)
+    if bench.only and bench.only not in "bench_training epoch table":
+        return
+    import epoch_table  # benchmarks/ is on sys.path when run as a script
+
+    results = epoch_table.run_all(repeat=7)
+    text = epoch_table.markdown(results)
+    (Path(__file__).parent / "epoch_table.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
 
 
 # --------------------------------------------------------------------------- standalone

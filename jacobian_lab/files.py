@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - not POSIX: run directories are not loc
     fcntl = None  # type: ignore[assignment]
 
 __all__ = [
-    "RunDirLock", "atomic_write", "atomic_write_bytes", "atomic_write_text",
+    "RunDirLock", "atomic_write", "atomic_write_bytes", "atomic_write_text", "cache_dir",
     "check_output_path", "describe_os_error", "fsync_dir", "remove_stale_temps", "temp_name",
 ]
 
@@ -49,6 +49,16 @@ _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, e
                            errno.EACCES, errno.EPERM, errno.ENOENT, errno.ENOTDIR,
                            errno.EISDIR, errno.ELOOP, errno.ENAMETOOLONG})
 LOCK_FILE = ".lock"
+
+
+def cache_dir() -> Path:
+    """The cache root: ``$JLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/jacobian_lab``, else
+    ``~/.cache/jacobian_lab``."""
+    if os.environ.get("JLAB_CACHE_DIR"):
+        return Path(os.environ["JLAB_CACHE_DIR"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "jacobian_lab"
 
 
 def describe_os_error(path: str | os.PathLike[str], exc: OSError, verb: str = "write") -> str:

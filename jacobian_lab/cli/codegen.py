@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from jacobian_lab.codegen import emit as codegen
+from jacobian_lab.codegen import fused
 from jacobian_lab.codegen.specs import kernel_specs
 
 
@@ -20,27 +21,35 @@ def _display(path: Path) -> str:
 
 
 def cmd_codegen(args: argparse.Namespace) -> int:
-    """``--show NAME``: print one kernel's source; ``--check``: exit 1 if the generated
-    module is stale; neither: regenerate it. ``args.output`` (optional) overrides the path.
+    """``--show NAME``: print one kernel's source; ``--check``: exit 1 if a generated module
+    (the kernels, the fused step beside them) is stale; neither: regenerate them.
+    ``args.output`` (optional) overrides the kernels' path; the fused step goes beside it as
+    ``_fused.py``.
     """
-    path = Path(getattr(args, "output", None) or codegen.GENERATED)
+    output = getattr(args, "output", None)
+    path = Path(output or codegen.GENERATED)
+    step = path.with_name(fused.FUSED.name) if output else fused.FUSED
     if getattr(args, "show", None) is not None:
         print(codegen.show(args.show), end="")
         return 0
     console = Console(highlight=False)
     if getattr(args, "check", False):
-        if codegen.check(path):
-            console.print(f"{escape(_display(path))} is fresh")
+        stale = [p for p, ok in ((path, codegen.check(path)), (step, fused.check(step)))
+                 if not ok]
+        if not stale:
+            console.print(f"{escape(_display(path))} is fresh, and so is {escape(_display(step))}")
             return 0
         Console(stderr=True, highlight=False, soft_wrap=True).print(
-            f"[bold red]stale:[/] {escape(_display(path))} is not what the kernel specs "
+            f"[bold red]stale:[/] {escape(_display(stale[0]))} is not what the kernel specs "
             "generate today — run `jlab codegen` and commit the result"
         )
         return 1
-    fresh = codegen.check(path)
+    fresh = codegen.check(path) and fused.check(step)
     specs = kernel_specs()
     codegen.write(path, specs)
+    fused.write(step)
     state = "unchanged" if fresh else "wrote"
     console.print(f"{state} {escape(_display(path))}: {len(specs)} kernels "
-                  f"({', '.join(s.name for s in specs)})")
+                  f"({', '.join(s.name for s in specs)}); the fused training step: "
+                  f"{escape(_display(step))}")
     return 0

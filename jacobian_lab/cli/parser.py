@@ -347,9 +347,9 @@ def _add_mutate_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p = sub.add_parser(
         "mutate", help="mutation testing: does every check fail on a wrong formula?",
         description="Mutate every catalog result and kernel (× 1.001, sign, transpose, drop a "
-        "term, ReLU'(0) = 1, drop the 1/m) and require the proofs, the kernel verification "
-        "and the trainer's gradient check to catch each mutant that changes the value. Exit 1 "
-        "when one is missed.",
+        "term, ReLU'(0) = 1, drop the 1/m) and require the proofs, the kernel verification, "
+        "the trainer's gradient check and the fused step's verification to catch each mutant "
+        "that changes the value. Exit 1 when one is missed.",
         formatter_class=fmt,
         epilog=_examples("jlab mutate", "jlab mutate --level kernel --level training",
                          "jlab mutate neuron-relu dense_backward -v", "jlab mutate --json"),
@@ -357,8 +357,8 @@ def _add_mutate_commands(sub: Any, fmt: type[argparse.HelpFormatter]) -> None:
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="catalog entries or kernels (default: all)")
     p.add_argument("--level", action="append",
-                   choices=["catalog", "kernel", "training", "assertions", "judge"],
-                   help="what to mutate (repeatable; default: all four)")
+                   choices=["catalog", "kernel", "training", "fused", "assertions", "judge"],
+                   help="what to mutate (repeatable; default: all six)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="also list the equivalent mutants")
     p.add_argument("--json", action="store_true", help="every outcome, machine-readable")

@@ -43,6 +43,7 @@ from importlib import util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jacobian_lab import files
 from jacobian_lab.errors import FileError
 from jacobian_lab.files import atomic_write_bytes
 
@@ -61,12 +62,8 @@ _METHODS = frozenset({"symbolic", "sampled", "failed"})
 
 def cache_dir() -> Path:
     """``$JLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/jacobian_lab``, else ``~/.cache/jacobian_lab``
-    (as :func:`jacobian_lab.training.data.default_cache_dir`, without importing NumPy)."""
-    if os.environ.get("JLAB_CACHE_DIR"):
-        return Path(os.environ["JLAB_CACHE_DIR"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "jacobian_lab"
+    (:func:`jacobian_lab.files.cache_dir`)."""
+    return files.cache_dir()
 
 
 def disabled_by_env() -> bool:

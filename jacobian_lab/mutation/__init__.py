@@ -16,7 +16,7 @@ operator                  the mutant
 ``nonlinear-kink``        ReLU'(0) = 1 on a kink whose argument is not linear (judge level)
 ========================  ==============================================================
 
-Five levels are tested (:func:`run`):
+Six levels are tested (:func:`run`):
 
 * **catalog** — the mutated result goes through the proof (``derivation.judge`` against the
   component-layer truth) at each of the result's sizes;
@@ -26,6 +26,9 @@ Five levels are tested (:func:`run`):
   swapped into :mod:`jacobian_lab.kernels`, and the trainer's gradient check
   (:func:`jacobian_lab.training.checks.check_gradients`) runs on a batch that includes an
   all-zero input, so ReLU pre-activations sit exactly on the kink;
+* **fused** — the mutated kernel expression is printed into the fused training step
+  (:mod:`jacobian_lab.codegen.fused`), which must change, and the printed step must fail its
+  verification against the NumPy kernels (:func:`jacobian_lab.training.fused.verify`);
 * **assertions** — mutants of correct hand-written backward passes must be rejected by
   :func:`jacobian_lab.testing.assert_gradient` (:mod:`jacobian_lab.testing._mutants`);
 * **judge** — mutants of the true derivatives of generated hard cases (scales 1e-30 … 1e30,
@@ -52,6 +55,7 @@ from jacobian_lab.errors import (
 )
 from jacobian_lab.judge.edge_cases import judge_outcomes
 from jacobian_lab.mutation.catalog import catalog_outcomes
+from jacobian_lab.mutation.fused import fused_outcomes
 from jacobian_lab.mutation.kernels import kernel_outcomes
 from jacobian_lab.mutation.operators import LEVELS, OPERATORS, Mutant, mutants, swap_relu_at_zero
 from jacobian_lab.mutation.score import Outcome, Progress, Score, item_budget
@@ -95,6 +99,8 @@ def _run(levels: Iterable[str], names: Sequence[str], progress: Progress | None)
         score.outcomes += kernel_outcomes(on_kernels or None, progress)
     if "training" in chosen and (on_kernels or not names):
         score.outcomes += training_outcomes(on_kernels or None, progress)
+    if "fused" in chosen and (on_kernels or not names):
+        score.outcomes += fused_outcomes(on_kernels or None, progress)
     if "assertions" in chosen and not names:
 
         for o in assertion_outcomes():
@@ -112,4 +118,5 @@ def _run(levels: Iterable[str], names: Sequence[str], progress: Progress | None)
 
 
 __all__ = ["LEVELS", "OPERATORS", "Mutant", "Outcome", "Score", "catalog_outcomes",
-           "kernel_outcomes", "mutants", "run", "swap_relu_at_zero", "training_outcomes"]
+           "fused_outcomes", "kernel_outcomes", "mutants", "run", "swap_relu_at_zero",
+           "training_outcomes"]

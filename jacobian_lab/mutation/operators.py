@@ -20,8 +20,9 @@ from jacobian_lab.matrix.expr import Apply
 SCALE = sp.Rational(1001, 1000)
 OPERATORS = ("scale", "sign", "transpose", "drop-term", "relu'(0)", "drop-1/m", "shift",
              "nonlinear-kink")
-LEVELS = ("catalog", "kernel", "training", "assertions", "judge")
-# assertions: jacobian_lab.testing; judge: the checker on jacobian_lab.judge.edge_cases
+LEVELS = ("catalog", "kernel", "training", "fused", "assertions", "judge")
+# fused: the generated training step; assertions: jacobian_lab.testing;
+# judge: the checker on jacobian_lab.judge.edge_cases
 Status = Literal["caught", "equivalent", "missed"]
 Defs = tuple[tuple[sp.MatrixSymbol, sp.Basic], ...]
 SHAPE_ERRORS = (ShapeError, SympyShapeError, NonSquareMatrixError, ValueError)

@@ -20,9 +20,10 @@ from jacobian_lab.errors import TrainingError
 from jacobian_lab.training import model
 from jacobian_lab.training.config import TrainConfig
 from jacobian_lab.training.dataset import Dataset, check_dataset
+from jacobian_lab.training.fused import FusedEpoch, FusedStepError
 
-__all__ = ["EVAL_CHUNK", "Buffers", "StepHook", "TrainData", "evaluate", "prepare_data",
-           "train_epoch"]
+__all__ = ["CHUNK", "EVAL_CHUNK", "Buffers", "StepHook", "TrainData", "Wants", "evaluate",
+           "prepare_data", "train_epoch"]
 
 Array = NDArray[Any]
 EVAL_CHUNK = 4096
@@ -90,26 +91,50 @@ class Buffers:
         self.ws = model.Workspace(sizes, m, dtype)
 
 
-StepHook = Callable[[int, float, Array, Array], None]
-"""``hook(batch_index, loss, X, Y)``, called after the forward pass and before the update."""
+StepHook = Callable[[int, float, Array | None, Array | None], None]
+"""``hook(batch_index, loss, X, Y)``, called after the forward pass and before the update.
+Under the fused step ``X`` and ``Y`` are None but for the batches ``wants`` names, which go
+through the NumPy kernels (the gradient checks look at them)."""
+Wants = Callable[[int], bool]
+CHUNK = 32  #: batches per call of the fused step between two rounds of hook calls
 
 
 def train_epoch(net: model.Network, data: TrainData, order: NDArray[np.intp] | None,
                 batch_size: int, lr: float, *, hook: StepHook | None = None,
-                buffers: dict[int, Buffers] | None = None) -> tuple[float, int]:
+                buffers: dict[int, Buffers] | None = None, fused: FusedEpoch | None = None,
+                wants: Wants | None = None) -> tuple[float, int]:
     """One pass over the training set in batches of ``batch_size`` (the last may be smaller).
 
     ``order`` is the sample order (None: as stored, taken as views without copying). Returns
     the sum over batches of ``loss × batch size`` and the number of correct predictions, both
-    seen before each batch's update.
+    seen before each batch's update. With ``fused`` (and unless it has disagreed with the
+    kernels: :attr:`~.fused.FusedEpoch.broken`) the batches run through the generated fused
+    step, but for those ``wants(b)`` names, which run through the NumPy kernels and are then
+    compared with the fused step; after a disagreement the rest of the epoch runs through the
+    kernels.
     """
+    first, loss_sum, correct = 0, 0.0, 0
+    if fused is not None and fused.broken is None:
+        first, loss_sum, correct = _train_fused(net, data, order, batch_size, lr, hook, fused,
+                                                wants)
+    if first * batch_size < data.n_train:
+        more_loss, more_correct = _train_kernels(net, data, order, batch_size, lr, hook,
+                                                 buffers, first)
+        loss_sum, correct = loss_sum + more_loss, correct + more_correct
+    return loss_sum, correct
+
+
+def _train_kernels(net: model.Network, data: TrainData, order: NDArray[np.intp] | None,
+                   batch_size: int, lr: float, hook: StepHook | None,
+                   buffers: dict[int, Buffers] | None, first: int) -> tuple[float, int]:
+    """Batches ``first …`` through the NumPy kernels, gathered into reused buffers."""
     n = data.n_train
     cache = {} if buffers is None else buffers
     xs, ys, labs = data.x_train, data.y_train, data.labels_train
     step = net.dtype.type(lr)
     loss_sum, correct = 0.0, 0
     buf = None
-    for b, start in enumerate(range(0, n, batch_size)):
+    for b, start in enumerate(range(first * batch_size, n, batch_size), first):
         m = min(batch_size, n - start)
         if buf is None or buf.m != m:
             buf = cache.get(m) or cache.setdefault(m, Buffers(net.sizes, m, net.dtype))
@@ -129,6 +154,48 @@ def train_epoch(net: model.Network, data: TrainData, order: NDArray[np.intp] | N
             hook(b, loss, X, Y)
         model.sgd_update(net, model.backward(net, fw, Y), step)
     return loss_sum, correct
+
+
+def _train_fused(net: model.Network, data: TrainData, order: NDArray[np.intp] | None,
+                 batch_size: int, lr: float, hook: StepHook | None, fused: FusedEpoch,
+                 wants: Wants | None) -> tuple[int, float, int]:
+    """Batches through the fused step, ``CHUNK`` per call; the batches ``wants`` names
+    through the kernels, then compared. Returns (batches done, loss sum, correct)."""
+    n, B = data.n_train, batch_size
+    nb = -(-n // B)
+    xs, ys, labs = data.x_train, data.y_train, data.labels_train
+    order = np.arange(n) if order is None else order
+    costs, hits = np.zeros(nb), np.zeros(nb, np.int64)
+    sizes = np.full(nb, B, dtype=np.float64)
+    sizes[-1] = n - (nb - 1) * B
+    b = 0
+    while b < nb:
+        if wants is not None and wants(b):
+            before = net.copy()
+            idx = order[b * B:(b + 1) * B]
+            X, Y = xs[idx].T, ys[idx].T
+            fw = model.forward(net, X)
+            costs[b] = model.loss(net, fw, Y)
+            hits[b] = model.count_correct(fw, labs[idx])
+            if hook is not None:
+                hook(b, float(costs[b]), X, Y)
+            model.sgd_update(net, model.backward(net, fw, Y), net.dtype.type(lr))
+            b += 1
+            try:
+                fused.compare(net, before, xs, ys, labs, order, b - 1, B, lr, float(costs[b - 1]))
+            except FusedStepError as e:
+                fused.broken = str(e)
+                break
+            continue
+        stop = min(nb, b + CHUNK)
+        if wants is not None:
+            stop = next((i for i in range(b + 1, stop) if wants(i)), stop)
+        fused.run(net, xs, ys, labs, order, b, stop, B, lr, costs, hits)
+        if hook is not None:
+            for i in range(b, stop):
+                hook(i, float(costs[i]), None, None)
+        b = stop
+    return b, float(costs[:b] @ sizes[:b]), int(hits[:b].sum())
 
 
 def evaluate(net: model.Network, x_rows: Array, y_rows: Array,

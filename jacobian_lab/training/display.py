@@ -88,6 +88,11 @@ class Display:
                 self.console.print(f"{self.unit} {done_epochs:>{width}}/{self.total}  "
                                    f"{escape(info)}", soft_wrap=True)
 
+    def note(self, message: str) -> None:
+        """One plain line of information (dim on a terminal)."""
+        if self.enabled:
+            self.console.print(f"[dim]{escape(message)}[/]")
+
     def warn(self, message: str) -> None:
         if self.enabled:
             self.console.print(f"[yellow]warning:[/] {escape(message)}")

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from jacobian_lab import files
 from jacobian_lab.errors import DataError, JlabError
 from jacobian_lab.files import atomic_write, describe_os_error, remove_stale_temps
 from jacobian_lab.training.idx import MNIST_FILES
@@ -53,12 +54,8 @@ _CHUNK = 1 << 16
 
 def default_cache_dir() -> Path:
     """The cache root: ``$JLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/jacobian_lab``, else
-    ``~/.cache/jacobian_lab``."""
-    if os.environ.get("JLAB_CACHE_DIR"):
-        return Path(os.environ["JLAB_CACHE_DIR"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "jacobian_lab"
+    ``~/.cache/jacobian_lab`` (:func:`jacobian_lab.files.cache_dir`)."""
+    return files.cache_dir()
 
 
 def _sha256_file(path: Path) -> str:

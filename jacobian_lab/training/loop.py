@@ -35,6 +35,7 @@ from jacobian_lab.training.checks import (
 )
 from jacobian_lab.training.config import TrainConfig
 from jacobian_lab.training.display import Display, check_text, max_error
+from jacobian_lab.training.fused import FusedEpoch, fused_for, supported
 from jacobian_lab.training.state import RunState, best_epoch
 from jacobian_lab.training.summary import TrainSummary, check_stats, finish
 
@@ -86,10 +87,27 @@ class Loop:
     best: tuple[dict[str, Array], dict[str, Any]] | None = None
     batch: int = field(init=False)
     steps_per_epoch: int = field(init=False)
+    #: The generated fused step, when it covers the run and agrees with the kernels.
+    fused: FusedEpoch | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.batch = self.config.batch_for(self.data.n_train)
         self.steps_per_epoch = -(-self.data.n_train // self.batch)
+
+    def use_fused(self) -> None:
+        """Take the fused step when it covers the run (minibatch or sgd, ReLU +
+        cross-entropy, the generated kernels) and agrees with them; say in one line why not
+        when it covers the run but cannot be used (no Numba, a disagreement)."""
+        if self.config.optimizer == "gd" or supported(self.state.net) is not None:
+            return
+        self.fused, reason = fused_for(self.state.net)
+        if self.fused is None and reason is not None:
+            self.display.note(f"training on the NumPy kernels: {reason}")
+
+    def _wants(self, b: int) -> bool:
+        """Whether batch ``b`` of this epoch is checked (it then goes through the kernels)."""
+        every = self.config.check_every
+        return bool(every) and (self.state.step + b) % every == 0
 
     # ----------------------------------------------------------------------- gradient checks
 
@@ -166,9 +184,13 @@ class Loop:
         try:
             loss_sum, correct = train_epoch(net, data, order, self.batch, self.config.lr,
                                             hook=partial(self._on_batch, clock),
-                                            buffers=self.buffers)
+                                            buffers=self.buffers, fused=self.fused,
+                                            wants=self._wants)
         except _Diverged as d:
             raise self._diverge(index, d.step, d.reason) from None
+        if self.fused is not None and self.fused.broken is not None:
+            self.display.warn(f"{self.fused.broken}; training goes on with the NumPy kernels")
+            self.fused = None
         state.step += self.steps_per_epoch
         train_time = time.perf_counter() - clock.start - clock.check_time
         if not net.is_finite():
@@ -180,13 +202,14 @@ class Loop:
         self._keep_if_best()
         return preds, line
 
-    def _on_batch(self, clock: _Epoch, b: int, loss: float, X: Array, Y: Array) -> None:
-        """The step hook: after the forward pass of batch ``b``, before its update."""
+    def _on_batch(self, clock: _Epoch, b: int, loss: float, X: Array | None,
+                  Y: Array | None) -> None:
+        """The step hook: after the forward pass of batch ``b``, before its update (``X``,
+        ``Y``: None for a batch of the fused step, which is never a checked one)."""
         step = self.state.step + b  # updates so far: the check's "after N steps"
-        clock.seen += X.shape[1]
+        clock.seen += min(self.batch, self.data.n_train - b * self.batch)
         self._watch_loss(step, loss)
-        every = self.config.check_every
-        if every and step % every == 0:
+        if X is not None and Y is not None and self._wants(b):
             clock.check_time += self.check(X, Y, self.state.check_rng, step=step,
                                            epoch=clock.index)
         if self.display.due(force=b + 1 == self.steps_per_epoch):
@@ -290,6 +313,7 @@ def _run(config: TrainConfig, state: RunState, data: TrainData, run_dir: Path,
     batch = config.batch_for(data.n_train)
     loop = Loop(config, state, data, run_dir,
                 Display(console, progress, config, -(-data.n_train // batch)))
+    loop.use_fused()
     preds: NDArray[np.intp] | None = None
     with loop.display, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         # Overflow is expected when a run diverges: NaN/Inf are detected explicitly.

@@ -1,0 +1,395 @@
+"""One epoch of Fashion-MNIST, every contestant, every thread count and dtype, and the floor.
+
+One epoch = 60,000 samples in batches of 128 (the last one 96), reshuffled every epoch
+(except the row that says not), SGD with lr 0.1, ReLU hidden layers, softmax + cross-entropy.
+Each configuration (threads 1 or 2 × float32 or float64) runs in a subprocess of its own,
+because the thread counts must be set before the libraries import: ``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS``,
+``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=N`` and
+``torch.set_num_threads(N)``, with the process pinned to the first N cores
+(``os.sched_setaffinity``). Inside it the contestants take turns (rotating order, after a
+warm-up call each; compile times are not counted) and each gets the median of ``repeat`` runs.
+
+The floor, measured in the same process: **memory** — the bytes of the training images,
+read once, at the bandwidth of a ``np.copyto`` of an array of that size (bytes read + written
+per second); **GEMM** — the products an epoch cannot avoid (``W A`` per layer, ``δ Aᵀ`` per
+layer, ``Wᵀ δ`` above the first layer), timed as NumPy ``matmul`` calls of exactly those shapes
+into preallocated arrays. The floor is the larger of the two.
+
+    python benchmarks/epoch_table.py                    # the four configurations, markdown
+    python benchmarks/epoch_table.py --threads 1 --dtype float32 --repeat 7   # one, JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NETWORKS = ((784, 10, 10), (784, 128, 10))
+BATCH, LR, SEED = 128, 0.1, 0
+ROWS = ("trainer, fused step", "trainer, NumPy kernels", "hand NumPy loop, reshuffled",
+        "hand NumPy loop, no reshuffle", "JAX jit + lax.scan, reshuffled", "PyTorch eager")
+REFERENCE = "JAX jit + lax.scan, reshuffled"
+
+
+def set_threads(n: int) -> None:
+    """Thread counts of every contestant and the cores, before any of them imports."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ[var] = str(n)
+    os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen=false "
+                               f"intra_op_parallelism_threads={n}")
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:n]))
+
+
+# --------------------------------------------------------------------------- contestants
+
+def trainer_epoch(layers: tuple[int, ...], data: Any, fused: bool) -> Callable[[], object]:
+    import numpy as np
+
+    from jacobian_lab.training import batches, model
+    from jacobian_lab.training.fused import fused_for
+
+    net = model.init_network(layers, rng=np.random.default_rng(SEED), dtype=data.x_train.dtype)
+    step = None
+    if fused:
+        step, reason = fused_for(net)
+        if step is None:
+            raise RuntimeError(reason)
+    rng = np.random.default_rng(SEED)
+    buffers: dict[int, Any] = {}
+    return lambda: batches.train_epoch(net, data, rng.permutation(data.n_train), BATCH, LR,
+                                       buffers=buffers, fused=step)
+
+
+def numpy_epoch(layers: tuple[int, ...], data: Any, shuffle: bool) -> Callable[[], object]:
+    """The loop one writes by hand (the loss computed every step, as a monitoring loop does)."""
+    import numpy as np
+
+    from jacobian_lab.training import model
+
+    net = model.init_network(layers, rng=np.random.default_rng(SEED), dtype=data.x_train.dtype)
+    Ws, bs = net.weights, net.biases
+    rng = np.random.default_rng(SEED)
+    xs, ys, n, L = data.x_train, data.y_train, data.n_train, len(layers) - 1
+
+    def epoch() -> float:
+        order = rng.permutation(n) if shuffle else None
+        total = 0.0
+        for start in range(0, n, BATCH):
+            if order is None:
+                X, Y = xs[start:start + BATCH].T, ys[start:start + BATCH].T
+            else:
+                idx = order[start:start + BATCH]
+                X, Y = xs[idx].T, ys[idx].T
+            m = X.shape[1]
+            As, Zs = [X], []
+            for i in range(L):
+                Z = Ws[i] @ As[-1] + bs[i]
+                Zs.append(Z)
+                if i < L - 1:
+                    As.append(np.maximum(Z, 0))
+            S = Z - Z.max(axis=0, keepdims=True)
+            logp = S - np.log(np.exp(S).sum(axis=0, keepdims=True))
+            total += float(-(Y * logp).sum() / m)
+            dZ = np.exp(logp) - Y
+            for i in range(L - 1, -1, -1):
+                dW = dZ @ As[i].T / m
+                db = dZ.sum(axis=1, keepdims=True) / m
+                if i > 0:
+                    dZ = (Ws[i].T @ dZ) * (Zs[i - 1] > 0)
+                Ws[i] -= LR * dW
+                bs[i] -= LR * db
+        return total
+
+    return epoch
+
+
+def jax_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object] | None:
+    """``jit`` of a ``lax.scan`` over the full batches of a permutation drawn inside the
+    jitted function, then the last (short) batch through the jitted step."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    import numpy as np
+
+    if data.x_train.dtype == np.float64:
+        jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(SEED)
+    params = []
+    for a, b in itertools.pairwise(layers):
+        params += [jnp.asarray((rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(
+            data.x_train.dtype)), jnp.zeros(b, data.x_train.dtype)]
+    n, full = data.n_train, data.n_train // BATCH
+
+    def cost(p: list[Any], x: Any, y: Any) -> Any:
+        a = x
+        for i in range(0, len(p) - 2, 2):
+            a = jax.nn.relu(a @ p[i] + p[i + 1])
+        z = a @ p[-2] + p[-1]
+        return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(z), axis=1))
+
+    def step(p: list[Any], x: Any, y: Any) -> tuple[list[Any], Any]:
+        c, g = jax.value_and_grad(cost)(p, x, y)
+        return [w - LR * d for w, d in zip(p, g, strict=True)], c
+
+    @jax.jit
+    def epoch(p: list[Any], xs: Any, ys: Any, key: Any) -> tuple[list[Any], Any, Any]:
+        perm = jax.random.permutation(key, n)
+
+        def body(p: list[Any], idx: Any) -> tuple[list[Any], Any]:
+            return step(p, xs[idx], ys[idx])
+
+        p, costs = jax.lax.scan(body, p, perm[:full * BATCH].reshape(full, BATCH))
+        return p, costs.sum(), perm[full * BATCH:]
+
+    last = jax.jit(step)
+    xs, ys = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    state = {"p": params, "key": jax.random.PRNGKey(SEED)}
+
+    def run() -> object:
+        state["key"], key = jax.random.split(state["key"])
+        p, total, rest = epoch(state["p"], xs, ys, key)
+        if n % BATCH:
+            p, c = last(p, xs[rest], ys[rest])
+            total = total + c
+        state["p"] = p
+        return float(total)
+
+    return run
+
+
+def torch_epoch(layers: tuple[int, ...], data: Any, threads: int) -> Callable[[], object] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(SEED)
+    mods: list[Any] = []
+    for i, (a, b) in enumerate(itertools.pairwise(layers)):
+        mods.append(torch.nn.Linear(a, b))
+        if i < len(layers) - 2:
+            mods.append(torch.nn.ReLU())
+    dtype = torch.float64 if str(data.x_train.dtype) == "float64" else torch.float32
+    net = torch.nn.Sequential(*mods).to(dtype)
+    opt = torch.optim.SGD(net.parameters(), lr=LR)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xs, labels = torch.from_numpy(data.x_train), torch.from_numpy(data.labels_train)
+    n = data.n_train
+
+    def epoch() -> float:
+        order = torch.randperm(n)
+        total = 0.0
+        for start in range(0, n, BATCH):
+            idx = order[start:start + BATCH]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(xs[idx]), labels[idx])
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        return total
+
+    return epoch
+
+
+# --------------------------------------------------------------------------- the floor
+
+def gemm_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object]:
+    """The products an epoch cannot avoid, as NumPy matmul into preallocated arrays."""
+    import numpy as np
+
+    dt, n = data.x_train.dtype, data.n_train
+    rng = np.random.default_rng(SEED)
+    X = rng.random((BATCH, layers[0])).astype(dt)
+    acts = [X] + [rng.random((BATCH, k)).astype(dt) for k in layers[1:]]
+    Ws = [rng.random((a, b)).astype(dt) for a, b in itertools.pairwise(layers)]
+    outs = [np.empty((BATCH, b), dt) for b in layers[1:]]
+    grads = [np.empty_like(W) for W in Ws]
+    backs = [np.empty((BATCH, a), dt) for a in layers[:-1]]
+    steps = -(-n // BATCH)
+
+    def run() -> None:
+        for _ in range(steps):
+            for i, W in enumerate(Ws):
+                np.matmul(acts[i], W, out=outs[i])  # forward
+                np.matmul(acts[i].T, acts[i + 1], out=grads[i])  # δ Aᵀ
+                if i > 0:
+                    np.matmul(acts[i + 1], W.T, out=backs[i])  # Wᵀ δ
+
+    return run
+
+
+def copy_images(data: Any) -> Callable[[], object]:
+    import numpy as np
+
+    dst = np.empty_like(data.x_train)
+    return lambda: np.copyto(dst, data.x_train)
+
+
+def flops(layers: tuple[int, ...], n: int) -> float:
+    per_sample = sum(a * b * (2 if i == 0 else 3)
+                     for i, (a, b) in enumerate(itertools.pairwise(layers)))
+    return 2.0 * per_sample * n
+
+
+# --------------------------------------------------------------------------- one configuration
+
+def load(dtype: str) -> Any:
+    """Fashion-MNIST as the trainer prepares it; without it the embedded 5,000 digits, their
+    4,000 training rows tiled to 60,000."""
+    import numpy as np
+
+    from jacobian_lab.training.batches import prepare_data
+    from jacobian_lab.training.config import TrainConfig
+    from jacobian_lab.training.data import fashion_mnist_dir, load_dataset
+
+    config = TrainConfig(layers=NETWORKS[0], dtype=dtype)
+    if fashion_mnist_dir() is not None:
+        return prepare_data(load_dataset("fashion-mnist"), config)
+    data = prepare_data(load_dataset(None), config)
+    reps = -(-60_000 // data.n_train)
+    data.x_train = np.ascontiguousarray(np.tile(data.x_train, (reps, 1))[:60_000])
+    data.y_train = np.ascontiguousarray(np.tile(data.y_train, (reps, 1))[:60_000])
+    data.labels_train = np.ascontiguousarray(np.tile(data.labels_train, reps)[:60_000])
+    data.source += ", training rows tiled to 60,000"
+    return data
+
+
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
+    """Seconds per call of each function; they take turns in rotating order after a warm-up
+    call each (compilation happens there), so a change in the machine's load hits all."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for i in range(repeat):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def measure(threads: int, dtype: str, repeat: int) -> dict[str, Any]:
+    """Every contestant and the floor for one configuration (run in its own process)."""
+    set_threads(threads)
+    import numpy as np
+
+    data = load(dtype)
+    out: dict[str, Any] = {"threads": threads, "dtype": dtype, "repeat": repeat,
+                           "source": data.source, "numpy": np.__version__, "networks": {}}
+    for layers in NETWORKS:
+        fns: dict[str, Callable[[], object]] = {
+            ROWS[0]: trainer_epoch(layers, data, fused=True),
+            ROWS[1]: trainer_epoch(layers, data, fused=False),
+            ROWS[2]: numpy_epoch(layers, data, shuffle=True),
+            ROWS[3]: numpy_epoch(layers, data, shuffle=False),
+        }
+        for name, fn in ((ROWS[4], jax_epoch(layers, data)),
+                         (ROWS[5], torch_epoch(layers, data, threads))):
+            if fn is not None:
+                fns[name] = fn
+        fns["floor: GEMMs"] = gemm_epoch(layers, data)
+        fns["floor: copy of the images"] = copy_images(data)
+        times = interleaved(fns, repeat)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        image_bytes = data.x_train.nbytes
+        bandwidth = 2 * image_bytes / med["floor: copy of the images"]
+        memory = image_bytes / bandwidth
+        gemm = med["floor: GEMMs"]
+        out["networks"]["-".join(map(str, layers))] = {
+            "seconds": med, "runs": times, "image_bytes": image_bytes,
+            "bandwidth": bandwidth, "memory_floor": memory, "flops": flops(layers, data.n_train),
+            "gemm_floor": gemm, "gemm_rate": flops(layers, data.n_train) / gemm,
+            "floor": max(memory, gemm)}
+    return out
+
+
+# --------------------------------------------------------------------------- the table
+
+CONFIGS = ((1, "float32"), (2, "float32"), (1, "float64"), (2, "float64"))
+
+
+def run_all(repeat: int, configs: tuple[tuple[int, str], ...] = CONFIGS) -> list[dict[str, Any]]:
+    results = []
+    for threads, dtype in configs:
+        proc = subprocess.run([sys.executable, __file__, "--threads", str(threads), "--dtype",
+                               dtype, "--repeat", str(repeat)], capture_output=True, text=True,
+                              cwd=ROOT, check=False)
+        if proc.returncode:
+            raise RuntimeError(f"{threads} threads, {dtype}: {proc.stderr[-2000:]}")
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return results
+
+
+TARGETS = {"784-10-10": 0.5, "784-128-10": 0.8}
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    """One table per configuration: median seconds, ratio to JAX scan, ratio to the floor."""
+    lines = []
+    for r in results:
+        lines += [f"**{r['threads']} thread{'s' if r['threads'] > 1 else ''}, {r['dtype']}** "
+                  f"({r['source']}; median of {r['repeat']} interleaved runs)", "",
+                  "| one epoch | " + " | ".join(f"{net} s | × JAX | × floor"
+                                               for net in r["networks"]) + " |",
+                  "|---|" + "---:|---:|---:|" * len(r["networks"])]
+        for row in (*ROWS, "floor: GEMMs", "floor: copy of the images"):
+            cells = []
+            for net in r["networks"].values():
+                s = net["seconds"].get(row)
+                jax = net["seconds"].get(REFERENCE)
+                if s is None:
+                    cells.append("– | – | –")
+                    continue
+                if row == "floor: copy of the images":
+                    s = net["memory_floor"]
+                cells.append(f"{s:.4f} | {s / jax:.2f} | {s / net['floor']:.1f}" if jax
+                             else f"{s:.4f} | – | {s / net['floor']:.1f}")
+            label = "floor: the images read once" if row.startswith("floor: copy") else row
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        floors = "; ".join(f"{k}: {v['flops'] / 1e9:.2f} GFLOP at {v['gemm_rate'] / 1e9:.0f} "
+                           f"GFLOP/s, {v['image_bytes'] / 1e6:.0f} MB at "
+                           f"{v['bandwidth'] / 1e9:.1f} GB/s" for k, v in r["networks"].items())
+        met = "; ".join(
+            f"{k}: fused {v['seconds'][ROWS[0]] / v['seconds'][REFERENCE]:.2f} × JAX "
+            f"(target ≤ {TARGETS[k]}: {'met' if v['seconds'][ROWS[0]] <= TARGETS[k] * v['seconds'][REFERENCE] else 'NOT met'})"  # noqa: E501
+            for k, v in r["networks"].items() if REFERENCE in v["seconds"])
+        lines += ["", f"Floor: {floors}.", f"Targets: {met}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, help="one configuration (prints JSON)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    if args.threads:
+        sys.path.insert(0, str(ROOT))
+        print(json.dumps(measure(args.threads, args.dtype, args.repeat)))
+        return 0
+    results = run_all(args.repeat)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

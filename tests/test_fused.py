@@ -1,0 +1,204 @@
+"""The fused training step: printed from the kernel specs, verified against the NumPy kernels,
+used by the trainer when Numba imports (and not when it does not), wrong formulas caught."""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import sympy as sp
+from rich.console import Console
+
+from jacobian_lab import mutation
+from jacobian_lab.codegen import fused as printer
+from jacobian_lab.codegen.specs import kernel_specs
+from jacobian_lab.kernels import fused as compiled
+from jacobian_lab.training import batches, model, trainer
+from jacobian_lab.training import fused as trained
+from jacobian_lab.training.config import TrainConfig
+from jacobian_lab.training.data import load_dataset
+from jacobian_lab.training.dataset import Dataset
+
+numba = pytest.importorskip("numba")
+
+
+@pytest.fixture(scope="module")
+def digits() -> Dataset:
+    return load_dataset(None)
+
+
+def _expr(kernel: str, output: str) -> Any:
+    return dict(next(s for s in kernel_specs() if s.name == kernel).outputs)[output]
+
+
+# --------------------------------------------------------------------------- printed
+
+
+def test_the_committed_fused_step_is_what_the_specs_print_today() -> None:
+    assert printer.check(), "run `jlab codegen` and commit kernels/_fused.py"
+
+
+def test_the_step_is_printed_from_the_specs_its_products_through_blas() -> None:
+    source = printer.fused_source()
+    # W ← W − α (1/m) dZ A_prevᵀ: one gemm with β = 1 into W, no gradient array
+    assert "gemm(101, 112, 111, n_out, n_in, m, (-lr/m), dZ.ctypes, dZ.shape[1], " \
+           "A_in.ctypes, A_in.shape[1], 1.0, W.ctypes, W.shape[1])" in source
+    # BP2 exactly as the spec has it: (W_nextᵀ dZ_next) ⊙ step(Z), ReLU'(0) = 0
+    assert "(Z_prev[c, r] > 0)" in source
+    doubled = sp.MatMul(2, _expr("dense_backward", "db"))
+    changed = printer.fused_source(overrides={("dense_backward", "db"): doubled})
+    assert changed != source and "(2*lr/m)" in changed
+
+
+def test_a_spec_of_the_wrong_shape_is_refused_when_printed() -> None:
+    with pytest.raises(Exception, match="needs k × m"):
+        printer.fused_source(overrides={("relu", "A"): sp.Transpose(_expr("relu", "A"))})
+
+
+# --------------------------------------------------------------------------- verified
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("jit", [True, False])
+def test_the_printed_step_makes_the_kernels_updates_on_a_small_batch(dtype: Any,
+                                                                       jit: bool) -> None:
+    err = trained.verify(compiled.load(jit=jit), dtype)
+    assert err <= trained.TOLERANCE[np.dtype(dtype)]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-4), (np.float64, 1e-11)])
+def test_an_epoch_of_the_fused_step_ends_at_the_kernels_weights(digits: Dataset, dtype: Any,
+                                                                 tol: float) -> None:
+    config = TrainConfig(layers=(784, 32, 16, 10), dtype=np.dtype(dtype).name, limit=1000,
+                         batch_size=50)
+    data = batches.prepare_data(digits, config)
+    net = model.init_network(config.layers, rng=np.random.default_rng(0), dtype=dtype)
+    ours, theirs = net.copy(), net.copy()
+    order = np.random.default_rng(1).permutation(data.n_train)
+    step, reason = trained.fused_for(ours)
+    assert step is not None, reason
+    got = batches.train_epoch(ours, data, order, 50, 0.1, fused=step)
+    want = batches.train_epoch(theirs, data, order, 50, 0.1)
+    assert got[1] == want[1] and got[0] == pytest.approx(want[0], rel=tol)
+    for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
+        assert np.abs(a - b).max() <= tol * np.abs(b).max()
+
+
+def test_checked_batches_go_through_the_kernels_and_are_compared(digits: Dataset,
+                                                                 monkeypatch: Any,
+                                                                 tmp_path: Path) -> None:
+    seen: list[float] = []
+    original = trained.FusedEpoch.compare
+
+    def spy(self: trained.FusedEpoch, *args: Any, **kw: Any) -> float:
+        seen.append(original(self, *args, **kw))
+        return seen[-1]
+
+    monkeypatch.setattr(trained.FusedEpoch, "compare", spy)
+    s = trainer.train(TrainConfig(limit=640, batch_size=32, epochs=2, check_every=7),
+                      run_dir=tmp_path / "run", dataset=digits, progress=False, plots=False)
+    assert s.checks["count"] == 7 and s.checks["failed"] == 0  # 40 steps: 0, 7, …, 35; final
+    assert len(seen) == 6 and max(seen) <= trained.TOLERANCE[np.dtype(np.float32)]
+
+
+# --------------------------------------------------------------------------- fallbacks
+
+
+def _notes(tmp_path: Path, digits: Dataset, **settings: Any) -> str:
+    out = io.StringIO()
+    trainer.train(TrainConfig(limit=200, batch_size=50, epochs=1, **settings),
+                  run_dir=tmp_path / "run", dataset=digits, plots=False,
+                  console=Console(file=out, width=200), progress=True)
+    return out.getvalue()
+
+
+def test_without_numba_the_trainer_says_so_in_one_line_and_uses_the_kernels(
+        digits: Dataset, monkeypatch: Any, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises ImportError
+    used: list[bool] = []
+    real = batches.train_epoch
+    monkeypatch.setattr("jacobian_lab.training.loop.train_epoch",
+                        lambda *a, **kw: used.append(kw["fused"] is None) or real(*a, **kw))
+    text = _notes(tmp_path, digits)
+    notes = [line for line in text.splitlines() if "NumPy kernels" in line]
+    assert notes == ["training on the NumPy kernels: numba is not installed (pip install "
+                     "'jacobian-lab[fast]')"]
+    assert used == [True]
+
+
+def test_a_step_that_disagrees_with_the_kernels_is_not_used(
+        digits: Dataset, monkeypatch: Any, tmp_path: Path) -> None:
+    wrong = printer.fused_source(relu_at_zero=1)  # ReLU'(0) = 1: caught on the kink
+    wrong_step = compiled.load(wrong, jit=False)
+    monkeypatch.setattr(compiled, "load", lambda *a, **kw: wrong_step)
+    text = _notes(tmp_path, digits)
+    assert "training on the NumPy kernels: the fused step differs from the NumPy kernels" \
+           in text
+
+
+def test_the_compiled_step_is_cached_on_disk_in_the_jlab_cache_dir(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    code = ("import numpy as np\n"
+            "from jacobian_lab.training import model\n"
+            "from jacobian_lab.training.fused import fused_for\n"
+            "from jacobian_lab.kernels import fused\n"
+            "step, reason = fused_for(model.init_network((9, 5, 3)))\n"
+            "assert step is not None, reason\n"
+            "print(sum(fused._compiled(None, True).stats.cache_hits.values()))\n")
+    env = {**os.environ, "JLAB_CACHE_DIR": str(tmp_path)}
+    hits = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()[-1] for _ in range(2)]
+    assert hits == ["0", "1"]  # compiled, then loaded from the cache
+    assert list((tmp_path / "numba").glob("*/_fused.fused_epoch-*.nbi"))
+
+
+def test_importing_the_kernels_and_the_trainer_does_not_import_numba() -> None:
+    import subprocess
+
+    code = ("import sys, jacobian_lab.kernels, jacobian_lab.kernels.fused, "
+            "jacobian_lab.training.trainer\nprint('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False"]
+
+
+def test_a_swapped_kernel_turns_the_fused_step_off(monkeypatch: Any) -> None:
+    from jacobian_lab import kernels
+
+    net = model.init_network((6, 4, 3), rng=np.random.default_rng(0))
+    monkeypatch.setattr(kernels, "relu", lambda Z, out=None: np.maximum(Z, 0, out=out))
+    step, reason = trained.fused_for(net)
+    assert step is None and reason == "the kernel relu is not the generated one"
+
+
+def test_other_networks_train_on_the_kernels_without_a_notice(
+        digits: Dataset, tmp_path: Path) -> None:
+    net = model.init_network((6, 4, 3), rng=np.random.default_rng(0), activation="tanh")
+    step, reason = trained.fused_for(net)
+    assert step is None and "ReLU + cross-entropy" in str(reason)
+    assert "NumPy kernels" not in _notes(tmp_path, digits, activation="tanh")
+
+
+# --------------------------------------------------------------------------- mutation
+
+
+def test_a_wrong_formula_changes_the_step_and_its_verification_catches_it() -> None:
+    right = printer.fused_source()
+    dZ = _expr("hidden_delta_relu", "dZ")
+    wrong = printer.fused_source(overrides={("hidden_delta_relu", "dZ"): sp.MatMul(-1, dZ)})
+    assert wrong != right
+    with pytest.raises(trained.FusedStepError, match="differs from the NumPy kernels"):
+        trained.verify(compiled.load(wrong, jit=False), np.float64)
+
+
+def test_jlab_mutate_fused_level_catches_every_mutant_that_changes_the_step() -> None:
+    score = mutation.run(["fused"])
+    assert score.perfect and score.count("caught", "fused") >= 30
+    assert {o.operator for o in score.outcomes if o.status == "caught"} >= {
+        "scale", "sign", "transpose", "drop-term", "relu'(0)", "drop-1/m"}
