@@ -182,8 +182,24 @@ def run(bench: Any) -> None:
 
     results = epoch_table.run_all(repeat=7)
     text = epoch_table.markdown(results)
-    (Path(__file__).parent / "epoch_table.md").write_text(text + "\n", encoding="utf-8")
+    # the generated table; epoch_table.md keeps the analysis of three invocations
+    (Path(__file__).parent / "epoch_table_latest.md").write_text(text + "\n", encoding="utf-8")
+    readme = Path(__file__).parent.parent / "README.md"
+    readme.write_text(regenerate(readme.read_text(encoding="utf-8"), text), encoding="utf-8")
     print(text)
+
+
+README_START = "<!-- make bench: epoch table -->"
+README_END = "<!-- /make bench -->"
+
+
+def regenerate(readme: str, table: str) -> str:
+    """The README with the text between its ``make bench`` markers replaced by ``table``
+    (the README's Performance section is regenerated from the benchmark, never by hand)."""
+    start, end = readme.find(README_START), readme.find(README_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"README.md has no {README_START} … {README_END} section to regenerate")
+    return readme[:start + len(README_START)] + "\n" + table.strip() + "\n" + readme[end:]
 
 
 # --------------------------------------------------------------------------- standalone

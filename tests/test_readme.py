@@ -51,3 +51,22 @@ def test_wrong_kernel_call_is_caught_by_the_readme_example() -> None:
     proc = subprocess.run([sys.executable, "-c", wrong], env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode != 0 and "AssertionError" in proc.stderr
+
+
+def test_make_bench_regenerates_the_readme_epoch_table_between_its_markers() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "benchmarks" / "bench_training.py"
+    spec = importlib.util.spec_from_file_location("bench_training", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme.count(module.README_START) == 1 and readme.count(module.README_END) == 1
+    new = module.regenerate(readme, "| a | new | table |")
+    assert "| a | new | table |" in new
+    assert new.split(module.README_START)[0] == readme.split(module.README_START)[0]
+    assert new.split(module.README_END)[1] == readme.split(module.README_END)[1]
+    with pytest.raises(SystemExit, match="no"):
+        module.regenerate("no markers here", "x")
