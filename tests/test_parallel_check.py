@@ -4,6 +4,7 @@ the verdicts are those of the derivations proved one by one, and a wrong result 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -17,6 +18,16 @@ from jacobian_lab.core.proof import prove, prove_many
 from jacobian_lab.errors import BudgetExceeded
 
 NAMES = ["gradient", "jacobian", "neuron", "layer", "neuron-relu"]
+
+
+REAL_FORK_SAFE = parallel.fork_safe
+
+
+@pytest.fixture(autouse=True)
+def _forks_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests exercise the forked workers: in a test session that has loaded PyTorch
+    (the oracle tests) the guard would keep every proof in this process."""
+    monkeypatch.setattr(parallel, "fork_safe", lambda: True)
 
 
 def _statuses(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, dict]:
@@ -61,3 +72,30 @@ def test_a_proof_past_its_budget_names_the_derivation(monkeypatch):
     monkeypatch.setattr("jacobian_lab.core.proof._Plan.group", slow)
     with pytest.raises(BudgetExceeded, match="proving `neuron`"):
         prove_many([derivations.get("neuron")], workers=1, budget=0.5)
+
+
+def test_a_process_with_a_threaded_runtime_or_a_thread_never_forks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork copies one thread: with JAX or PyTorch loaded (a notebook, a test session) or a
+    Python thread running, the proofs run in this process (JAX warned of a deadlock)."""
+    import sys
+    import threading
+    import types
+
+    monkeypatch.setattr(parallel, "fork_safe", REAL_FORK_SAFE)
+    monkeypatch.setitem(sys.modules, "jax", types.ModuleType("jax"))
+    assert not parallel.fork_safe()
+    monkeypatch.delitem(sys.modules, "jax")
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    assert parallel.fork_safe() == (threading.active_count() == 1)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert not parallel.fork_safe()
+        pids = parallel.run(lambda task: os.getpid(), list(range(4)), workers=2, checks=100)
+        assert set(pids.values()) == {os.getpid()}  # proved here, not in forked workers
+    finally:
+        stop.set()
+        t.join()

@@ -19,6 +19,13 @@ from jacobian_lab.core.derivation import Derivation, Result
 NAMES = ["gradient", "jacobian", "scalar-chain", "no-intermediate", "neuron"]
 
 
+@pytest.fixture(autouse=True)
+def _forks_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests exercise the worker processes: in a test session that has loaded PyTorch
+    (the oracle tests) the guard (parallel.fork_safe) would keep every proof here."""
+    monkeypatch.setattr(parallel, "fork_safe", lambda: True)
+
+
 class Status:
     """A stand-in for rich's Status: records every progress line."""
 

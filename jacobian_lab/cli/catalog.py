@@ -117,7 +117,7 @@ def _prove_all(names: list[str], status: Any) -> Iterator[tuple[str, ProofSummar
     (one per idle core, at most one per name) when there are at least PARALLEL_MIN, else
     here. ``status`` (a rich Status) shows the progress on a terminal."""
     workers = min(_idle_cores(), len(names))
-    if workers < 2 or len(names) < PARALLEL_MIN:
+    if workers < 2 or len(names) < PARALLEL_MIN or not parallel.fork_safe():
         for i, name in enumerate(names, 1):
             status.update(f"proving {name} ({i}/{len(names)})…")
             yield name, _prove_summary(name)

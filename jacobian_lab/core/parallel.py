@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -41,6 +43,20 @@ def idle_cores(total: int | None = None) -> int:
     return max(1, min(total, math.ceil(total - load + 0.5)))
 
 
+# Runtimes that start threads of their own: a forked child gets only the forking thread, and a
+# lock one of theirs held stays locked in it (JAX warns so at every fork).
+THREADED_RUNTIMES = ("jax", "torch", "tensorflow")
+
+
+def fork_safe() -> bool:
+    """Whether forking this process is safe: no other Python thread runs and no runtime of
+    :data:`THREADED_RUNTIMES` is loaded (a notebook or a test session with JAX or PyTorch
+    proves in one process instead)."""
+    if threading.active_count() > 1:
+        return False
+    return not any(name in sys.modules for name in THREADED_RUNTIMES)
+
+
 def in_worker() -> bool:
     """This process is a worker (of a pool here or of ``jlab list``): it proves alone."""
     # lazy: multiprocessing (7 ms) only when there is work to share
@@ -66,7 +82,8 @@ def run(fn: Callable[[int], Any], tasks: Sequence[int], workers: int, checks: in
     help — at least two tasks, ``checks`` (what the tasks do in all) at least MIN_CHECKS —
     else here, in order. ``fn`` must return something picklable."""
     global _JOB
-    if workers < 2 or len(tasks) < 2 or checks < MIN_CHECKS or in_worker():
+    if (workers < 2 or len(tasks) < 2 or checks < MIN_CHECKS or in_worker()
+            or not fork_safe()):
         return {t: fn(t) for t in tasks}
     # lazy: multiprocessing (7 ms) only when there is work to share
     import multiprocessing
