@@ -103,6 +103,14 @@ def test_checked_batches_go_through_the_kernels_and_are_compared(digits: Dataset
                       run_dir=tmp_path / "run", dataset=digits, progress=False, plots=False)
     assert s.checks["count"] == 7 and s.checks["failed"] == 0  # 40 steps: 0, 7, …, 35; final
     assert len(seen) == 6 and max(seen) <= trained.TOLERANCE[np.dtype(np.float32)]
+    assert s.step.startswith("the generated fused step (Numba)")  # the summary says so
+    assert "6 checked batches compared" in s.step and s.to_dict()["step"] == s.step
+
+
+def test_the_summary_says_the_kernels_ran_and_why(digits: Dataset, tmp_path: Path) -> None:
+    s = trainer.train(TrainConfig(limit=200, batch_size=50, epochs=1, activation="tanh"),
+                      run_dir=tmp_path / "run", dataset=digits, progress=False, plots=False)
+    assert s.step.startswith("the NumPy kernels (the fused step covers ReLU")
 
 
 # --------------------------------------------------------------------------- fallbacks

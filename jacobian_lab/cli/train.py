@@ -277,6 +277,8 @@ def render_summary(s: TrainSummary, console: Console) -> None:
     t.add_row("network", f"{'-'.join(map(str, c.layers))}, {c.activation} hidden, {output}, "
                          f"{c.init} init, {c.dtype}")
     t.add_row("optimiser", f"{c.optimizer} ({batch}), α = {c.lr:g}, seed {c.seed}")
+    if s.step:
+        t.add_row("step", s.step)
     t.add_row("trained", f"{s.epochs} {'iterations' if c.optimizer == 'gd' else 'epochs'}, "
                          f"{s.steps:,} steps")
     t.add_row("train", f"loss {_num(s.train_loss, '.4f')}, accuracy "

@@ -89,6 +89,8 @@ class Loop:
     steps_per_epoch: int = field(init=False)
     #: The generated fused step, when it covers the run and agrees with the kernels.
     fused: FusedEpoch | None = field(init=False, default=None)
+    #: What ran the batches, in words for the summary ("step").
+    step_used: str = field(init=False, default="the NumPy kernels")
 
     def __post_init__(self) -> None:
         self.batch = self.config.batch_for(self.data.n_train)
@@ -98,11 +100,20 @@ class Loop:
         """Take the fused step when it covers the run (minibatch or sgd, ReLU +
         cross-entropy, the generated kernels) and agrees with them; say in one line why not
         when it covers the run but cannot be used (no Numba, a disagreement)."""
-        if self.config.optimizer == "gd" or supported(self.state.net) is not None:
+        if self.config.optimizer == "gd":
+            self.step_used = "the NumPy kernels (the fused step runs minibatches, not gd)"
+            return
+        uncovered = supported(self.state.net)
+        if uncovered is not None:
+            self.step_used = f"the NumPy kernels ({uncovered})"
             return
         self.fused, reason = fused_for(self.state.net)
         if self.fused is None and reason is not None:
             self.display.note(f"training on the NumPy kernels: {reason}")
+            self.step_used = f"the NumPy kernels ({reason})"
+        elif self.fused is not None:
+            self.step_used = ("the generated fused step (Numba), verified against the NumPy "
+                              "kernels")
 
     def _wants(self, b: int) -> bool:
         """Whether batch ``b`` of this epoch is checked (it then goes through the kernels)."""
@@ -190,6 +201,8 @@ class Loop:
             raise self._diverge(index, d.step, d.reason) from None
         if self.fused is not None and self.fused.broken is not None:
             self.display.warn(f"{self.fused.broken}; training goes on with the NumPy kernels")
+            self.step_used = (f"the fused step until epoch {index + 1}, then the NumPy kernels "
+                              f"({self.fused.broken})")
             self.fused = None
         state.step += self.steps_per_epoch
         train_time = time.perf_counter() - clock.start - clock.check_time
@@ -327,4 +340,8 @@ def _run(config: TrainConfig, state: RunState, data: TrainData, run_dir: Path,
     if preds is None:  # nothing left to train (resumed a finished run)
         _, _, preds = evaluate(state.net, data.x_test, data.y_test, data.labels_test)
     state.seconds += time.perf_counter() - t0
-    return finish(config, state, data, run_dir, preds, plots)
+    step = loop.step_used
+    if loop.fused is not None and loop.fused.compared:
+        step += (f"; {loop.fused.compared} checked batches compared with them, largest "
+                 f"difference {loop.fused.worst:.1e}")
+    return finish(config, state, data, run_dir, preds, plots, step)

@@ -63,6 +63,7 @@ class TrainSummary:
     batch_size: int | None = None  #: None: the configured one (``config.batch_size``)
     best_epoch: int | None = None
     best_test_accuracy: float = math.nan
+    step: str = ""  #: what ran the batches: the fused step or the NumPy kernels, and why
 
     def to_dict(self) -> dict[str, Any]:
         batch = self.batch_size if self.batch_size is not None else self.config.batch_size
@@ -76,7 +77,7 @@ class TrainSummary:
             "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
             "test_loss": self.test_loss, "test_accuracy": self.test_accuracy,
             "best_epoch": self.best_epoch, "best_test_accuracy": self.best_test_accuracy,
-            "checks": self.checks, "check_budget": self.config.budget,
+            "step": self.step, "checks": self.checks, "check_budget": self.config.budget,
             "seconds": self.seconds,
             "train_seconds": self.train_seconds, "check_seconds": self.check_seconds,
             "samples_per_second": self.samples_per_second,
@@ -114,7 +115,7 @@ def confusion(labels: NDArray[np.integer], preds: NDArray[np.integer],
 
 
 def finish(config: TrainConfig, state: RunState, data: TrainData, run_dir: Path,
-           preds: NDArray[np.intp], draw: bool) -> TrainSummary:
+           preds: NDArray[np.intp], draw: bool, step: str = "") -> TrainSummary:
     """Write the final checkpoint, metrics, weights, plots and ``summary.json``."""
     last = state.history[-1] if state.history else {}
     test_loss, test_acc = last.get("test_loss", math.nan), last.get("test_accuracy", math.nan)
@@ -138,6 +139,6 @@ def finish(config: TrainConfig, state: RunState, data: TrainData, run_dir: Path,
         files=sorted([CONFIG, CHECKPOINT, WEIGHTS, METRICS_JSON, METRICS_CSV, SUMMARY, *files]),
         notes=notes, batch_size=config.batch_for(data.n_train),
         best_epoch=None if best is None else best["epoch"],
-        best_test_accuracy=math.nan if best is None else best["test_accuracy"])
+        best_test_accuracy=math.nan if best is None else best["test_accuracy"], step=step)
     rundir.write_json(run_dir / SUMMARY, summary.to_dict())
     return summary
