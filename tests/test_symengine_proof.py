@@ -112,3 +112,20 @@ def test_a_task_that_raises_in_a_worker_raises_here():
         parallel.run(boom, range(3), workers=2, checks=parallel.MIN_CHECKS)
     assert parallel.run(lambda k: k * k, range(4), workers=2, checks=99) == {
         0: 0, 1: 1, 2: 4, 3: 9}
+
+
+@pytest.mark.parametrize("index", [0, 2])  # dW2, dW1: softmax fractions, a one-hot assumption
+def test_with_an_assumption_symengine_hands_back_the_truth_and_sympy_decides(index):
+    """mnist-network's results hold for a one-hot Y (an `assume`): SymEngine differentiates
+    (exp written E**u on its side) but never declares them proven itself; its truth equals
+    SymPy's, the right result is proven and a doubled one refuted."""
+    d = derivations.get("mnist-network")
+    r = d.results[index]
+    s = d.sizes[2]  # n0 = n1 = n2 = 2, m = 1: small enough for simplify
+    fast = symengine_proof.prove_fast(r, Instantiator(s))
+    assert isinstance(fast, sp.MatrixBase)  # the truth, not a Check
+    slow, _ = component_truth(r, s)
+    assert all(sp.simplify(a - b) == 0 for a, b in zip(fast, slow, strict=True))
+    assert prove_result(r, s, inst=Instantiator(s)).ok
+    wrong = dataclasses.replace(r, expr=sp.MatMul(2, r.expr))
+    assert not prove_result(wrong, s, inst=Instantiator(s)).ok
