@@ -23,7 +23,6 @@ what the harness cannot::
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import statistics
 import subprocess
@@ -83,77 +82,23 @@ def fused_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object] | No
 
 
 def numpy_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object]:
-    """The loop one writes by hand: ReLU hidden layers, softmax + cross-entropy."""
-    import numpy as np
-
-    from jacobian_lab.training import model
-
-    net = model.init_network(layers, rng=np.random.default_rng(SEED))
-    Ws, bs = net.weights, net.biases
-    order = np.random.default_rng(SEED).permutation(data.n_train)
-    xs, ys, n, L = data.x_train, data.y_train, data.n_train, len(layers) - 1
-
-    def epoch() -> float:
-        total = 0.0
-        for start in range(0, n, BATCH):
-            idx = order[start:start + BATCH]
-            X, Y = xs[idx].T, ys[idx].T
-            m = X.shape[1]
-            As, Zs = [X], []
-            for i in range(L):
-                Z = Ws[i] @ As[-1] + bs[i]
-                Zs.append(Z)
-                if i < L - 1:
-                    As.append(np.maximum(Z, 0))
-            S = Z - Z.max(axis=0, keepdims=True)
-            logp = S - np.log(np.exp(S).sum(axis=0, keepdims=True))
-            total += float(-(Y * logp).sum() / m)
-            dZ = np.exp(logp) - Y
-            for i in range(L - 1, -1, -1):
-                dW = dZ @ As[i].T / m
-                db = dZ.sum(axis=1, keepdims=True) / m
-                if i > 0:
-                    dZ = (Ws[i].T @ dZ) * (Zs[i - 1] > 0)
-                Ws[i] -= LR * dW
-                bs[i] -= LR * db
-        return total
-
-    return epoch
+    """The loop one writes by hand (epoch_table's), on one permutation drawn once."""
+    return _epoch_table().numpy_epoch(layers, data, shuffle=True, fixed=True)
 
 
 def torch_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object] | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    import numpy as np
+    """PyTorch eager (epoch_table's), on one permutation drawn once, torch's thread count."""
+    return _epoch_table().torch_epoch(layers, data, threads=None, fixed=True)
 
-    torch.manual_seed(SEED)
-    mods: list[Any] = []
-    for i, (a, b) in enumerate(itertools.pairwise(layers)):
-        mods.append(torch.nn.Linear(a, b))
-        if i < len(layers) - 2:
-            mods.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*mods)
-    opt = torch.optim.SGD(net.parameters(), lr=LR)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xs = torch.from_numpy(data.x_train)
-    labels = torch.from_numpy(data.labels_train)
-    order = torch.from_numpy(np.random.default_rng(SEED).permutation(data.n_train))
-    n = data.n_train
 
-    def epoch() -> float:
-        total = 0.0
-        for start in range(0, n, BATCH):
-            idx = order[start:start + BATCH]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(net(xs[idx]), labels[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item()
-        return total
+def _epoch_table() -> Any:
+    """benchmarks/epoch_table.py, the one place the reference loops are written."""
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import epoch_table
 
-    return epoch
+    return epoch_table
 
 
 # --------------------------------------------------------------------------- harness entry
@@ -178,8 +123,7 @@ def run(bench: Any) -> None:
                           repeat=3, goal=1.0)
     if bench.only and bench.only not in "bench_training epoch table":
         return
-    import epoch_table  # benchmarks/ is on sys.path when run as a script
-
+    epoch_table = _epoch_table()
     results = epoch_table.run_all(repeat=7)
     text = epoch_table.markdown(results)
     # the generated table; epoch_table.md keeps the analysis of three invocations

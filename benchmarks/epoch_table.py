@@ -73,8 +73,11 @@ def trainer_epoch(layers: tuple[int, ...], data: Any, fused: bool) -> Callable[[
                                        buffers=buffers, fused=step)
 
 
-def numpy_epoch(layers: tuple[int, ...], data: Any, shuffle: bool) -> Callable[[], object]:
-    """The loop one writes by hand (the loss computed every step, as a monitoring loop does)."""
+def numpy_epoch(layers: tuple[int, ...], data: Any, shuffle: bool,
+                fixed: bool = False) -> Callable[[], object]:
+    """The loop one writes by hand (the loss computed every step, as a monitoring loop does).
+    ``shuffle``: a new permutation every epoch; ``fixed``: one permutation drawn once, its
+    batches gathered every epoch (``bench_training``'s reference)."""
     import numpy as np
 
     from jacobian_lab.training import model
@@ -84,8 +87,10 @@ def numpy_epoch(layers: tuple[int, ...], data: Any, shuffle: bool) -> Callable[[
     rng = np.random.default_rng(SEED)
     xs, ys, n, L = data.x_train, data.y_train, data.n_train, len(layers) - 1
 
+    once = rng.permutation(n) if fixed else None
+
     def epoch() -> float:
-        order = rng.permutation(n) if shuffle else None
+        order = once if fixed else rng.permutation(n) if shuffle else None
         total = 0.0
         for start in range(0, n, BATCH):
             if order is None:
@@ -172,12 +177,18 @@ def jax_epoch(layers: tuple[int, ...], data: Any) -> Callable[[], object] | None
     return run
 
 
-def torch_epoch(layers: tuple[int, ...], data: Any, threads: int) -> Callable[[], object] | None:
+def torch_epoch(layers: tuple[int, ...], data: Any, threads: int | None,
+                fixed: bool = False) -> Callable[[], object] | None:
+    """PyTorch eager; ``threads`` None leaves torch's own count; ``fixed``: one permutation
+    (NumPy's, seeded) for every epoch, else ``torch.randperm`` each epoch."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(threads)
+    import numpy as np
+
+    if threads is not None:
+        torch.set_num_threads(threads)
     torch.manual_seed(SEED)
     mods: list[Any] = []
     for i, (a, b) in enumerate(itertools.pairwise(layers)):
@@ -190,9 +201,10 @@ def torch_epoch(layers: tuple[int, ...], data: Any, threads: int) -> Callable[[]
     loss_fn = torch.nn.CrossEntropyLoss()
     xs, labels = torch.from_numpy(data.x_train), torch.from_numpy(data.labels_train)
     n = data.n_train
+    once = torch.from_numpy(np.random.default_rng(SEED).permutation(n)) if fixed else None
 
     def epoch() -> float:
-        order = torch.randperm(n)
+        order = once if once is not None else torch.randperm(n)
         total = 0.0
         for start in range(0, n, BATCH):
             idx = order[start:start + BATCH]

@@ -135,8 +135,9 @@ def derivation(name: str, definitions: Sequence[tuple[str, str]], wrt: Sequence[
     known = {**{n: parse_shape(v) if isinstance(v, str) else v for n, v in shapes.items()},
              **declare(*variables.values())}
     text = "; ".join(f"{n} = {t}" for n, t in definitions)
-    built = Built(links[-1][0], links, variables, dims,
-                  Shapes(known[next(iter(known))], known, {}), text)
+    output = links[-1][0]
+    built = Built(output, links, variables, dims,
+                  Shapes(declare(output)[output.name], known, {}), text)
     return _derivation(built, wrt, name, title or f"∂/∂{', '.join(wrt)} of {definitions[-1][0]}",
                        summary or text, list(notes))
 
