@@ -54,6 +54,19 @@ def test_the_step_is_printed_from_the_specs_its_products_through_blas() -> None:
     assert changed != source and "(2*lr/m)" in changed
 
 
+def test_a_thin_layers_products_are_loops_with_the_specs_coefficient() -> None:
+    source = printer.fused_source()
+    assert "thin = min(m, n_out, n_in) <= small" in source
+    # the same update as the gemm call above: the coefficient and β printed from the spec
+    assert "thin_atb(n_out, n_in, m, (-lr/m), dZ, A_in, 1.0, W)" in source
+    assert "thin_abt(m, n_out, n_in, (1), A_in, W, 0.0, Z)" in source
+    assert "thin_ab(m, n_in, n_out, (1), dZ, W, 0.0, dZ_prev)" in source
+    doubled = sp.MatMul(2, _expr("dense_backward", "dW"))
+    changed = printer.fused_source(overrides={("dense_backward", "dW"): doubled})
+    assert "thin_atb(n_out, n_in, m, (-2*lr/m), dZ, A_in, 1.0, W)" in changed
+    assert "gemm(101, 112, 111, n_out, n_in, m, (-2*lr/m)," in changed
+
+
 def test_a_spec_of_the_wrong_shape_is_refused_when_printed() -> None:
     with pytest.raises(Exception, match="needs k × m"):
         printer.fused_source(overrides={("relu", "A"): sp.Transpose(_expr("relu", "A"))})
@@ -86,6 +99,90 @@ def test_an_epoch_of_the_fused_step_ends_at_the_kernels_weights(digits: Dataset,
     assert got[1] == want[1] and got[0] == pytest.approx(want[0], rel=tol)
     for a, b in zip(ours.parameters(), theirs.parameters(), strict=True):
         assert np.abs(a - b).max() <= tol * np.abs(b).max()
+
+
+def _thin_net(layers: tuple[int, ...], dtype: Any, samples: int = 300
+              ) -> tuple[model.Network, tuple[Any, ...]]:
+    rng = np.random.default_rng(sum(layers))
+    net = model.init_network(layers, rng=rng, dtype=dtype)
+    xs = rng.random((samples, layers[0])).astype(dtype)
+    labels = rng.integers(0, layers[-1], samples)
+    ys = np.eye(layers[-1], dtype=dtype)[labels]
+    return net, (xs, ys, labels, rng.permutation(samples))
+
+
+@pytest.mark.parametrize("layers", [(784, 10, 10), (784, 12, 7, 10)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_thin_loops_and_blas_make_the_same_steps(layers: tuple[int, ...],
+                                                      dtype: Any) -> None:
+    net, (xs, ys, labels, order) = _thin_net(layers, dtype)
+    step = compiled.load()
+    nb = -(-len(xs) // 128)  # three batches, the last one short
+    results = {}
+    for small in (0, compiled.SMALL, 1 << 30):  # BLAS, the default (loops here), loops
+        mine = net.copy()
+        costs, hits = np.zeros(nb), np.zeros(nb, np.int64)
+        step(xs, ys, labels, order, 0, nb, 128, 0.1, tuple(mine.weights), tuple(mine.biases),
+             costs, hits, small=small)
+        results[small] = ([*mine.parameters(), costs], hits)
+    blas_run, hits = results[0]
+    tol = trained.TOLERANCE[np.dtype(dtype)]
+    for small in (compiled.SMALL, 1 << 30):
+        assert trained._difference(results[small][0], blas_run) <= tol
+        assert (results[small][1] == hits).all()
+    assert trained._difference(blas_run, [*net.parameters(), np.zeros(nb)]) > 100 * tol
+
+
+def test_a_thin_layer_runs_its_products_as_loops_a_wide_one_through_blas() -> None:
+    assert compiled.SMALL >= 10  # the networks of issue 16: 784-10-10, the 10 of 784-128-10
+    source = printer.fused_source()
+    fn = compiled._compiled(source, False)  # plain Python: its globals can be watched
+    names = ("thin_abt", "thin_ab", "thin_atb")
+    calls: list[str] = []
+    real_gemm = compiled.blas()[1]
+
+    def gemm(*args: Any) -> None:
+        calls.append(f"gemm {args[3]}×{args[4]}×{args[5]}")
+        real_gemm(*args)
+
+    def watched(name: str) -> Any:
+        real = fn.__globals__[name]
+        return lambda *a: calls.append(f"{name} {a[0]}×{a[1]}×{a[2]}") or real(*a)
+
+    saved = {n: fn.__globals__[n] for n in names}
+    try:
+        fn.__globals__.update({n: watched(n) for n in names})
+        for layers in ((784, 10, 10), (784, 20, 10)):
+            net, (xs, ys, labels, order) = _thin_net(layers, np.float64, samples=20)
+            fn(xs, ys, labels, order, 0, 1, 20, 0.1, tuple(net.weights), tuple(net.biases),
+               np.zeros(1), np.zeros(1, np.int64), gemm, compiled.SMALL)
+    finally:
+        fn.__globals__.update(saved)
+    assert calls == [
+        # 784-10-10: every product a loop
+        "thin_abt 20×10×784", "thin_abt 20×10×10",
+        "thin_ab 20×10×10", "thin_atb 10×10×20", "thin_atb 10×784×20",
+        # 784-20-10: the first layer through BLAS (no side ≤ 16), the second as loops
+        "gemm 20×20×784", "thin_abt 20×10×20",
+        "thin_ab 20×20×10", "thin_atb 10×20×20", "gemm 20×784×20"]
+
+
+def test_a_wrong_thin_loop_is_caught_by_the_verification() -> None:
+    right = printer.fused_source()
+    term = "t1[j] += c0 * b0 + c1 * b1 + c2 * b2 + c3 * b3"  # thin_atb: every other row
+    assert right.count(term) == 1
+    for wrong in (right.replace(term, term.removesuffix(" + c3 * b3")),  # a term dropped
+                  right.replace("thin_abt(m, n_out, n_in, (1), A_in, W, 0.0, Z)",
+                                "thin_abt(m, n_out, n_in, (1), A_in, W, 1.0, Z)")):
+        for jit in (False, True):
+            with pytest.raises(trained.FusedStepError, match="products through loops"):
+                trained.verify(compiled.load(wrong, jit=jit), np.float64)
+    # and BLAS's branch is verified too, not only the loops the small sizes take by default
+    blas_wrong = right.replace("A_in.shape[1], W.ctypes, W.shape[1], 0.0, Z.ctypes",
+                               "A_in.shape[1], W.ctypes, W.shape[1], 1.0, Z.ctypes")
+    assert blas_wrong != right
+    with pytest.raises(trained.FusedStepError, match="products through BLAS"):
+        trained.verify(compiled.load(blas_wrong, jit=False), np.float64)
 
 
 def test_checked_batches_go_through_the_kernels_and_are_compared(digits: Dataset,

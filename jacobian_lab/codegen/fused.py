@@ -30,6 +30,7 @@ from sympy.matrices.expressions.matexpr import MatrixExpr
 from jacobian_lab.codegen.kernel_spec import KernelSpec
 from jacobian_lab.codegen.loops import Arr, LoopPrinter
 from jacobian_lab.codegen.specs import kernel_specs
+from jacobian_lab.codegen.thin import HELPERS, THIN_SOURCE
 from jacobian_lab.errors import ShapeError
 from jacobian_lab.files import atomic_write_text
 from jacobian_lab.language.activations import RELU_AT_ZERO
@@ -96,9 +97,10 @@ def _blocks(specs: Sequence[KernelSpec], relu_at_zero: int,
     update_W = sp.MatAdd(W, sp.MatMul(-LR, e["weight_gradient"], evaluate=True))
     update_b = sp.MatAdd(b, sp.MatMul(-LR, e["bias_gradient"], evaluate=True))
     params = {"W": Arr("W"), "b": Arr("b")}
+    A_in = Arr("A_in", _T)
     out = {
-        "FORWARD": _block(e["forward"], Arr("Z", _T), {**params, "A": Arr("A_in", _T)}, fwd,
-                          "f", relu_at_zero),
+        "FORWARD": _block(e["forward"], Arr("Z", _T), {**params, "A": A_in}, fwd, "f",
+                          relu_at_zero),
         "HIDDEN": _block(e["hidden"], Arr("A_out", _T), {"Z": Arr("Z", _T)}, fwd, "h",
                          relu_at_zero),
         "COST": _block(e["cost"], Arr("cost"), {"Z": Arr("Z", _T), "Y": Arr("Y", _T)}, fwd,
@@ -110,8 +112,7 @@ def _blocks(specs: Sequence[KernelSpec], relu_at_zero: int,
         "HIDDEN_DELTA": _block(e["hidden_delta"], Arr("dZ_prev", _T),
                                {"W_next": Arr("W"), "dZ_next": Arr("dZ", _T),
                                 "Z": Arr("Z_prev", _T)}, back, "g", relu_at_zero),
-        "UPDATE_W": _block(update_W, Arr("W"), {**params, "dZ": Arr("dZ", _T),
-                                                "A_prev": Arr("A_in", _T)},
+        "UPDATE_W": _block(update_W, Arr("W"), {**params, "dZ": Arr("dZ", _T), "A_prev": A_in},
                            {**fwd, LR.name: "lr"}, "u", relu_at_zero),
         "UPDATE_B": _block(update_b, Arr("b"), {**params, "dZ": Arr("dZ", _T)},
                            {**fwd, LR.name: "lr"}, "v", relu_at_zero),
@@ -132,20 +133,29 @@ _TEMPLATE = '''\
 Printed by :mod:`jacobian_lab.codegen.fused` from the kernel specs the NumPy kernels are
 printed from (forward, softmax, cost, BP1, BP2, and the updates through BP3/BP4); compiled
 with Numba by :mod:`jacobian_lab.kernels.fused`, which passes the BLAS. Plain Python runs it
-too, slowly. Regenerate with `jlab codegen`.
+too, slowly. Regenerate with `jlab codegen`. The products with a side of at most ``small``
+run as the loops below (thin_*: what gemm computes, with the same arguments), the others
+through gemm.
 """
 
 import numpy as np
 
+HELPERS = @HELPERS
 
-def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correct, gemm):
+
+@THIN
+
+
+def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correct, gemm,
+                small):
     """SGD on batches lo … hi−1 of ``order`` (batch b holds the samples
     order[b·batch : (b+1)·batch]): the weights Ws and biases bs (tuples of arrays) are
     updated in place; each batch's mean cost and count of correct predictions, both before
     its update, go to losses[b] and correct[b].
 
     xs, ys are the training images and one-hot labels as rows, labels the class numbers;
-    gemm is CBLAS ?gemm in their precision (an argument: a compiled step holds no address).
+    gemm is CBLAS ?gemm in their precision (an argument: a compiled step holds no address);
+    a product with a side of at most ``small`` runs as a thin_* loop instead.
     """
     N = xs.shape[0]
     L = len(Ws)
@@ -181,6 +191,7 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
             b = bs[layer]
             n_out = W.shape[0]
             n_in = W.shape[1]
+            thin = min(m, n_out, n_in) <= small  # its products run as loops, not BLAS
             A_in = X if layer == 0 else As[layer - 1]
             Z = Zs[layer]
             A_out = As[layer]
@@ -209,6 +220,7 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
             b = bs[layer]
             n_out = W.shape[0]
             n_in = W.shape[1]
+            thin = min(m, n_out, n_in) <= small
             A_in = X if layer == 0 else As[layer - 1]
             dZ = dZs[layer]
             if layer > 0:
@@ -219,7 +231,8 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
 @UPDATE_B
 '''
 
-_INDENT = {"FORWARD": 12, "HIDDEN": 16, "COST": 8, "SOFTMAX": 8, "OUTPUT_DELTA": 8,
+_TEMPLATE = _TEMPLATE.replace("@HELPERS", repr(HELPERS))
+_INDENT = {"THIN": 0, "FORWARD": 12, "HIDDEN": 16, "COST": 8, "SOFTMAX": 8, "OUTPUT_DELTA": 8,
            "HIDDEN_DELTA": 16, "UPDATE_W": 12, "UPDATE_B": 12}
 
 
@@ -229,7 +242,8 @@ def fused_source(specs: Sequence[KernelSpec] | None = None,
     """The source of ``jacobian_lab/kernels/_fused.py`` printed from ``specs`` (default: the
     kernel catalog). For mutation testing: ``relu_at_zero=1`` prints a wrong ReLU'(0), and
     ``overrides`` replaces the expression of ``(kernel, output)`` (unchecked by the spec)."""
-    blocks = _blocks(used_specs(specs), relu_at_zero, overrides or {})
+    blocks = {**_blocks(used_specs(specs), relu_at_zero, overrides or {}),
+              "THIN": THIN_SOURCE.rstrip("\n").splitlines()}
     lines = []
     for line in _TEMPLATE.splitlines():
         if line.startswith("@"):

@@ -6,7 +6,9 @@ expression. Element-wise parts (sums, Hadamard products, scalar factors, broadca
 ``b 𝟏ᵀ``, activations spelled as the registry says, ReLU' as a comparison) become one loop over
 the target's entries, ``el(e, r, c)`` giving the code of entry ``(r, c)`` of ``e``; what is not
 element-wise is hoisted into statements of its own before that loop: a product of two matrices
-is one call of ``gemm`` (the step's argument: CBLAS ``?gemm``, row-major), ``X 𝟏`` / ``𝟏ᵀ X``
+is one call of ``gemm`` (the step's argument: CBLAS ``?gemm``, row-major) — or, in a thin
+layer, of the loop of :mod:`jacobian_lab.codegen.thin` that computes the same with the same
+arguments —, ``X 𝟏`` / ``𝟏ᵀ X``
 / ``𝟏ᵀ X 𝟏`` a reduction loop, softmax a per-column maximum and normaliser. ``T = T + α P Q``
 (an SGD update through BP4) is one ``gemm`` with ``β = 1`` into ``T``.
 
@@ -24,6 +26,7 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from jacobian_lab.codegen.formula import join_signed, signed_terms
+from jacobian_lab.codegen.thin import THIN
 from jacobian_lab.errors import VerificationError
 from jacobian_lab.language.activations import ACTIVATIONS, RELU_AT_ZERO
 from jacobian_lab.matrix.expr import DIM_M, Apply, Softmax
@@ -205,15 +208,23 @@ class LoopPrinter:
 
     def gemm(self, out: Arr, P: MatrixExpr, Q: MatrixExpr, alpha: str, beta: str,
              rows: str, cols: str) -> None:
-        """``out = α P Q + β out`` (``rows × cols``) through BLAS, in out's storage."""
+        """``out = α P Q + β out`` (``rows × cols``) in out's storage: when ``thin`` (the
+        layer has a side of at most ``small``: see :mod:`jacobian_lab.codegen.thin`) the loop
+        of the same transpositions, else BLAS."""
         (a, ta), (b, tb) = self.operand(P), self.operand(Q)
         K = self.dim(P.cols)
         if out.t:  # stored outᵀ = Qᵀ Pᵀ
             (a, ta), (b, tb), rows, cols = (b, not tb), (a, not ta), cols, rows
-        self.lines.append(
-            f"gemm({ROW_MAJOR}, {TRANS if ta else NO_TRANS}, {TRANS if tb else NO_TRANS}, "
-            f"{rows}, {cols}, {K}, {alpha}, {a}.ctypes, {a}.shape[1], {b}.ctypes, "
-            f"{b}.shape[1], {beta}, {out.name}.ctypes, {out.name}.shape[1])")
+        call = (f"gemm({ROW_MAJOR}, {TRANS if ta else NO_TRANS}, {TRANS if tb else NO_TRANS}, "
+                f"{rows}, {cols}, {K}, {alpha}, {a}.ctypes, {a}.shape[1], {b}.ctypes, "
+                f"{b}.shape[1], {beta}, {out.name}.ctypes, {out.name}.shape[1])")
+        thin = THIN.get((ta, tb))
+        if thin is None:
+            self.lines.append(call)
+            return
+        self.lines += ["if thin:",
+                       f"    {thin}({rows}, {cols}, {K}, {alpha}, {a}, {b}, {beta}, {out.name})",
+                       "else:", f"    {call}"]
 
     def product(self, fs: list[MatrixExpr]) -> sp.MatrixSymbol:
         """A temporary holding the product of ``fs`` (two or more matrices)."""

@@ -4,20 +4,132 @@
 Printed by :mod:`jacobian_lab.codegen.fused` from the kernel specs the NumPy kernels are
 printed from (forward, softmax, cost, BP1, BP2, and the updates through BP3/BP4); compiled
 with Numba by :mod:`jacobian_lab.kernels.fused`, which passes the BLAS. Plain Python runs it
-too, slowly. Regenerate with `jlab codegen`.
+too, slowly. Regenerate with `jlab codegen`. The products with a side of at most ``small``
+run as the loops below (thin_*: what gemm computes, with the same arguments), the others
+through gemm.
 """
 
 import numpy as np
 
+HELPERS = ('_put', 'thin_abt', 'thin_ab', 'thin_atb')
 
-def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correct, gemm):
+
+def _put(C, i, j, alpha, s, beta):
+    if beta == 0:
+        C[i, j] = alpha * s
+    else:
+        C[i, j] = alpha * s + beta * C[i, j]
+
+
+def thin_abt(M, N, K, alpha, A, B, beta, C):
+    """C = α A Bᵀ + β C (M × N, the sum over K): four rows of A with two of B at a time,
+    each entry a dot product along the contiguous rows (the last block repeats rows, its
+    entries are written once)."""
+    acc = np.empty((4, 2), C.dtype)
+    zero = acc.dtype.type(0)
+    for i in range(0, M, 4):
+        r0 = i
+        r1 = min(i + 1, M - 1)
+        r2 = min(i + 2, M - 1)
+        r3 = min(i + 3, M - 1)
+        for j in range(0, N, 2):
+            q0 = j
+            q1 = min(j + 1, N - 1)
+            s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = zero
+            for p in range(K):
+                b0 = B[q0, p]
+                b1 = B[q1, p]
+                a = A[r0, p]
+                s00 += a * b0
+                s01 += a * b1
+                a = A[r1, p]
+                s10 += a * b0
+                s11 += a * b1
+                a = A[r2, p]
+                s20 += a * b0
+                s21 += a * b1
+                a = A[r3, p]
+                s30 += a * b0
+                s31 += a * b1
+            acc[0, 0], acc[0, 1], acc[1, 0], acc[1, 1] = s00, s01, s10, s11
+            acc[2, 0], acc[2, 1], acc[3, 0], acc[3, 1] = s20, s21, s30, s31
+            for u in range(min(4, M - i)):
+                for v in range(min(2, N - j)):
+                    _put(C, i + u, j + v, alpha, acc[u, v], beta)
+
+
+def thin_ab(M, N, K, alpha, A, B, beta, C):
+    """C = α A B + β C (M × N, the sum over K): a row of C at a time, four rows of B added
+    per pass along the contiguous N."""
+    t = np.empty(N, C.dtype)
+    zero = t.dtype.type(0)
+    for i in range(M):
+        t[:] = zero
+        for p in range(0, K - 3, 4):
+            a0 = A[i, p]
+            a1 = A[i, p + 1]
+            a2 = A[i, p + 2]
+            a3 = A[i, p + 3]
+            for j in range(N):
+                t[j] += a0 * B[p, j] + a1 * B[p + 1, j] + a2 * B[p + 2, j] + a3 * B[p + 3, j]
+        for p in range(K - K % 4, K):
+            a0 = A[i, p]
+            for j in range(N):
+                t[j] += a0 * B[p, j]
+        for j in range(N):
+            _put(C, i, j, alpha, t[j], beta)
+
+
+def thin_atb(M, N, K, alpha, A, B, beta, C):
+    """C = α Aᵀ B + β C (M × N, the sum over K): two rows of C at a time, four rows of B
+    added per pass along the contiguous N; 32 rows of B (the sum's) for every row of C before
+    the next 32, so that they are read from the cache nearest (a float64 batch of 784 inputs
+    is more than this core's L2)."""
+    T = np.empty((M + 1, N), C.dtype)
+    T[:, :] = T.dtype.type(0)
+    for k0 in range(0, K, 32):
+        k1 = min(k0 + 32, K)
+        for i in range(0, M, 2):
+            i1 = min(i + 1, M - 1)
+            t0 = T[i]
+            t1 = T[i + 1]
+            for p in range(k0, k1 - 3, 4):
+                a0 = A[p, i]
+                a1 = A[p + 1, i]
+                a2 = A[p + 2, i]
+                a3 = A[p + 3, i]
+                c0 = A[p, i1]
+                c1 = A[p + 1, i1]
+                c2 = A[p + 2, i1]
+                c3 = A[p + 3, i1]
+                for j in range(N):
+                    b0 = B[p, j]
+                    b1 = B[p + 1, j]
+                    b2 = B[p + 2, j]
+                    b3 = B[p + 3, j]
+                    t0[j] += a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3
+                    t1[j] += c0 * b0 + c1 * b1 + c2 * b2 + c3 * b3
+            for p in range(k1 - (k1 - k0) % 4, k1):
+                a0 = A[p, i]
+                c0 = A[p, i1]
+                for j in range(N):
+                    t0[j] += a0 * B[p, j]
+                    t1[j] += c0 * B[p, j]
+    for i in range(M):
+        for j in range(N):
+            _put(C, i, j, alpha, T[i, j], beta)
+
+
+def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correct, gemm,
+                small):
     """SGD on batches lo … hi−1 of ``order`` (batch b holds the samples
     order[b·batch : (b+1)·batch]): the weights Ws and biases bs (tuples of arrays) are
     updated in place; each batch's mean cost and count of correct predictions, both before
     its update, go to losses[b] and correct[b].
 
     xs, ys are the training images and one-hot labels as rows, labels the class numbers;
-    gemm is CBLAS ?gemm in their precision (an argument: a compiled step holds no address).
+    gemm is CBLAS ?gemm in their precision (an argument: a compiled step holds no address);
+    a product with a side of at most ``small`` runs as a thin_* loop instead.
     """
     N = xs.shape[0]
     L = len(Ws)
@@ -53,10 +165,14 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
             b = bs[layer]
             n_out = W.shape[0]
             n_in = W.shape[1]
+            thin = min(m, n_out, n_in) <= small  # its products run as loops, not BLAS
             A_in = X if layer == 0 else As[layer - 1]
             Z = Zs[layer]
             A_out = As[layer]
-            gemm(101, 111, 112, m, n_out, n_in, (1), A_in.ctypes, A_in.shape[1], W.ctypes, W.shape[1], 0.0, Z.ctypes, Z.shape[1])
+            if thin:
+                thin_abt(m, n_out, n_in, (1), A_in, W, 0.0, Z)
+            else:
+                gemm(101, 111, 112, m, n_out, n_in, (1), A_in.ctypes, A_in.shape[1], W.ctypes, W.shape[1], 0.0, Z.ctypes, Z.shape[1])
             for c in range(m):
                 for r in range(n_out):
                     Z[c, r] += b[r, 0]
@@ -109,16 +225,23 @@ def fused_epoch(xs, ys, labels, order, lo, hi, batch, lr, Ws, bs, losses, correc
             b = bs[layer]
             n_out = W.shape[0]
             n_in = W.shape[1]
+            thin = min(m, n_out, n_in) <= small
             A_in = X if layer == 0 else As[layer - 1]
             dZ = dZs[layer]
             if layer > 0:
                 Z_prev = Zs[layer - 1]
                 dZ_prev = dZs[layer - 1]
-                gemm(101, 111, 111, m, n_in, n_out, (1), dZ.ctypes, dZ.shape[1], W.ctypes, W.shape[1], 0.0, dZ_prev.ctypes, dZ_prev.shape[1])
+                if thin:
+                    thin_ab(m, n_in, n_out, (1), dZ, W, 0.0, dZ_prev)
+                else:
+                    gemm(101, 111, 111, m, n_in, n_out, (1), dZ.ctypes, dZ.shape[1], W.ctypes, W.shape[1], 0.0, dZ_prev.ctypes, dZ_prev.shape[1])
                 for c in range(m):
                     for r in range(n_in):
                         dZ_prev[c, r] *= (Z_prev[c, r] > 0)
-            gemm(101, 112, 111, n_out, n_in, m, (-lr/m), dZ.ctypes, dZ.shape[1], A_in.ctypes, A_in.shape[1], 1.0, W.ctypes, W.shape[1])
+            if thin:
+                thin_atb(n_out, n_in, m, (-lr/m), dZ, A_in, 1.0, W)
+            else:
+                gemm(101, 112, 111, n_out, n_in, m, (-lr/m), dZ.ctypes, dZ.shape[1], A_in.ctypes, A_in.shape[1], 1.0, W.ctypes, W.shape[1])
             vsum1 = np.zeros((n_out, 1), dt)
             for c in range(m):
                 for r in range(n_out):

@@ -33,9 +33,16 @@ import numpy as np
 from jacobian_lab.errors import JlabError
 from jacobian_lab.files import cache_dir
 
-__all__ = ["FusedUnavailable", "blas", "load", "unavailable_reason"]
+__all__ = ["SMALL", "FusedUnavailable", "blas", "load", "unavailable_reason"]
 
 SOURCE = Path(__file__).with_name("_fused.py")
+#: A product of the step with a side of at most this many runs as the step's own loops, not
+#: through BLAS (one thread, this machine: OpenBLAS is slow on thin products; see
+#: ``benchmarks/thin_products.py``).
+SMALL = 16
+#: Numba's fastmath flags for the thin products' loops (not NaN/inf assumptions: only the
+#: order of a sum and fused multiply-adds).
+THIN_FASTMATH = frozenset({"reassoc", "contract"})
 _I64, _I32, _P = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
 #: (s, d) symbol names of row-major CBLAS gemm and their integer type, tried in order.
 _SYMBOLS = (("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", _I64),
@@ -133,15 +140,22 @@ def _compiled(source: str | None, jit: bool) -> Callable[..., Any]:
         # lazy: the generated step is only needed when a fused run starts
         from jacobian_lab.kernels import _fused
 
-        fn = _fused.fused_epoch
+        namespace = vars(_fused)
     else:
         text = SOURCE.read_text(encoding="utf-8") if source is None else source
-        namespace: dict[str, Any] = {"np": np}
+        namespace = {"np": np}
         exec(compile(text, "<fused step>", "exec"), namespace)  # our generated code
-        fn = namespace["fused_epoch"]
+    fn = namespace["fused_epoch"]
     if not jit:
         return fn
     numba = _numba()
+    # The thin products' loops (in the step's globals, where Numba finds them) may reassociate
+    # their sums and fuse multiply-adds — that is what lets LLVM vectorise a dot product; the
+    # step itself keeps IEEE arithmetic.
+    for name in namespace.get("HELPERS", ()):
+        if not hasattr(namespace[name], "py_func"):  # not compiled yet
+            namespace[name] = numba.njit(error_model="numpy", fastmath=set(THIN_FASTMATH))(
+                namespace[name])
     # NumPy's error model: x / 0 is inf or NaN, as in the NumPy kernels (Python's would raise)
     step = numba.njit(error_model="numpy")(fn)
     return _cached(step) if source is None else step
@@ -150,12 +164,13 @@ def _compiled(source: str | None, jit: bool) -> Callable[..., Any]:
 def load(source: str | None = None, jit: bool = True) -> Callable[..., Any]:
     """``fused_epoch`` of ``source`` (default: the generated module) compiled with Numba
     (``jit=False``: as plain Python), with NumPy's BLAS passed in: called with the first 12
-    arguments of ``fused_epoch``. The source is ours — printed by ``jlab codegen`` from the
-    kernel specs — never a user's string."""
+    arguments of ``fused_epoch`` (and ``small``: the products with a side of at most that
+    many run as loops, the others through BLAS; default :data:`SMALL`). The source is ours —
+    printed by ``jlab codegen`` from the kernel specs — never a user's string."""
     fn = _compiled(source, jit)
     sgemm, dgemm = blas()
 
-    def step(xs: Any, *args: Any) -> Any:
-        return fn(xs, *args, sgemm if xs.dtype == np.float32 else dgemm)
+    def step(xs: Any, *args: Any, small: int = SMALL) -> Any:
+        return fn(xs, *args, sgemm if xs.dtype == np.float32 else dgemm, small)
 
     return step

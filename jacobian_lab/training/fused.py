@@ -25,7 +25,7 @@ from jacobian_lab.kernels import _generated
 from jacobian_lab.kernels import fused as compiled
 from jacobian_lab.training import model
 
-__all__ = ["TOLERANCE", "FusedEpoch", "FusedStepError", "fused_for", "supported", "verify"]
+__all__ = ["PATHS", "TOLERANCE", "FusedEpoch", "FusedStepError", "fused_for", "supported", "verify"]
 
 Array = NDArray[Any]
 #: Largest relative difference (‖fused − kernels‖_∞ / ‖kernels‖_∞ per array) accepted between
@@ -33,6 +33,9 @@ Array = NDArray[Any]
 TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 VERIFY_SIZES = (7, 6, 5, 4)  # distinct sizes: a transposed formula cannot fit
 VERIFY_SAMPLES, VERIFY_BATCH = 23, 9  # three batches, the last one short
+#: The step's ``small`` for each of its paths: every product through BLAS, every one through
+#: the step's thin loops (each path is verified; training takes one or both by shape).
+PATHS = {"BLAS": 0, "loops": 1 << 30}
 #: The kernels a ReLU + cross-entropy network trains on (the fused step replaces them).
 MODEL_KERNELS = ("dense_forward", "relu", "softmax", "softmax_cross_entropy",
                  "softmax_cross_entropy_grad", "dense_backward", "relu_backward")
@@ -70,9 +73,11 @@ def reference_run(net: model.Network, xs: Array, ys: Array, order: NDArray[np.in
 
 def verify(fn: Any, dtype: Any = np.float32, seed: int = 0,
            sizes: tuple[int, ...] = VERIFY_SIZES) -> float:
-    """Run ``fn`` (a ``fused_epoch``) and the NumPy kernels on the same small random data, a
-    ReLU kink included; the largest relative difference in the weights and costs, a
-    :class:`FusedStepError` above :data:`TOLERANCE`."""
+    """Run ``fn`` (a ``fused_epoch``, as :func:`jacobian_lab.kernels.fused.load` returns it)
+    and the NumPy kernels on the same small random data, a ReLU kink included, once with its
+    products through BLAS and once through its thin loops (:data:`PATHS`); the largest
+    relative difference in the weights and costs, a :class:`FusedStepError` above
+    :data:`TOLERANCE`."""
     dt = np.dtype(dtype)
     rng = np.random.default_rng(seed)
     net = model.init_network(sizes, rng=rng, dtype=dt)
@@ -84,21 +89,26 @@ def verify(fn: Any, dtype: Any = np.float32, seed: int = 0,
     # ReLU kink in every layer.
     xs[order[0]] = 0.0
     nb = -(-VERIFY_SAMPLES // VERIFY_BATCH)
-    mine = net.copy()
-    costs, correct = np.zeros(nb), np.zeros(nb, np.int64)
-    try:
-        fn(xs, ys, labels, order, 0, nb, VERIFY_BATCH, 0.5, tuple(mine.weights),
-           tuple(mine.biases), costs, correct)
-    except Exception as e:  # a printed step that does not run is a wrong step
-        raise FusedStepError(f"the fused step fails on a small batch ({type(e).__name__}: "
-                             f"{e})") from None
+    start = net.copy()
     expected = reference_run(net, xs, ys, order, 0, nb, VERIFY_BATCH, 0.5)
-    err = _difference([*mine.parameters(), costs],
-                      [*net.parameters(), np.array(expected)])
-    if not err <= TOLERANCE[dt]:
-        raise FusedStepError(f"the fused step differs from the NumPy kernels by {err:.1e} "
-                             f"(relative, {dt.name}) on a small random batch")
-    return err
+    worst = 0.0
+    for path, small in PATHS.items():
+        mine = start.copy()
+        costs, correct = np.zeros(nb), np.zeros(nb, np.int64)
+        try:
+            fn(xs, ys, labels, order, 0, nb, VERIFY_BATCH, 0.5, tuple(mine.weights),
+               tuple(mine.biases), costs, correct, small=small)
+        except Exception as e:  # a printed step that does not run is a wrong step
+            raise FusedStepError(f"the fused step fails on a small batch, products through "
+                                 f"{path} ({type(e).__name__}: {e})") from None
+        err = _difference([*mine.parameters(), costs],
+                          [*net.parameters(), np.array(expected)])
+        if not err <= TOLERANCE[dt]:
+            raise FusedStepError(f"the fused step differs from the NumPy kernels by {err:.1e} "
+                                 f"(relative, {dt.name}) on a small random batch, products "
+                                 f"through {path}")
+        worst = max(worst, err)
+    return worst
 
 
 @dataclass(eq=False)
