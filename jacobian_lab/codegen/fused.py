@@ -12,8 +12,10 @@ NumPy kernels** (the specs of :func:`~jacobian_lab.codegen.specs.kernel_specs` n
 each batch, the loop over layers and batches, and the count of correct predictions.
 
 The printed module is plain Python over NumPy; BLAS comes in as an argument (``gemm``, a
-CBLAS ``?gemm``); :mod:`jacobian_lab.kernels.fused` passes NumPy's own and compiles the step
-with Numba (cached on disk), and
+CBLAS ``?gemm``) and runs the products of the wide layers, while a thin layer's (a side of at
+most ``small``, the step's last argument) run as the loops of :mod:`jacobian_lab.codegen.thin`,
+printed beside the step; :mod:`jacobian_lab.kernels.fused` passes NumPy's BLAS and compiles
+the step with Numba (cached on disk), and
 :mod:`jacobian_lab.training.fused` checks it against the NumPy kernels before it is used.
 A wrong spec changes the printed step (``jlab mutate --level fused``).
 """
