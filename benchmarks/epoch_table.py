@@ -9,6 +9,9 @@ because the thread counts must be set before the libraries import: ``OMP_NUM_THR
 ``torch.set_num_threads(N)``, with the process pinned to the first N cores
 (``os.sched_setaffinity``). Inside it the contestants take turns (rotating order, after a
 warm-up call each; compile times are not counted) and each gets the median of ``repeat`` runs.
+The fused step runs twice: as the trainer uses it, and with every product through BLAS
+(``small = 0``: the step as it was before a thin layer's products became loops), so that the
+two are compared in one process.
 
 The floor, measured in the same process: **memory** — the bytes of the training images,
 read once, at the bandwidth of a ``np.copyto`` of an array of that size (bytes read + written
@@ -38,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = ((784, 10, 10), (784, 128, 10))
 BATCH, LR, SEED = 128, 0.1, 0
 ROWS = ("trainer, fused step", "trainer, NumPy kernels", "hand NumPy loop, reshuffled",
-        "hand NumPy loop, no reshuffle", "JAX jit + lax.scan, reshuffled", "PyTorch eager")
+        "hand NumPy loop, no reshuffle", "JAX jit + lax.scan, reshuffled", "PyTorch eager",
+        "trainer, fused step, every product through BLAS")
 REFERENCE = "JAX jit + lax.scan, reshuffled"
 
 
@@ -55,7 +59,12 @@ def set_threads(n: int) -> None:
 
 # --------------------------------------------------------------------------- contestants
 
-def trainer_epoch(layers: tuple[int, ...], data: Any, fused: bool) -> Callable[[], object]:
+def trainer_epoch(layers: tuple[int, ...], data: Any, fused: bool,
+                  small: int | None = None) -> Callable[[], object]:
+    """The trainer's epoch; ``small``: the fused step's (default: its own, ``SMALL``; 0 runs
+    every product through BLAS, as the step did before its thin loops)."""
+    import functools
+
     import numpy as np
 
     from jacobian_lab.training import batches, model
@@ -67,6 +76,8 @@ def trainer_epoch(layers: tuple[int, ...], data: Any, fused: bool) -> Callable[[
         step, reason = fused_for(net)
         if step is None:
             raise RuntimeError(reason)
+        if small is not None:
+            step.fn = functools.partial(step.fn, small=small)
     rng = np.random.default_rng(SEED)
     buffers: dict[int, Any] = {}
     return lambda: batches.train_epoch(net, data, rng.permutation(data.n_train), BATCH, LR,
@@ -310,6 +321,7 @@ def measure(threads: int, dtype: str, repeat: int) -> dict[str, Any]:
             ROWS[1]: trainer_epoch(layers, data, fused=False),
             ROWS[2]: numpy_epoch(layers, data, shuffle=True),
             ROWS[3]: numpy_epoch(layers, data, shuffle=False),
+            ROWS[6]: trainer_epoch(layers, data, fused=True, small=0),
         }
         for name, fn in ((ROWS[4], jax_epoch(layers, data)),
                          (ROWS[5], torch_epoch(layers, data, threads))):
@@ -360,7 +372,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
                   "| one epoch | " + " | ".join(f"{net} s | × JAX | × floor"
                                                for net in r["networks"]) + " |",
                   "|---|" + "---:|---:|---:|" * len(r["networks"])]
-        for row in (*ROWS, "floor: GEMMs", "floor: copy of the images"):
+        for row in (ROWS[0], ROWS[6], *ROWS[1:6], "floor: GEMMs", "floor: copy of the images"):
             cells = []
             for net in r["networks"].values():
                 s = net["seconds"].get(row)
