@@ -5,7 +5,7 @@ One epoch = 60,000 samples in batches of 128 (the last one 96), reshuffled every
 Each configuration (threads 1 or 2 × float32 or float64) runs in a subprocess of its own,
 because the thread counts must be set before the libraries import: ``OMP_NUM_THREADS``,
 ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS``,
-``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=N`` and
+``XLA_FLAGS=--xla_cpu_multi_thread_eigen=(N > 1) intra_op_parallelism_threads=N`` and
 ``torch.set_num_threads(N)``, with the process pinned to the first N cores
 (``os.sched_setaffinity``). Inside it the contestants take turns (rotating order, after a
 warm-up call each; compile times are not counted) and each gets the median of ``repeat`` runs.
@@ -47,7 +47,10 @@ def set_threads(n: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         os.environ[var] = str(n)
-    os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen=false "
+    # XLA's products use Eigen's thread pool only with multi_thread_eigen: off for one thread,
+    # on for more (else "2 threads" would run JAX's GEMMs on one)
+    eigen = "true" if n > 1 else "false"
+    os.environ["XLA_FLAGS"] = (f"--xla_cpu_multi_thread_eigen={eigen} "
                                f"intra_op_parallelism_threads={n}")
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:n]))
