@@ -2,8 +2,10 @@
 
 ``make bench`` also prints the full epoch table of :mod:`epoch_table` (the trainer's fused
 step and NumPy kernels, hand NumPy loops, JAX ``jit`` + ``lax.scan``, PyTorch eager, and the
-floor; 1 and 2 threads, float32 and float64, each configuration in a pinned subprocess) and
-writes it to ``benchmarks/epoch_table.md``.
+floor; 1 and 2 threads, float32 and float64, each configuration in a pinned subprocess),
+three separate times (issue 16: a target counts as met when it is beaten in each), writes
+every invocation to ``benchmarks/epoch_table_latest.md`` and regenerates the README's epoch
+table (the targets over the three, then the first invocation's tables).
 
 The candidate is the trainer's own hot loop (:func:`jacobian_lab.training.trainer.train_epoch`:
 kernels only, checks off); the references are a plain hand-written NumPy loop (the same
@@ -124,15 +126,20 @@ def run(bench: Any) -> None:
     if bench.only and bench.only not in "bench_training epoch table":
         return
     epoch_table = _epoch_table()
-    results = epoch_table.run_all(repeat=7)
-    text = epoch_table.markdown(results)
-    # the generated table; epoch_table.md keeps the analysis of three invocations
+    # issue 16's rule: a target is met when it is beaten in each of three invocations
+    invocations = [epoch_table.run_all(repeat=7) for _ in range(INVOCATIONS)]
+    text = epoch_table.report(invocations)
+    # every invocation's tables; epoch_table.md keeps the analysis
     (Path(__file__).parent / "epoch_table_latest.md").write_text(text + "\n", encoding="utf-8")
+    # the README: the targets over all invocations and the first invocation's tables
+    short = epoch_table.report(invocations[:1]).split("\n", 4)[-1]
+    short = epoch_table.verdicts(invocations) + "\n\n" + short
     readme = Path(__file__).parent.parent / "README.md"
-    readme.write_text(regenerate(readme.read_text(encoding="utf-8"), text), encoding="utf-8")
+    readme.write_text(regenerate(readme.read_text(encoding="utf-8"), short), encoding="utf-8")
     print(text)
 
 
+INVOCATIONS = 3
 README_START = "<!-- make bench: epoch table -->"
 README_END = "<!-- /make bench -->"
 

@@ -46,6 +46,11 @@ from typing import Any
 
 from jacobian_lab.errors import BudgetExceeded, UsageError
 
+#: Seconds a command's work, or one check of it, may take unless ``--budget`` says otherwise:
+#: the judge's sampling before an honest "undecided", ``jlab diff``/``verify``, each gradient
+#: check of a training run. One value, defined here, below everything that uses it.
+DEFAULT_BUDGET = 10.0
+
 __all__ = ["BudgetExceeded", "Deadline", "check", "deadline", "remaining"]
 
 _REFIRE = 0.05

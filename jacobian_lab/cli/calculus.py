@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.panel import Panel
 from rich.text import Text
 
-from jacobian_lab.budget import deadline, remaining
+from jacobian_lab.budget import DEFAULT_BUDGET, deadline, remaining
 from jacobian_lab.errors import (
     BudgetExceeded,
     DomainError,
@@ -42,7 +42,6 @@ from jacobian_lab.language.parser import (
 )
 from jacobian_lab.language.pretty import pretty
 
-DEFAULT_BUDGET = 10.0  # seconds; the CLI's --budget (cli.DEFAULT_BUDGET)
 SIMPLIFY_SHARE = 0.5  # simplification may use this share of what is left of the budget
 CHECK_SHARE = 0.6  # the check of the simplified form, this share of what is left after it
 MEMORY_BYTES = 1 << 30  # the resident set may grow by this much per command (1024 MB)

@@ -12,6 +12,8 @@ import importlib
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from jacobian_lab.budget import DEFAULT_BUDGET
+from jacobian_lab.cli.numbers import bounded
 from jacobian_lab.cli.train import add_data_arguments, add_train_arguments
 
 
@@ -36,21 +38,14 @@ def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-DEFAULT_BUDGET = 10.0
-"""Seconds one expression may take (jacobian, gradient, chain, verify); ``--budget``."""
+# DEFAULT_BUDGET (jacobian_lab.budget): seconds one expression may take (jacobian, gradient,
+# chain, verify, diff); ``--budget``.
 ITEM_BUDGET = 120.0
 """Seconds one item of a batch command may take (a proof of ``check``/``report``, a mutant of
 ``mutate``): the catalog's largest proofs take 5-30 s on a loaded machine."""
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0 < value < 1e6:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+_seconds = bounded("a positive number of seconds", "10", high=1e6)
 
 
 def _add_budget_option(p: argparse.ArgumentParser, item: str = "") -> None:

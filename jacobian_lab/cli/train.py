@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from jacobian_lab.cli.numbers import bounded
 from jacobian_lab.errors import TrainingError
 
 if TYPE_CHECKING:
@@ -65,38 +66,11 @@ def _at_least(kind: Callable[[str], Any], low: float) -> Callable[[str], Any]:
     return parse
 
 
-def _lr(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number like 0.1, got {text!r}") from None
-    if not (value > 0 and value != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
+_lr = bounded("a positive number", "0.1")
+_budget = bounded("a positive number of seconds", "10")
 MAX_TIMEOUT = 86_400.0  # jacobian_lab.training.data.MAX_TIMEOUT (not imported: it loads NumPy)
-
-
-def _budget(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds like 10, got {text!r}") from None
-    if not (value > 0 and value != float("inf")):  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
-    return value
-
-
-def _timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds like 30, got {text!r}") from None
-    if not 0.001 <= value <= MAX_TIMEOUT:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"must be between 0.001 and {MAX_TIMEOUT:g} seconds, "
-                                         f"got {text}")
-    return value
+_timeout = bounded(f"between 0.001 and {MAX_TIMEOUT:g} seconds", "30", low=0.001,
+                   high=MAX_TIMEOUT, low_inclusive=True, noun="seconds")
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:

@@ -11,11 +11,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from jacobian_lab.budget import deadline
+from jacobian_lab.budget import DEFAULT_BUDGET, deadline
 from jacobian_lab.cli import calculus  # calculus.MEMORY_BYTES: read at call time
 from jacobian_lab.cli.batch import verify_batch
 from jacobian_lab.cli.calculus import (
-    DEFAULT_BUDGET,
     at_point,
     budget,
     cmd_chain,

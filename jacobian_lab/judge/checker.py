@@ -41,8 +41,6 @@ from jacobian_lab.judge.values import Point, differing, value
 from jacobian_lab.judge.verdict import Check, Evidence, Mismatch, mismatches
 from jacobian_lab.judge.witness import refute
 
-DEFAULT_BUDGET = 10.0  # seconds of sampling before an honest "undecided"
-
 __all__ = ["Check", "Evidence", "Mismatch", "compare", "kink_arguments", "sample_points"]
 
 
@@ -95,9 +93,9 @@ def compare(
     testing, where most claims are wrong) skips the symbolic simplification and the
     diagnosis and stops at the first differing point; it first looks for a quick float64 witness
     (:func:`jacobian_lab.judge.witness.refute`) unless ``witness=False`` (the caller already did).
-    ``seconds``: time for sampling (default :data:`DEFAULT_BUDGET`, and never more than an
-    enclosing :func:`jacobian_lab.budget.deadline` leaves); past it the verdict is
-    ``undecided`` unless a counterexample was found.
+    ``seconds``: time for sampling (default :data:`jacobian_lab.budget.DEFAULT_BUDGET`, and
+    never more than an enclosing :func:`jacobian_lab.budget.deadline` leaves); past it the
+    verdict is ``undecided`` unless a counterexample was found.
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x", real=True)
@@ -107,7 +105,8 @@ def compare(
     'incorrect'
     """
     start = time.monotonic()
-    deadline = start + min(DEFAULT_BUDGET if seconds is None else seconds, budget.remaining())
+    seconds = budget.DEFAULT_BUDGET if seconds is None else seconds
+    deadline = start + min(seconds, budget.remaining())
     expected, claim = _as_matrix(expected), _as_matrix(claim)
     if claim.shape != expected.shape:
         return _wrong_shape(expected, claim, samples, seed, extra_exprs, diagnose and not fast)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from jacobian_lab.budget import DEFAULT_BUDGET  # seconds each gradient check may take
 from jacobian_lab.errors import JlabError, TrainingError
 from jacobian_lab.training import model
 
@@ -31,7 +32,6 @@ OPTIMIZERS = ("gd", "sgd", "minibatch")
 DTYPES = ("float32", "float64")
 DEFAULT_BATCH = 64
 GD_CHECKPOINT_EVERY = 25  # gd's epochs are single iterations: checkpoint every 25 of them
-DEFAULT_BUDGET = 10.0  #: seconds each gradient check may take (``--budget``)
 MAX_EPOCHS = 1_000_000  #: the notebook's gd takes 500; more is a typo, not a plan
 
 
