@@ -7,9 +7,10 @@ computes what a row-major CBLAS ``?gemm`` with the same ``M, N, K, α, β`` woul
 op(B) + β C``, ``C`` not read when ``β = 0``), for one pair of transpositions (:data:`THIN`).
 They are orchestration, like the ``gemm`` calls they stand in for: the printer
 (:meth:`~jacobian_lab.codegen.loops.LoopPrinter.gemm`) prints, for every product of the specs,
-a branch on the product's shape — ``min(M, N, K) <= small`` runs the loop, else BLAS — with
-the same arguments, ``α`` and ``β`` in both, printed from the spec. The step is verified on both
-branches (:func:`jacobian_lab.training.fused.verify`).
+a branch on the layer's shape — ``if thin:`` the loop, else BLAS, where the step sets
+``thin = min(m, n_out, n_in) <= small`` per layer (the three sides of each of its products) —
+with the same arguments, ``α`` and ``β`` in both, printed from the spec. The step is verified
+on both branches (:func:`jacobian_lab.training.fused.verify`).
 
 Written for LLVM's vectoriser (:mod:`jacobian_lab.kernels.fused` compiles them with
 ``fastmath={"reassoc", "contract"}``, only them: the step's element-wise arithmetic stays IEEE):
