@@ -131,15 +131,21 @@ def run(bench: Any) -> None:
     text = epoch_table.report(invocations)
     # every invocation's tables; epoch_table.md keeps the analysis
     (Path(__file__).parent / "epoch_table_latest.md").write_text(text + "\n", encoding="utf-8")
-    # the README: the targets over all invocations and the first invocation's tables
-    short = epoch_table.report(invocations[:1]).split("\n", 4)[-1]
-    short = epoch_table.verdicts(invocations) + "\n\n" + short
     readme = Path(__file__).parent.parent / "README.md"
-    readme.write_text(regenerate(readme.read_text(encoding="utf-8"), short), encoding="utf-8")
+    block = readme_block(epoch_table, invocations)
+    readme.write_text(regenerate(readme.read_text(encoding="utf-8"), block), encoding="utf-8")
     print(text)
 
 
 INVOCATIONS = 3
+
+
+def readme_block(epoch_table: Any, invocations: list[list[dict[str, Any]]]) -> str:
+    """The README's epoch table: the targets over every invocation, then the first
+    invocation's tables."""
+    return epoch_table.verdicts(invocations) + "\n\n" + epoch_table.markdown(invocations[0])
+
+
 README_START = "<!-- make bench: epoch table -->"
 README_END = "<!-- /make bench -->"
 

@@ -54,3 +54,16 @@ def test_without_jax_the_ratio_is_a_dash_and_no_target_is_claimed(table):
     del config["networks"]["784-10-10"]["seconds"][table.REFERENCE]
     assert table.fused_ratio(config["networks"]["784-10-10"]) is None
     assert table.verdicts([[config]]).splitlines()[-1].endswith("| – | ≤ 0.5 | **no** |")
+
+
+def test_the_readme_block_has_the_targets_once_then_the_first_invocations_tables(table):
+    path = PATH.parent / "bench_training.py"
+    spec = importlib.util.spec_from_file_location("bench_training", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    runs = [[_config(table, fused=0.09)], [_config(table, fused=0.11)]]
+    block = bench.readme_block(table, runs)
+    rows = [line for line in block.splitlines() if line.startswith("| 1 thread, float32 |")]
+    assert rows == ["| 1 thread, float32 | 784-10-10 | 0.450 | 0.550 | ≤ 0.5 | **no** |"]
+    assert block.count("| one epoch |") == 1 and f"| {table.ROWS[0]} | 0.0900 |" in block
