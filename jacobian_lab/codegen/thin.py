@@ -1,6 +1,7 @@
 """The thin products of the fused training step: ``gemm`` as plain loops, for a product with a
-side of a few units (a layer of 10 units: OpenBLAS runs ``128×784 · 784×10`` at a third of
-this core's peak; these loops at twice its rate, measured in ``benchmarks/thin_products.py``).
+side of a few units (a layer of 10 units: OpenBLAS runs ``128×784 · 784×10`` at half its
+large-shape rate in float32 and a third in float64; these loops take 0.52–0.60 × its time,
+measured in ``benchmarks/thin_products.py``).
 
 :data:`THIN_SOURCE` is printed as is into ``kernels/_fused.py`` beside the step; each function
 computes what a row-major CBLAS ``?gemm`` with the same ``M, N, K, α, β`` would (``C = α op(A)
