@@ -410,3 +410,14 @@ def test_new_nodes_print_in_the_notes_notation():
     assert notation(sp.MatMul(sp.Mul(-1, Scalar(s1), Scalar(s2)), W)) == "(-s t) W"
     assert latex(matrix("Wˡ⁺¹", k, n)) == "W^{l+1}"
     assert latex(vector("∇ₐC", k)) == r"\boldsymbol{\nabla _{a}C}"
+
+
+def test_a_ones_matrix_prints_as_the_outer_product_of_ones_vectors_not_as_a_vector():
+    # ∂(𝟏ᵀ X 𝟏)/∂X is the m × n matrix of ones: "𝟏" alone would read as a vector
+    ones = sp.OneMatrix(n, m)
+    assert [notation(e) for e in (ones, T(ones), sp.OneMatrix(n, 1), sp.OneMatrix(1, n))] == \
+        ["𝟏𝟏ᵀ", "𝟏𝟏ᵀ", "𝟏", "𝟏ᵀ"]
+    X = matrix("X", n, m)
+    assert notation(sp.HadamardProduct(ones, X)) == "(𝟏𝟏ᵀ) ⊙ X"  # not 𝟏(𝟏ᵀ ⊙ X)
+    assert latex(ones) == r"\mathbf{1}\mathbf{1}^{\top}"
+    assert latex(sp.HadamardProduct(ones, X)) == r"\left(\mathbf{1}\mathbf{1}^{\top}\right) \odot X"

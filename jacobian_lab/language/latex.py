@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
-from jacobian_lab.language.notation import split_reciprocals
+from jacobian_lab.language.notation import ones_matrix, split_reciprocals
 from jacobian_lab.language.prose import tex
 
 # Names written with Unicode super- and subscripts (W⁽ˡ⁺¹⁾, a⁽ˡ⁻¹⁾, δ⁽²⁾, ∇ₐC, xᵢ) and the
@@ -71,12 +71,16 @@ class JlabLatexPrinter(LatexPrinter):
             num = f"\\left({num}\\right)" if len(numerators) > 1 else num
             den = f"\\left({den}\\right)" if len(denominators) > 1 else den
             return f"{num} \\oslash {den}"
-        return " \\odot ".join(self.parenthesize(a, 50) for a in expr.args)
+        return " \\odot ".join(
+            f"\\left({self._print(a)}\\right)" if ones_matrix(a) else self.parenthesize(a, 50)
+            for a in expr.args)
 
     def _print_Transpose(self, expr: sp.Basic) -> str:
         arg = expr.arg
         if isinstance(arg, sp.Inverse):  # (X^{-1})^T = X^{-T}
             return self._inverted(arg.arg, "-\\top")
+        if isinstance(arg, sp.OneMatrix):  # the ones matrix of the other shape
+            return self._print(sp.OneMatrix(arg.shape[1], arg.shape[0]))
         s = self._print(arg)
         if not isinstance(arg, sp.MatrixSymbol) and not getattr(arg, "is_Atom", False):
             s = f"\\left({s}\\right)"
@@ -147,6 +151,8 @@ class JlabLatexPrinter(LatexPrinter):
     def _print_OneMatrix(self, expr: sp.Basic) -> str:
         if expr.shape == (1, 1):
             return "1"
+        if ones_matrix(expr):  # m × n: 𝟏𝟏ᵀ
+            return "\\mathbf{1}\\mathbf{1}^{\\top}"
         return "\\mathbf{1}^{\\top}" if expr.shape[0] == 1 else "\\mathbf{1}"
 
     def _print_Identity(self, expr: sp.Basic) -> str:

@@ -13,6 +13,11 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 _SUP_T = "ᵀ"
+
+
+def ones_matrix(e: Any) -> bool:
+    """A ones matrix with neither side 1 (m × n), printed 𝟏𝟏ᵀ: a ones vector is 𝟏 or 𝟏ᵀ."""
+    return isinstance(e, sp.OneMatrix) and e.shape[0] != 1 and e.shape[1] != 1
 _SUPERSCRIPT_DIGITS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 # Characters that put a script on a name (a layer index, a subscript, a prime).
 _SCRIPTS = frozenset("⁽⁾ˡᴸᴬ⁺⁻⁰¹²³⁴⁵⁶⁷⁸⁹ᵢⱼₖₐ₀₁₂₃₄₅₆₇₈₉′ᵀ")
@@ -69,6 +74,8 @@ class NotationPrinter(StrPrinter):
     def _print_OneMatrix(self, e: Any) -> str:
         if e.shape == (1, 1):
             return "1"
+        if ones_matrix(e):  # m × n: the outer product of two ones vectors
+            return "𝟏𝟏ᵀ"
         return "𝟏ᵀ" if e.shape[0] == 1 else "𝟏"
 
     def _print_Identity(self, e: Any) -> str:
@@ -81,6 +88,8 @@ class NotationPrinter(StrPrinter):
         a = e.arg
         if isinstance(a, sp.Inverse):  # (X⁻¹)ᵀ = X⁻ᵀ
             return self._inverted(a.arg, "⁻ᵀ")
+        if isinstance(a, sp.OneMatrix):  # (𝟏𝟏ᵀ)ᵀ = 𝟏𝟏ᵀ of the other shape; (𝟏)ᵀ = 𝟏ᵀ
+            return self._print(sp.OneMatrix(a.shape[1], a.shape[0]))
         s = self._print(a)
         atoms = (sp.MatrixSymbol, sp.OneMatrix)
         is_call = type(a).__name__ in ("Apply", "Softmax", "DiagMatrix")
@@ -100,9 +109,10 @@ class NotationPrinter(StrPrinter):
         return self._hadamard_factors(e.args)
 
     def _hadamard_factors(self, args: Any) -> str:
-        # A matrix product inside ⊙ is bracketed: (Wᵀ δ) ⊙ σ′(z), never Wᵀ δ ⊙ σ′(z).
+        # A matrix product inside ⊙ is bracketed: (Wᵀ δ) ⊙ σ′(z), never Wᵀ δ ⊙ σ′(z); so is
+        # the ones matrix 𝟏𝟏ᵀ, which reads as one.
         return " ⊙ ".join(
-            f"({self._print(a)})" if isinstance(a, sp.MatMul)
+            f"({self._print(a)})" if isinstance(a, sp.MatMul) or ones_matrix(a)
             else self.parenthesize(a, PRECEDENCE["Mul"], strict=True)
             for a in args
         )
