@@ -295,18 +295,20 @@ def load(dtype: str) -> Any:
     return data
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, list[float]]:
-    """Seconds per call of each function; they take turns in rotating order after a warm-up
-    call each (compilation happens there), so a change in the machine's load hits all."""
+def interleaved(fns: dict[str, Callable[[], object]], repeat: int,
+                clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
+    """Seconds per call of each function (by ``clock``: wall time, or ``time.process_time``
+    for CPU time); they take turns in rotating order after a warm-up call each (compilation
+    happens there), so a change in the machine's load hits all."""
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
     names = list(fns)
     for i in range(repeat):
         for name in names[i % len(names):] + names[:i % len(names)]:
-            t0 = time.perf_counter()
+            t0 = clock()
             fns[name]()
-            times[name].append(time.perf_counter() - t0)
+            times[name].append(clock() - t0)
     return times
 
 

@@ -36,5 +36,4 @@ def bounded(what: str, example: str, low: float = 0.0, high: float = math.inf,
             raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
         return value
 
-    parse.__name__ = what  # argparse names the type in its own messages
     return parse
